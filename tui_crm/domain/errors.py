@@ -1,0 +1,67 @@
+"""Errors a user can act on.
+
+Every exception raised by domain/ and services/ derives from ``CrmError`` and
+carries a message written for the person at the keyboard: what is wrong and
+what to do. The CLI maps each class to its exit code (see ``cli/exit_codes``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class CrmError(Exception):
+    """Base class: the message is shown to the user as is."""
+
+
+class ValidationError(CrmError):
+    """A value does not satisfy its field's rules; nothing was saved."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field_name = field_name
+        self.message = message
+
+
+class NotFoundError(CrmError):
+    """No record matches the id prefix or name the user gave."""
+
+
+class AmbiguousError(CrmError):
+    """Several records match; the user must be more specific."""
+
+    def __init__(self, message: str, candidates: list[str]) -> None:
+        super().__init__(message)
+        self.candidates = candidates
+
+
+@dataclass
+class MissingField:
+    """A field a stage gate requires and the deal does not have."""
+
+    key: str
+    label: str
+    type: str
+    options: list[str] = field(default_factory=list)
+
+
+class GateRefused(CrmError):
+    """A stage gate refused a move; ``missing`` names every field it needs."""
+
+    def __init__(self, stage_name: str, missing: list[MissingField]) -> None:
+        labels = ", ".join(m.label for m in missing)
+        super().__init__(f"Cannot move to «{stage_name}»: missing {labels}")
+        self.stage_name = stage_name
+        self.missing = missing
+
+
+class DuplicateFound(CrmError):
+    """A new contact/company looks like an existing one (see ``candidates``)."""
+
+    def __init__(self, message: str, candidates: list[object]) -> None:
+        super().__init__(message)
+        self.candidates = candidates
+
+
+class ConfigError(CrmError):
+    """The settings or pipeline TOML is invalid."""

@@ -1,0 +1,148 @@
+"""Mass actions on the deals a filter selects.
+
+Each action runs in one transaction with one ``batch_id`` on its change-log
+rows, so a soft delete can be undone as a whole. A stage change goes through
+each deal's gate and reports per deal instead of failing the lot.
+"""
+
+from __future__ import annotations
+
+
+from dataclasses import dataclass, field
+
+from sqlmodel import col, select
+
+from tui_crm.domain.errors import GateRefused, NotFoundError
+from tui_crm.domain.ids import new_id
+from tui_crm.domain.when import parse_when
+from tui_crm.services.context import Crm
+from tui_crm.services.deal_queries import DealFilter, deal_ids
+from tui_crm.services.deals import move_in
+from tui_crm.services.parties import find_user
+from tui_crm.services.pipelines import find_pipeline, find_stage
+from tui_crm.services.records import change_tags, reindex
+from tui_crm.services.tasks import check_task_type, new_task
+from tui_crm.services.views import MoveOutcome
+from tui_crm.storage.models import ChangeLog, Deal, Pipeline, Setting, Stage
+
+LAST_DELETE_KEY = "bulk.last_delete_batch"
+
+
+@dataclass
+class BulkReport:
+    batch_id: str
+    action: str
+    selected: int
+    changed: int
+    outcomes: list[MoveOutcome] = field(default_factory=list)
+
+
+def _deals(crm: Crm, ids: list[str] | None, flt: DealFilter | None) -> list[str]:
+    if ids is not None:
+        return ids
+    return deal_ids(crm, flt or DealFilter())
+
+
+def change_responsible(crm: Crm, user_ref: str, *, ids: list[str] | None = None, flt: DealFilter | None = None) -> BulkReport:
+    targets = _deals(crm, ids, flt)
+    with crm.uow(batch_id=new_id()) as work:
+        user = find_user(work.session, user_ref)
+        changed = sum(1 for deal_id in targets if (d := work.session.get(Deal, deal_id)) and work.update(d, responsible_id=user.id))
+    return BulkReport(work.batch_id or "", "responsible", len(targets), changed)
+
+
+def add_task_to_each(
+    crm: Crm, text: str, when: str, task_type: str = "follow-up", *, ids: list[str] | None = None, flt: DealFilter | None = None
+) -> BulkReport:
+    due, all_day = parse_when(when, crm.now())
+    kind = check_task_type(task_type)
+    targets = _deals(crm, ids, flt)
+    with crm.uow(batch_id=new_id()) as work:
+        for deal_id in targets:
+            deal = work.session.get(Deal, deal_id)
+            if deal:
+                new_task(crm, work, text=text, due=due, all_day=all_day, task_type=kind, responsible_id=deal.responsible_id, entity=deal)
+    return BulkReport(work.batch_id or "", "task", len(targets), len(targets))
+
+
+def change_stage(
+    crm: Crm, stage_ref: str, *, pipeline_ref: str | None = None, ids: list[str] | None = None, flt: DealFilter | None = None
+) -> BulkReport:
+    """Move every selected deal through the gate; refusals are reported, not fatal."""
+    targets = _deals(crm, ids, flt)
+    outcomes: list[MoveOutcome] = []
+    with crm.uow(batch_id=new_id()) as work:
+        session = work.session
+        for deal_id in targets:
+            deal = session.get(Deal, deal_id)
+            if deal is None:
+                continue
+            pipeline_row = session.get(Pipeline, deal.pipeline_id)
+            assert pipeline_row is not None
+            try:
+                pipeline = find_pipeline(crm, pipeline_ref or pipeline_row.key)
+                stage = session.get(Stage, find_stage(pipeline, stage_ref).id)
+                assert stage is not None
+                outcomes.append(move_in(crm, work, deal, stage, pipeline.key))
+            except GateRefused as refusal:
+                current = session.get(Stage, deal.stage_id)
+                outcomes.append(
+                    MoveOutcome(deal.id, deal.name, current.name if current else "?", refusal.stage_name, False,
+                                missing=[m.label for m in refusal.missing], error=str(refusal))
+                )
+            except NotFoundError as exc:
+                outcomes.append(MoveOutcome(deal.id, deal.name, "?", stage_ref, False, error=str(exc)))
+    return BulkReport(work.batch_id or "", "stage", len(targets), sum(o.moved for o in outcomes), outcomes)
+
+
+def change_tags_of_each(
+    crm: Crm, add: list[str], remove: list[str], *, ids: list[str] | None = None, flt: DealFilter | None = None
+) -> BulkReport:
+    targets = _deals(crm, ids, flt)
+    with crm.uow(batch_id=new_id()) as work:
+        for deal_id in targets:
+            deal = work.session.get(Deal, deal_id)
+            if deal:
+                change_tags(work, deal, add=add, remove=remove)
+    return BulkReport(work.batch_id or "", "tags", len(targets), len(targets))
+
+
+def delete(crm: Crm, *, ids: list[str] | None = None, flt: DealFilter | None = None) -> BulkReport:
+    """Soft-delete; the batch id undoes it (``undo_delete``)."""
+    targets = _deals(crm, ids, flt)
+    with crm.uow(batch_id=new_id()) as work:
+        for deal_id in targets:
+            deal = work.session.get(Deal, deal_id)
+            if deal and deal.deleted_at is None:
+                work.soft_delete(deal)
+                reindex(work.session, "deal", deal.id)
+        row = work.session.get(Setting, LAST_DELETE_KEY) or Setting(key=LAST_DELETE_KEY, value="")
+        row.value = work.batch_id or ""
+        work.session.add(row)
+    return BulkReport(work.batch_id or "", "delete", len(targets), len(targets))
+
+
+def undo_delete(crm: Crm, batch_id: str | None = None) -> BulkReport:
+    """Restore every deal a mass delete removed (the last one by default)."""
+    with crm.uow(batch_id=new_id()) as work:
+        session = work.session
+        if batch_id is None:
+            row = session.get(Setting, LAST_DELETE_KEY)
+            if row is None or not row.value:
+                raise NotFoundError("No mass delete to undo.")
+            batch_id = row.value
+        rows = session.exec(
+            select(ChangeLog).where(col(ChangeLog.batch_id).startswith(batch_id), ChangeLog.op == "delete", ChangeLog.entity == "deal")
+        ).all()
+        if not rows:
+            raise NotFoundError(f"No mass delete {batch_id!r} to undo.")
+        for log_row in rows:
+            deal = session.get(Deal, log_row.entity_id)
+            if deal is not None:
+                work.restore(deal)
+                reindex(session, "deal", deal.id)
+        if (last := session.get(Setting, LAST_DELETE_KEY)) and last.value == batch_id:
+            session.delete(last)
+    return BulkReport(work.batch_id or "", "undo", len(rows), len(rows))
+
+

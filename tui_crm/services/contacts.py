@@ -1,0 +1,270 @@
+"""Contacts: create (with the duplicate check), edit, show, list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlmodel import Session, col, select
+
+from tui_crm.domain.errors import NotFoundError, ValidationError
+from tui_crm.domain.fields import validate_value
+from tui_crm.domain.text import fold
+from tui_crm.domain.when import parse_when
+from tui_crm.services.context import Crm
+from tui_crm.services.parties import (
+    Channels,
+    OnDuplicate,
+    attach_channels,
+    check_duplicates,
+    find_user,
+    list_parties,
+    search_ids,
+    validate_channels,
+)
+from tui_crm.services.records import (
+    add_channel,
+    change_tags,
+    channels_of,
+    custom_values,
+    reindex,
+    remove_channel,
+    resolve,
+    set_custom_value,
+    tags_of,
+    user_names,
+)
+from tui_crm.services.views import ChannelView, ContactDetail, LinkView, PartySummary
+from tui_crm.storage.models import Company, Contact, Deal, DealContact
+from tui_crm.storage.unit_of_work import UnitOfWork
+
+REQUIRED_CONTACT_FIELDS = ("name", "email", "phone", "gender", "birthday", "department", "position")
+GENDERS = {"m": "male", "male": "male", "м": "male", "муж": "male", "f": "female", "female": "female", "ж": "female", "жен": "female"}
+MESSENGER_KINDS = ("telegram", "whatsapp", "skype", "linkedin", "facebook", "vk")
+
+
+@dataclass
+class ContactInput:
+    name: str
+    phones: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+    position: str | None = None
+    department: str | None = None
+    gender: str | None = None
+    birthday: str | None = None
+    company: str | None = None  # name or id of an existing company, or a new name
+    responsible: str | None = None
+    messengers: dict[str, str] = field(default_factory=dict)
+    custom: dict[str, str] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+
+
+def parse_gender(raw: str) -> str:
+    value = GENDERS.get(fold(raw))
+    if value is None:
+        raise ValidationError("gender", f"{raw!r} is not a gender; use male/female (м/ж)")
+    return value
+
+
+def parse_birthday(raw: str, crm: Crm) -> date:
+    try:
+        moment, _ = parse_when(raw, crm.now())
+    except ValidationError as exc:
+        raise ValidationError("birthday", f"{raw!r} is not a date; use 1990-05-17 or 17.05.1990") from exc
+    return moment.date()
+
+
+@dataclass
+class _ValidContact:
+    name: str
+    channels: Channels
+    gender: str | None
+    birthday: date | None
+    custom: dict[str, object]
+
+
+def _validate(crm: Crm, data: ContactInput) -> _ValidContact:
+    name = data.name.strip()
+    if not name:
+        raise ValidationError("name", "a contact needs a name")
+    unknown = [k for k in data.messengers if k not in MESSENGER_KINDS]
+    if unknown:
+        raise ValidationError("messenger", f"unknown kind {unknown[0]!r}; use {', '.join(MESSENGER_KINDS)}")
+    defs = crm.pipelines.contact_fields
+    custom: dict[str, object] = {}
+    for key, raw in data.custom.items():
+        if key not in defs:
+            raise ValidationError(key, f"no such contact field; known: {', '.join(defs) or 'none'}")
+        custom[key] = validate_value(defs[key], raw, phone_region=crm.settings.phone_region)
+    return _ValidContact(
+        name=name,
+        channels=validate_channels(data.phones, data.emails, crm.settings.phone_region),
+        gender=parse_gender(data.gender) if data.gender else None,
+        birthday=parse_birthday(data.birthday, crm) if data.birthday else None,
+        custom=custom,
+    )
+
+
+def company_for(work: UnitOfWork, ref: str, responsible_id: str | None) -> Company:
+    """An existing company by id/name, or a new one with that name."""
+    try:
+        return resolve(work.session, Company, ref)
+    except NotFoundError:
+        company = Company(name=ref.strip(), name_fold=fold(ref), responsible_id=responsible_id)
+        work.create(company)
+        work.session.flush()
+        reindex(work.session, "company", company.id)
+        return company
+
+
+def write_contact(
+    crm: Crm, work: UnitOfWork, data: ContactInput, policy: OnDuplicate = OnDuplicate.ERROR
+) -> tuple[Contact, bool]:
+    """Create or enrich a contact inside a caller's transaction.
+
+    Returns (contact, created). Used by ``add_contact`` and by lead capture,
+    which must write the deal and its contact in one transaction.
+    """
+    valid = _validate(crm, data)
+    session = work.session
+    responsible_id = find_user(session, data.responsible).id if data.responsible else crm.user_id
+    match = check_duplicates(session, "contact", policy, name=valid.name, channels=valid.channels)
+    created = match is None
+    if match is None:
+        contact = Contact(name=valid.name, name_fold=fold(valid.name), responsible_id=responsible_id)
+        work.create(contact)
+        session.flush()
+    else:
+        contact = session.get(Contact, match.id)  # type: ignore[assignment]
+        assert contact is not None
+    fill = {
+        "position": data.position,
+        "department": data.department,
+        "gender": valid.gender,
+        "birthday": valid.birthday,
+    }
+    work.update(contact, **{k: v for k, v in fill.items() if v is not None and (created or getattr(contact, k) is None)})
+    if data.company:
+        company = company_for(work, data.company, responsible_id)
+        if created or contact.company_id is None:
+            work.update(contact, company_id=company.id)
+    attach_channels(work, contact, valid.channels)
+    for kind, handle in data.messengers.items():
+        add_channel(work, contact, kind, handle, handle.strip())
+    for key, value in valid.custom.items():
+        set_custom_value(work, contact, key, value)
+    if data.tags:
+        change_tags(work, contact, add=data.tags)
+    reindex(session, "contact", contact.id)
+    return contact, created
+
+
+def add_contact(crm: Crm, data: ContactInput, policy: OnDuplicate = OnDuplicate.ERROR) -> ContactDetail:
+    """Create a contact; a likely duplicate is refused (or enriched) per policy."""
+    with crm.uow() as work:
+        contact, _ = write_contact(crm, work, data, policy)
+    return get_contact(crm, contact.id)
+
+
+CONTACT_EDITABLE = ("name", "position", "department", "gender", "birthday", "company", "responsible")
+
+
+def edit_contact(crm: Crm, ref: str, values: dict[str, str], *, remove: dict[str, str] | None = None) -> ContactDetail:
+    """Set fields from ``key=value`` pairs; phone/email values are added.
+
+    Every value is validated before anything is written.
+    """
+    with crm.uow() as work:
+        session = work.session
+        contact = resolve(session, Contact, ref)
+        plain: dict[str, object] = {}
+        phones: list[str] = []
+        emails: list[str] = []
+        custom: dict[str, str] = {}
+        for key, raw in values.items():
+            if key == "phone":
+                phones.append(raw)
+            elif key == "email":
+                emails.append(raw)
+            elif key == "name":
+                if not raw.strip():
+                    raise ValidationError("name", "a contact needs a name")
+                plain["name"] = raw.strip()
+                plain["name_fold"] = fold(raw)
+            elif key == "gender":
+                plain["gender"] = parse_gender(raw) if raw else None
+            elif key == "birthday":
+                plain["birthday"] = parse_birthday(raw, crm) if raw else None
+            elif key in ("position", "department"):
+                plain[key] = raw.strip() or None
+            elif key == "responsible":
+                plain["responsible_id"] = find_user(session, raw).id
+            elif key == "company":
+                plain["company_id"] = company_for(work, raw, contact.responsible_id).id if raw else None
+            else:
+                custom[key] = raw
+        checked = _validate(crm, ContactInput(name=contact.name, phones=phones, emails=emails, custom=custom))
+        work.update(contact, **plain)
+        attach_channels(work, contact, checked.channels)
+        for key, value in checked.custom.items():
+            set_custom_value(work, contact, key, value)
+        for kind, normalized in (remove or {}).items():
+            remove_channel(work, contact, kind, normalized)
+        reindex(session, "contact", contact.id)
+    return get_contact(crm, contact.id)
+
+
+def contact_detail(session: Session, contact: Contact) -> ContactDetail:
+    users = user_names(session)
+    channels = channels_of(session, "contact", contact.id)
+    company = session.get(Company, contact.company_id) if contact.company_id else None
+    deals = session.exec(
+        select(Deal)
+        .join(DealContact, col(DealContact.deal_id) == col(Deal.id))
+        .where(DealContact.contact_id == contact.id, col(Deal.deleted_at).is_(None))
+        .order_by(col(Deal.updated_at).desc())
+    ).all()
+    phones = [c.normalized for c in channels if c.kind == "phone"]
+    emails = [c.normalized for c in channels if c.kind == "email"]
+    have = {
+        "name": contact.name,
+        "email": emails,
+        "phone": phones,
+        "gender": contact.gender,
+        "birthday": contact.birthday,
+        "department": contact.department,
+        "position": contact.position,
+    }
+    return ContactDetail(
+        id=contact.id,
+        name=contact.name,
+        responsible=users.get(contact.responsible_id or ""),
+        position=contact.position,
+        department=contact.department,
+        gender=contact.gender,
+        birthday=contact.birthday.isoformat() if contact.birthday else None,
+        company=LinkView(company.id, company.name, "company") if company else None,
+        phones=phones,
+        emails=emails,
+        messengers=[ChannelView(c.kind, c.value, c.normalized) for c in channels if c.kind not in ("phone", "email")],
+        deals=[LinkView(d.id, d.name, "deal") for d in deals],
+        tags=tags_of(session, "contact", [contact.id]).get(contact.id, []),
+        custom=custom_values(session, "contact", contact.id),
+        missing_required=[k for k in REQUIRED_CONTACT_FIELDS if not have[k]],
+        created_at=contact.created_at,
+        updated_at=contact.updated_at,
+    )
+
+
+def get_contact(crm: Crm, ref: str) -> ContactDetail:
+    with crm.read() as session:
+        return contact_detail(session, resolve(session, Contact, ref))
+
+
+def list_contacts(
+    crm: Crm, *, query: str | None = None, responsible: str | None = None, limit: int = 100, offset: int = 0
+) -> list[PartySummary]:
+    with crm.read() as session:
+        ids = search_ids(session, "contact", query, limit=limit + offset) if query else None
+        responsible_id = find_user(session, responsible).id if responsible else None
+        return list_parties(session, "contact", query_ids=ids, responsible_id=responsible_id, limit=limit, offset=offset)

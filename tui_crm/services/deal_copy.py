@@ -1,0 +1,91 @@
+"""Copying a deal (the manual's monthly invoices): choose the target
+pipeline and stage, which fields come along, and whether tags, files and
+the creation date do. The copy enters its stage through the gate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+
+from tui_crm.domain.errors import ValidationError
+from tui_crm.domain.text import fold
+from tui_crm.services.context import Crm
+from tui_crm.services.deal_values import canonical_key
+from tui_crm.services.deals import check_gate, get_deal
+from tui_crm.services.pipelines import find_pipeline, find_stage
+from tui_crm.services.records import change_tags, custom_values, reindex, resolve, set_custom_value, tags_of
+from tui_crm.services.tasks import create_auto_task
+from tui_crm.services.views import DealDetail
+from tui_crm.storage.models import Deal, DealContact, EntityFile, Pipeline
+
+COPYABLE_COLUMNS = ("budget_rub", "budget_usd", "company", "source_channel", "source_site", "source_message", "source_url")
+
+
+@dataclass
+class CopyOptions:
+    pipeline: str | None = None  # default: the source deal's
+    stage: str | None = None  # default: the source deal's stage
+    fields: list[str] | None = None  # None: every field; [] none
+    name: str | None = None
+    contacts: bool = True
+    tags: bool = True
+    files: bool = True
+    keep_created_at: bool = False
+
+
+def copy_deal(crm: Crm, ref: str, options: CopyOptions) -> DealDetail:
+    with crm.uow() as work:
+        session = work.session
+        source = resolve(session, Deal, ref)
+        source_pipeline = session.get(Pipeline, source.pipeline_id)
+        assert source_pipeline is not None
+        pipeline = find_pipeline(crm, options.pipeline or source_pipeline.key)
+        if options.stage:
+            stage = find_stage(pipeline, options.stage)
+        elif pipeline.id == source.pipeline_id:
+            stage = next(s for s in pipeline.stages if s.id == source.stage_id)
+        else:
+            stage = next(s for s in pipeline.stages if s.kind == "lead")
+        custom = custom_values(session, "deal", source.id)
+        chosen = (
+            set(COPYABLE_COLUMNS) | set(custom)
+            if options.fields is None
+            else {canonical_key(crm, f) for f in options.fields}
+        )
+        unknown = chosen - set(COPYABLE_COLUMNS) - set(crm.pipelines.fields)
+        if unknown:
+            raise ValidationError("fields", f"cannot copy {', '.join(sorted(unknown))}")
+        name = (options.name or source.name).strip()
+        copy = Deal(
+            name=name,
+            name_fold=fold(name),
+            pipeline_id=pipeline.id,
+            stage_id=stage.id,
+            responsible_id=source.responsible_id,
+            stage_entered_at=work.now,
+            company_id=source.company_id if "company" in chosen else None,
+            **{c: getattr(source, c) for c in COPYABLE_COLUMNS if c != "company" and c in chosen},
+        )
+        if options.keep_created_at:
+            copy.created_at = source.created_at
+        work.create(copy)
+        session.flush()
+        for key, value in custom.items():
+            if key in chosen:
+                set_custom_value(work, copy, key, value)
+        if options.contacts:
+            for link in session.exec(select(DealContact).where(DealContact.deal_id == source.id)):
+                session.add(DealContact(deal_id=copy.id, contact_id=link.contact_id, is_main=link.is_main))
+        if options.tags:
+            change_tags(work, copy, add=tags_of(session, "deal", [source.id]).get(source.id, []))
+        if options.files:
+            for f in session.exec(select(EntityFile).where(EntityFile.entity_id == source.id, col(EntityFile.deleted_at).is_(None))):
+                work.create(EntityFile(entity_type="deal", entity_id=copy.id, sha256=f.sha256, name=f.name))
+        check_gate(crm, session, copy, pipeline.key, stage)
+        rule = crm.pipelines.pipeline(pipeline.key).stage(stage.key).auto_task
+        if rule:
+            create_auto_task(crm, work, copy, rule, stage.key)
+        work.log("deal", copy.id, "update", {"copied_from": [None, source.id]})
+        reindex(session, "deal", copy.id)
+    return get_deal(crm, copy.id)

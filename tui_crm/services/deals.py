@@ -1,0 +1,284 @@
+"""Deals (a lead is a deal in an early stage): capture, show, edit, move
+through gates, delete and restore."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, col, select
+
+from tui_crm.domain.errors import GateRefused, ValidationError
+from tui_crm.domain.gates import missing_fields
+from tui_crm.domain.text import fold
+from tui_crm.domain.when import parse_when
+from tui_crm.services.context import Crm
+from tui_crm.services.contacts import ContactInput, company_for, write_contact
+from tui_crm.services.deal_values import from_minor, gate_values, parse_deal_values, write_deal_values
+from tui_crm.services.parties import OnDuplicate, find_user
+from tui_crm.services.pipelines import find_pipeline, find_stage
+from tui_crm.services.records import change_tags, custom_values, reindex, resolve, tags_of, user_names
+from tui_crm.services.tasks import check_task_type, create_auto_task, new_task
+from tui_crm.services.views import DealDetail, LinkView, MoveOutcome, PipelineView, StageView
+from tui_crm.storage.models import Company, Contact, Deal, DealContact, EntityFile, Note, Pipeline, Stage
+from tui_crm.storage.unit_of_work import UnitOfWork
+
+
+@dataclass
+class LeadInput:
+    """Everything ``crm add lead`` takes; only the name is required."""
+
+    name: str
+    phone: str | None = None
+    email: str | None = None
+    contact_name: str | None = None
+    company: str | None = None
+    budget: str | None = None
+    budget_usd: str | None = None
+    pipeline: str | None = None
+    stage: str | None = None
+    source: str | None = None
+    note: str | None = None
+    task: str | None = None
+    due: str | None = None
+    task_type: str = "call"
+    responsible: str | None = None
+    tags: list[str] = field(default_factory=list)
+    values: dict[str, str] = field(default_factory=dict)
+
+
+def capture_lead(crm: Crm, data: LeadInput) -> DealDetail:
+    """Create a deal with its contact, company, note and task in one commit.
+
+    All input is validated before the transaction starts; the contact is
+    matched by email/phone (enriched, not duplicated). A stage other than the
+    lead stage goes through its gate like any move.
+    """
+    name = data.name.strip()
+    if not name:
+        raise ValidationError("name", "a lead needs a name, e.g. crm add lead \"Сайт для Магнита\"")
+    pipeline = find_pipeline(crm, data.pipeline)
+    pdef = crm.pipelines.pipeline(pipeline.key)
+    stage = find_stage(pipeline, data.stage) if data.stage else _stage_of_kind(pipeline, "lead")
+    values = dict(data.values)
+    if data.budget:
+        values["budget_rub"] = data.budget
+    if data.budget_usd:
+        values["budget_usd"] = data.budget_usd
+    if data.source:
+        values["source_channel"] = data.source
+    parsed = parse_deal_values(crm, values)
+    due = parse_when(data.due, crm.now()) if data.due else None
+    if data.task and due is None:
+        due = parse_when("tomorrow 10:00", crm.now())
+    task_type = check_task_type(data.task_type)
+    wants_contact = bool(data.phone or data.email or data.contact_name)
+    with crm.uow() as work:
+        session = work.session
+        responsible_id = find_user(session, data.responsible).id if data.responsible else crm.user_id
+        deal = Deal(
+            name=name,
+            name_fold=fold(name),
+            pipeline_id=pipeline.id,
+            stage_id=stage.id,
+            responsible_id=responsible_id,
+            stage_entered_at=work.now,
+        )
+        work.create(deal)
+        session.flush()
+        contact: Contact | None = None
+        if wants_contact:
+            contact, _ = write_contact(
+                crm,
+                work,
+                ContactInput(
+                    name=data.contact_name or data.email or data.phone or name,
+                    phones=[data.phone] if data.phone else [],
+                    emails=[data.email] if data.email else [],
+                    company=data.company,
+                    responsible=data.responsible,
+                ),
+                OnDuplicate.ENRICH,
+            )
+            _link_contact(work, deal, contact, main=True)
+        if data.company:
+            company = session.get(Company, contact.company_id) if contact and contact.company_id else None
+            company = company or company_for(work, data.company, responsible_id)
+            work.update(deal, company_id=company.id)
+        write_deal_values(crm, work, deal, parsed)
+        check_gate(crm, session, deal, pipeline.key, stage)
+        if data.tags:
+            change_tags(work, deal, add=data.tags)
+        if data.note:
+            work.create(Note(entity_type="deal", entity_id=deal.id, text=data.note, author_id=crm.user_id))
+        rule = pdef.stage(stage.key).auto_task
+        if rule:
+            create_auto_task(crm, work, deal, rule, stage.key)
+        if data.task and due:
+            new_task(
+                crm, work, text=data.task, due=due[0], all_day=due[1], task_type=task_type,
+                responsible_id=responsible_id, entity=deal,
+            )
+        reindex(session, "deal", deal.id)
+    return get_deal(crm, deal.id)
+
+
+def _stage_of_kind(pipeline: PipelineView, kind: str) -> StageView:
+    return next(s for s in pipeline.stages if s.kind == kind)
+
+
+def _link_contact(work: UnitOfWork, deal: Deal, contact: Contact, main: bool = False) -> None:
+    session = work.session
+    if session.get(DealContact, (deal.id, contact.id)) is not None:
+        return
+    links = session.exec(select(DealContact).where(DealContact.deal_id == deal.id)).all()
+    session.add(DealContact(deal_id=deal.id, contact_id=contact.id, is_main=main or not links))
+    work.touch(deal)
+    work.log("deal", deal.id, "update", {"contacts": [None, contact.id]})
+
+
+def link_contact(crm: Crm, deal_ref: str, contact_ref: str, main: bool = False) -> DealDetail:
+    with crm.uow() as work:
+        deal = resolve(work.session, Deal, deal_ref)
+        contact = resolve(work.session, Contact, contact_ref)
+        _link_contact(work, deal, contact, main)
+        reindex(work.session, "deal", deal.id)
+    return get_deal(crm, deal.id)
+
+
+def check_gate(crm: Crm, session: Session, deal: Deal, pipeline_key: str, stage: StageView | Stage) -> None:
+    session.flush()
+    missing = missing_fields(crm.pipelines, pipeline_key, stage.key, gate_values(session, deal))
+    if missing:
+        raise GateRefused(stage.name, missing)
+
+
+def deal_detail(session: Session, deal: Deal) -> DealDetail:
+    pipeline = session.get(Pipeline, deal.pipeline_id)
+    stage = session.get(Stage, deal.stage_id)
+    assert pipeline is not None and stage is not None
+    company = session.get(Company, deal.company_id) if deal.company_id else None
+    links = session.exec(
+        select(Contact, DealContact.is_main)
+        .join(DealContact, col(DealContact.contact_id) == col(Contact.id))
+        .where(DealContact.deal_id == deal.id, col(Contact.deleted_at).is_(None))
+        .order_by(col(DealContact.is_main).desc(), Contact.name_fold)
+    ).all()
+    files = session.exec(select(EntityFile.name).where(EntityFile.entity_id == deal.id, col(EntityFile.deleted_at).is_(None))).all()
+    return DealDetail(
+        id=deal.id,
+        name=deal.name,
+        pipeline_key=pipeline.key,
+        pipeline=pipeline.name,
+        stage_key=stage.key,
+        stage=stage.name,
+        responsible=user_names(session).get(deal.responsible_id or ""),
+        budget_rub=from_minor(deal.budget_rub),
+        budget_usd=from_minor(deal.budget_usd),
+        company=LinkView(company.id, company.name, "company") if company else None,
+        contacts=[LinkView(c.id, c.name, "contact", bool(is_main)) for c, is_main in links],
+        tags=tags_of(session, "deal", [deal.id]).get(deal.id, []),
+        custom=custom_values(session, "deal", deal.id),
+        source_channel=deal.source_channel,
+        source_site=deal.source_site,
+        source_message=deal.source_message,
+        source_url=deal.source_url,
+        loss_reason=deal.loss_reason,
+        created_at=deal.created_at,
+        updated_at=deal.updated_at,
+        closed_at=deal.closed_at,
+        revision=deal.revision,
+        files=list(files),
+    )
+
+
+def get_deal(crm: Crm, ref: str) -> DealDetail:
+    with crm.read() as session:
+        return deal_detail(session, resolve(session, Deal, ref))
+
+
+def edit_deal(crm: Crm, ref: str, values: dict[str, str]) -> DealDetail:
+    """Set fields; validated first, nothing written if any value is bad."""
+    parsed = parse_deal_values(crm, values)
+    with crm.uow() as work:
+        deal = resolve(work.session, Deal, ref)
+        write_deal_values(crm, work, deal, parsed)
+        reindex(work.session, "deal", deal.id)
+    return get_deal(crm, deal.id)
+
+
+def move_in(crm: Crm, work: UnitOfWork, deal: Deal, stage: Stage, pipeline_key: str) -> MoveOutcome:
+    """Move inside a caller's transaction; raises GateRefused with every missing field."""
+    session = work.session
+    current = session.get(Stage, deal.stage_id)
+    assert current is not None
+    outcome = MoveOutcome(deal.id, deal.name, current.name, stage.name, moved=False)
+    if current.id == stage.id:
+        return outcome
+    check_gate(crm, session, deal, pipeline_key, stage)
+    closing = stage.kind in ("won", "lost")
+    work.update(
+        deal,
+        pipeline_id=stage.pipeline_id,
+        stage_id=stage.id,
+        stage_entered_at=work.now,
+        closed_at=work.now if closing else None,
+    )
+    outcome.moved = True
+    rule = crm.pipelines.pipeline(pipeline_key).stage(stage.key).auto_task
+    if rule:
+        task = create_auto_task(crm, work, deal, rule, stage.key)
+        outcome.auto_task = task.text
+    return outcome
+
+
+def move_deal(
+    crm: Crm, ref: str, stage_ref: str, set_values: dict[str, str] | None = None, pipeline_ref: str | None = None
+) -> MoveOutcome:
+    """Fill ``set_values`` and move; on a refusal nothing is saved."""
+    parsed = parse_deal_values(crm, set_values or {})
+    with crm.uow() as work:
+        deal = resolve(work.session, Deal, ref)
+        pipeline_row = work.session.get(Pipeline, deal.pipeline_id)
+        assert pipeline_row is not None
+        pipeline = find_pipeline(crm, pipeline_ref or pipeline_row.key)
+        stage_view = find_stage(pipeline, stage_ref)
+        stage = work.session.get(Stage, stage_view.id)
+        assert stage is not None
+        write_deal_values(crm, work, deal, parsed)
+        outcome = move_in(crm, work, deal, stage, pipeline.key)
+        reindex(work.session, "deal", deal.id)
+    return outcome
+
+
+def adjacent_stage(crm: Crm, ref: str, step: int) -> StageView | None:
+    """The next (+1) or previous (-1) working stage; lost is never "next"."""
+    detail = get_deal(crm, ref)
+    pipeline = find_pipeline(crm, detail.pipeline_key)
+    order = [s for s in pipeline.stages if s.kind != "lost"]
+    keys = [s.key for s in order]
+    if detail.stage_key not in keys:
+        return None
+    index = keys.index(detail.stage_key) + step
+    return order[index] if 0 <= index < len(order) else None
+
+
+def delete_deal(crm: Crm, ref: str) -> str:
+    with crm.uow() as work:
+        deal = resolve(work.session, Deal, ref)
+        work.soft_delete(deal)
+        reindex(work.session, "deal", deal.id)
+    return deal.id
+
+
+def restore_deal(crm: Crm, ref: str) -> DealDetail:
+    with crm.uow() as work:
+        deal = resolve(work.session, Deal, ref, include_deleted=True)
+        work.restore(deal)
+        reindex(work.session, "deal", deal.id)
+    return get_deal(crm, deal.id)
+
+
+def set_deal_tags(crm: Crm, ref: str, add: list[str], remove: list[str]) -> list[str]:
+    with crm.uow() as work:
+        deal = resolve(work.session, Deal, ref)
+        return change_tags(work, deal, add=add, remove=remove)

@@ -1,0 +1,43 @@
+"""Files attached to records, stored once by content hash under the data dir."""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+import shutil
+from pathlib import Path
+
+from tui_crm.domain.errors import NotFoundError
+from tui_crm.services.context import Crm
+from tui_crm.services.records import resolve
+from tui_crm.services.tasks import ENTITY_MODELS
+from tui_crm.storage.models import EntityFile, StoredFile
+
+
+def blob_path(crm: Crm, sha256: str) -> Path:
+    return crm.settings.files_dir / sha256[:2] / sha256
+
+
+def attach_file(crm: Crm, entity_type: str, ref: str, path: Path) -> str:
+    """Copy the file into the store (once per content) and link it."""
+    if not path.is_file():
+        raise NotFoundError(f"No file {path}")
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    sha = digest.hexdigest()
+    target = blob_path(crm, sha)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        shutil.copyfile(path, tmp)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, target)
+    with crm.uow() as work:
+        record = resolve(work.session, ENTITY_MODELS[entity_type], ref)
+        if work.session.get(StoredFile, sha) is None:
+            work.session.add(StoredFile(sha256=sha, size=path.stat().st_size, mime=mimetypes.guess_type(path.name)[0]))
+        work.create(EntityFile(entity_type=entity_type, entity_id=record.id, sha256=sha, name=path.name))
+    return sha

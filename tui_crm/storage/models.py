@@ -1,0 +1,281 @@
+"""SQLModel tables: the whole local store.
+
+Every syncable row carries a client-made id, created/updated timestamps in
+UTC (aware; SQLModel's UTCDateTime), a revision counter and a ``deleted_at`` tombstone. Money is kept
+as integer minor units (kopecks, cents) so sums are exact and SQL can add
+them. Custom field values are JSON in ``custom_value`` keyed by field key.
+Tables are changed only through Alembic migrations (storage/migrations).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from tui_crm.domain.ids import new_id, utcnow
+
+
+class Record(SQLModel):
+    """Columns every syncable row has."""
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    revision: int = 1
+    deleted_at: datetime | None = None
+
+
+class User(Record, table=True):
+    __tablename__ = "user"
+
+    name: str
+    email: str | None = None
+    is_active: bool = True
+    is_admin: bool = False
+    signature: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Pipeline(Record, table=True):
+    __tablename__ = "pipeline"
+
+    key: str = Field(unique=True)
+    name: str
+    sort: int = 0
+
+
+class Stage(Record, table=True):
+    __tablename__ = "stage"
+    __table_args__ = (UniqueConstraint("pipeline_id", "key"),)
+
+    pipeline_id: str = Field(foreign_key="pipeline.id", index=True)
+    key: str
+    name: str
+    sort: int = 0
+    kind: str = "normal"  # unsorted | lead | normal | won | lost
+
+
+class Company(Record, table=True):
+    __tablename__ = "company"
+
+    name: str
+    name_fold: str = Field(index=True)
+    responsible_id: str | None = Field(default=None, foreign_key="user.id")
+    web: str | None = None
+    address: str | None = None
+    inn: str | None = Field(default=None, index=True)
+    company_type: str | None = None  # new client | existing client | partner
+    turnover: str | None = None
+    industry: str | None = None
+    employees: int | None = None
+    needs: str | None = Field(default=None, sa_column=Column(Text))
+    territory: str | None = None  # РФ | Запад
+
+
+class Contact(Record, table=True):
+    __tablename__ = "contact"
+
+    name: str
+    name_fold: str = Field(index=True)
+    responsible_id: str | None = Field(default=None, foreign_key="user.id")
+    company_id: str | None = Field(default=None, foreign_key="company.id", index=True)
+    position: str | None = None
+    department: str | None = None
+    gender: str | None = None
+    birthday: date | None = None
+
+
+class Channel(SQLModel, table=True):
+    """A phone, email, site or messenger handle of a contact or company.
+
+    ``normalized`` holds the E.164 phone or lowercased email that duplicate
+    detection and mail matching look up.
+    """
+
+    __tablename__ = "channel"
+    __table_args__ = (Index("ix_channel_lookup", "kind", "normalized"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    entity_type: str  # contact | company
+    entity_id: str = Field(index=True)
+    kind: str  # phone | email | telegram | linkedin | skype | whatsapp | web
+    value: str
+    normalized: str
+    label: str | None = None
+    sort: int = 0
+
+
+class Deal(Record, table=True):
+    __tablename__ = "deal"
+    __table_args__ = (
+        Index("ix_deal_board", "pipeline_id", "stage_id", "deleted_at", "updated_at"),
+        Index("ix_deal_responsible", "responsible_id", "deleted_at"),
+    )
+
+    name: str
+    name_fold: str
+    pipeline_id: str = Field(foreign_key="pipeline.id")
+    stage_id: str = Field(foreign_key="stage.id")
+    responsible_id: str | None = Field(default=None, foreign_key="user.id")
+    company_id: str | None = Field(default=None, foreign_key="company.id", index=True)
+    budget_rub: int | None = None  # kopecks
+    budget_usd: int | None = None  # cents
+    source_channel: str | None = None
+    source_site: str | None = None  # RU | COM
+    source_message: str | None = Field(default=None, sa_column=Column(Text))
+    source_url: str | None = None
+    loss_reason: str | None = None
+    closed_at: datetime | None = None
+    stage_entered_at: datetime = Field(default_factory=utcnow)
+
+
+class DealContact(SQLModel, table=True):
+    __tablename__ = "deal_contact"
+
+    deal_id: str = Field(foreign_key="deal.id", primary_key=True)
+    contact_id: str = Field(foreign_key="contact.id", primary_key=True, index=True)
+    is_main: bool = False
+
+
+class CustomValue(SQLModel, table=True):
+    """A custom field's value (JSON text) on a deal, contact or company."""
+
+    __tablename__ = "custom_value"
+
+    entity_type: str = Field(primary_key=True)
+    entity_id: str = Field(primary_key=True)
+    field_key: str = Field(primary_key=True)
+    value_json: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class CustomFieldDef(Record, table=True):
+    """Definitions mirrored from the pipelines TOML so sync and SQL see them."""
+
+    __tablename__ = "custom_field"
+    __table_args__ = (UniqueConstraint("entity", "key"),)
+
+    entity: str
+    key: str
+    label: str
+    field_type: str
+    options_json: str = "[]"
+    sort: int = 0
+
+
+class Tag(SQLModel, table=True):
+    __tablename__ = "tag"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    name: str
+    name_fold: str = Field(unique=True)
+
+
+class EntityTag(SQLModel, table=True):
+    __tablename__ = "entity_tag"
+
+    entity_type: str = Field(primary_key=True)
+    entity_id: str = Field(primary_key=True)
+    tag_id: str = Field(foreign_key="tag.id", primary_key=True, index=True)
+
+
+class Task(Record, table=True):
+    __tablename__ = "task"
+    __table_args__ = (
+        Index("ix_task_entity_open", "entity_id", "completed_at", "due_at"),
+        Index("ix_task_agenda", "completed_at", "due_at"),
+    )
+
+    task_type: str = "follow-up"  # call | meeting | email | follow-up | other
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    due_at: datetime
+    all_day: bool = False
+    responsible_id: str | None = Field(default=None, foreign_key="user.id")
+    entity_type: str | None = None
+    entity_id: str | None = None
+    completed_at: datetime | None = None
+    result: str | None = Field(default=None, sa_column=Column(Text))
+    auto_rule: str | None = None
+
+
+class Note(Record, table=True):
+    __tablename__ = "note"
+    __table_args__ = (Index("ix_note_entity", "entity_id", "pinned", "created_at"),)
+
+    entity_type: str
+    entity_id: str
+    kind: str = "note"  # note | call | email | system
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    pinned: bool = False
+    author_id: str | None = Field(default=None, foreign_key="user.id")
+    call_outcome: str | None = None
+
+
+class StoredFile(SQLModel, table=True):
+    """File content lives under the data dir, addressed by its SHA-256."""
+
+    __tablename__ = "file"
+
+    sha256: str = Field(primary_key=True)
+    size: int
+    mime: str | None = None
+
+
+class EntityFile(Record, table=True):
+    __tablename__ = "entity_file"
+
+    entity_type: str
+    entity_id: str = Field(index=True)
+    sha256: str = Field(foreign_key="file.sha256")
+    name: str
+
+
+class UnsortedEntry(Record, table=True):
+    """An incoming request (mail, web form, remote) waiting for triage."""
+
+    __tablename__ = "unsorted_entry"
+
+    pipeline_id: str = Field(foreign_key="pipeline.id", index=True)
+    source: str = "form"  # mail | form | amocrm
+    sender_name: str | None = None
+    sender_email: str | None = None
+    sender_phone: str | None = None
+    subject: str | None = None
+    body: str | None = Field(default=None, sa_column=Column(Text))
+    received_at: datetime = Field(default_factory=utcnow)
+    status: str = "new"  # new | accepted | declined
+    decline_reason: str | None = None
+    deal_id: str | None = Field(default=None, foreign_key="deal.id")
+
+
+class ChangeLog(SQLModel, table=True):
+    """One row per mutation: timeline, undo and the sync outbox.
+
+    ``changes`` is JSON ``{field: [old, new]}``. ``synced_at`` stays NULL
+    until a sync adapter has pushed the row.
+    """
+
+    __tablename__ = "change_log"
+    __table_args__ = (
+        Index("ix_change_entity", "entity_id", "seq"),
+        Index("ix_change_pending", "synced_at", "seq"),
+    )
+
+    seq: int | None = Field(default=None, primary_key=True)
+    entity: str
+    entity_id: str
+    op: str  # create | update | delete | restore
+    changes: str = Field(sa_column=Column(Text, nullable=False))
+    user_id: str | None = None
+    at: datetime = Field(default_factory=utcnow)
+    batch_id: str | None = Field(default=None, index=True)
+    synced_at: datetime | None = None
+
+
+class Setting(SQLModel, table=True):
+    """Small key/value state kept with the data (last sync, schema notes)."""
+
+    __tablename__ = "setting"
+
+    key: str = Field(primary_key=True)
+    value: str

@@ -1,0 +1,91 @@
+"""Full-text search over FTS5.
+
+Text is folded in Python (casefold, ё→е) before it is indexed and before it
+is queried, because SQLite's own lower()/LIKE fold only ASCII. The FTS table
+is keyed by the rowid of ``search_doc``, which maps to the record, so
+re-indexing a record is two indexed statements.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, text
+
+from tui_crm.domain.text import fold
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    entity_type: str
+    entity_id: str
+    score: float
+
+
+def phone_search_forms(e164: str) -> list[str]:
+    """Digits of a phone as people type them: full, and without the country code."""
+    digits = "".join(ch for ch in e164 if ch.isdigit())
+    forms = [digits]
+    if len(digits) > 10:
+        forms.append(digits[-10:])
+    return forms
+
+
+def index_record(conn: Connection, entity_type: str, entity_id: str, title: str, body: list[str]) -> None:
+    """(Re)index one record; ``body`` holds emails, phone forms, company, notes."""
+    row = conn.execute(text("SELECT rowid FROM search_doc WHERE entity_id = :id"), {"id": entity_id}).first()
+    if row is None:
+        rowid = conn.execute(
+            text("INSERT INTO search_doc(entity_type, entity_id) VALUES (:t, :id) RETURNING rowid"),
+            {"t": entity_type, "id": entity_id},
+        ).scalar_one()
+    else:
+        rowid = row[0]
+        conn.execute(text("DELETE FROM search_fts WHERE rowid = :r"), {"r": rowid})
+    conn.execute(
+        text("INSERT INTO search_fts(rowid, title, body) VALUES (:r, :title, :body)"),
+        {"r": rowid, "title": fold(title), "body": fold(" ".join(b for b in body if b))},
+    )
+
+
+def unindex_record(conn: Connection, entity_id: str) -> None:
+    """Drop a record from search (tombstoned records are not found)."""
+    row = conn.execute(text("SELECT rowid FROM search_doc WHERE entity_id = :id"), {"id": entity_id}).first()
+    if row is not None:
+        conn.execute(text("DELETE FROM search_fts WHERE rowid = :r"), {"r": row[0]})
+        conn.execute(text("DELETE FROM search_doc WHERE rowid = :r"), {"r": row[0]})
+
+
+def match_expression(query: str) -> str | None:
+    """An FTS5 query where every word is a prefix and all must match."""
+    tokens = _TOKEN.findall(fold(query))
+    if not tokens:
+        return None
+    return " AND ".join(f'"{token}"*' for token in tokens)
+
+
+def search(
+    conn: Connection, query: str, entity_types: tuple[str, ...] | None = None, limit: int = 20
+) -> list[SearchHit]:
+    """Best matches first (bm25, the name weighted above the rest)."""
+    expression = match_expression(query)
+    if expression is None:
+        return []
+    params: dict[str, object] = {"q": expression, "limit": limit}
+    type_filter = ""
+    if entity_types:
+        names = [f":t{i}" for i in range(len(entity_types))]
+        type_filter = f" AND d.entity_type IN ({', '.join(names)})"
+        params.update({f"t{i}": t for i, t in enumerate(entity_types)})
+    rows = conn.execute(
+        text(
+            "SELECT d.entity_type, d.entity_id, search_fts.rank FROM search_fts"
+            " JOIN search_doc d ON d.rowid = search_fts.rowid"
+            f" WHERE search_fts MATCH :q{type_filter} ORDER BY search_fts.rank LIMIT :limit"
+        ),
+        params,
+    ).all()
+    return [SearchHit(r[0], r[1], float(r[2])) for r in rows]

@@ -1,0 +1,126 @@
+"""One write transaction with its change-log rows.
+
+Services do every mutation through a ``UnitOfWork``: it starts the write
+transaction (``BEGIN IMMEDIATE``), stamps ``updated_at``/``revision``, and
+writes a ``change_log`` row per mutation in the same transaction, so the
+timeline, undo and the sync outbox can never disagree with the data.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, SQLModel
+
+from tui_crm.domain.ids import utcnow
+from tui_crm.storage.engine import WRITE_OPTION
+from tui_crm.storage.models import ChangeLog, Record
+
+_SKIP = {"id", "created_at", "updated_at", "revision", "name_fold"}
+
+
+def to_jsonable(value: Any) -> Any:
+    """Values as they are written into change-log JSON."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_jsonable(v) for k, v in value.items()}
+    return value
+
+
+def record_fields(record: SQLModel) -> dict[str, Any]:
+    """The user-visible columns of a row, for a "create" log entry."""
+    return {k: to_jsonable(v) for k, v in record.model_dump().items() if k not in _SKIP and v is not None}
+
+
+class UnitOfWork:
+    """A write transaction bound to the acting user."""
+
+    def __init__(self, engine: Engine, user_id: str | None, batch_id: str | None = None) -> None:
+        self.engine = engine
+        self.user_id = user_id
+        self.batch_id = batch_id
+        self.session: Session
+        self.now = utcnow()
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = Session(self.engine, expire_on_commit=False, autoflush=True)
+        self.session.connection(execution_options={WRITE_OPTION: True})
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is None:
+                self.session.commit()
+            else:
+                self.session.rollback()
+        finally:
+            self.session.close()
+
+    def log(self, entity: str, entity_id: str, op: str, changes: dict[str, Any]) -> None:
+        """Append a change-log row; ``changes`` maps field -> [old, new]."""
+        self.session.add(
+            ChangeLog(
+                entity=entity,
+                entity_id=entity_id,
+                op=op,
+                changes=json.dumps(to_jsonable(changes), ensure_ascii=False),
+                user_id=self.user_id,
+                at=self.now,
+                batch_id=self.batch_id,
+            )
+        )
+
+    def create(self, record: Record) -> Record:
+        record.created_at = record.created_at or self.now
+        record.updated_at = self.now
+        self.session.add(record)
+        self.log(str(record.__tablename__), record.id, "create", {k: [None, v] for k, v in record_fields(record).items()})
+        return record
+
+    def update(self, record: Record, **values: Any) -> dict[str, list[Any]]:
+        """Set fields; logs and bumps the revision only when something changed."""
+        changes: dict[str, list[Any]] = {}
+        for key, new in values.items():
+            old = getattr(record, key)
+            if old != new:
+                changes[key] = [to_jsonable(old), to_jsonable(new)]
+                setattr(record, key, new)
+        if changes:
+            self.touch(record)
+            self.session.add(record)
+            self.log(str(record.__tablename__), record.id, "update", {k: v for k, v in changes.items() if k not in _SKIP})
+        return changes
+
+    def touch(self, record: Record) -> None:
+        """Mark a record changed when a linked row (tag, channel...) changed."""
+        record.updated_at = self.now
+        record.revision = (record.revision or 0) + 1
+        self.session.add(record)
+
+    def soft_delete(self, record: Record) -> None:
+        if record.deleted_at is None:
+            record.deleted_at = self.now
+            self.touch(record)
+            self.log(str(record.__tablename__), record.id, "delete", {"deleted_at": [None, to_jsonable(self.now)]})
+
+    def restore(self, record: Record) -> None:
+        if record.deleted_at is not None:
+            old = record.deleted_at
+            record.deleted_at = None
+            self.touch(record)
+            self.log(str(record.__tablename__), record.id, "restore", {"deleted_at": [to_jsonable(old), None]})
