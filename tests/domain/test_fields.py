@@ -17,9 +17,7 @@ from tui_crm.domain.fields import FieldDef, FieldType, format_value, is_empty, v
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=ZoneInfo("Europe/Moscow"))
 
 SEGMENT = FieldDef("segment", "Сегмент", FieldType.SELECT, ("A", "B", "C", "D"))
-SCOPE = FieldDef(
-    "scope", "Состав работ", FieldType.MULTISELECT, ("Дизайн", "Разработка", "Тестирование")
-)
+SCOPE = FieldDef("scope", "Состав работ", FieldType.MULTISELECT, ("Дизайн", "Разработка", "Тестирование"))
 TERRITORY = FieldDef("territory", "Территория", FieldType.SELECT, ("РФ", "Запад"), entity="company")
 BUDGET_RUB = FieldDef("budget_rub", "Бюджет (RUB)", FieldType.MONEY, currency="RUB")
 BUDGET_USD = FieldDef("budget_usd", "Бюджет ($)", FieldType.MONEY, currency="USD")

@@ -54,6 +54,7 @@ def test_fold_is_idempotent_and_ignores_case_for_any_text(text: str) -> None:
 
 # --- safe_text ---------------------------------------------------------------
 
+
 def _is_control(ch: str) -> bool:
     code = ord(ch)
     return code < 0x20 or 0x7F <= code <= 0x9F

@@ -19,6 +19,7 @@ from tui_crm.domain.validation import (
 
 # --- INN ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("inn", ["7707083893", "500100732259", "7736207543", "7728168971"])
 def test_known_real_inns_are_valid(inn: str) -> None:
     assert validate_inn(inn) == inn
@@ -51,10 +52,10 @@ W12B = (3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
 def _residues(inn: str) -> list[int]:
     """Reference: the weighted sums mod 11 (before the final mod 10) of each check."""
     if len(inn) == 10:
-        return [sum(int(d) * w for d, w in zip(inn[:9], W10)) % 11]
+        return [sum(int(d) * w for d, w in zip(inn[:9], W10, strict=True)) % 11]
     return [
-        sum(int(d) * w for d, w in zip(inn[:10], W12A)) % 11,
-        sum(int(d) * w for d, w in zip(inn[:11], W12B)) % 11,
+        sum(int(d) * w for d, w in zip(inn[:10], W12A, strict=True)) % 11,
+        sum(int(d) * w for d, w in zip(inn[:11], W12B, strict=True)) % 11,
     ]
 
 
@@ -64,9 +65,7 @@ def _reference_valid(inn: str) -> bool:
 
 
 @given(
-    st.sampled_from([9, 10]).flatmap(
-        lambda n: st.text(alphabet="0123456789", min_size=n, max_size=n)
-    ),
+    st.sampled_from([9, 10]).flatmap(lambda n: st.text(alphabet="0123456789", min_size=n, max_size=n)),
     st.data(),
 )
 def test_changing_any_one_digit_breaks_the_checksum(prefix: str, data: st.DataObject) -> None:
@@ -83,9 +82,9 @@ def test_changing_any_one_digit_breaks_the_checksum(prefix: str, data: st.DataOb
     broken = inn[:position] + new + inn[position + 1 :]
     if _reference_valid(broken):
         assert position < len(prefix), "a changed check digit must never pass"
-        assert all(
-            {a, b} <= {0, 10} for a, b in zip(_residues(inn), _residues(broken))
-        ), "only a 0/10 residue collision may hide a typo"
+        assert all({a, b} <= {0, 10} for a, b in zip(_residues(inn), _residues(broken), strict=True)), (
+            "only a 0/10 residue collision may hide a typo"
+        )
         assert validate_inn(broken) == broken
         return
     with pytest.raises(ValidationError, match="checksum"):
@@ -270,9 +269,7 @@ labels = st.text(alphabet="abcdefghijklmnopqrstuvwxyzабвгдежзиклмн�
 
 
 @given(local_parts, st.lists(labels, min_size=2, max_size=4))
-def test_email_normalization_is_idempotent_and_keeps_local_part(
-    local: str, domain_labels: list[str]
-) -> None:
+def test_email_normalization_is_idempotent_and_keeps_local_part(local: str, domain_labels: list[str]) -> None:
     raw = f"{local}@{'.'.join(domain_labels).upper()}"
     once = normalize_email(raw)
     assert once.split("@")[0] == local

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -156,7 +156,7 @@ def test_hour_offsets_are_elapsed_time_across_dst() -> None:
     before = datetime(2026, 3, 29, 1, 30, tzinfo=BERLIN)  # clocks jump 02:00 -> 03:00
     due, _ = parse_when("+1h", before)
     assert due == datetime(2026, 3, 29, 3, 30, tzinfo=BERLIN)
-    assert due.astimezone(timezone.utc) - before.astimezone(timezone.utc) == timedelta(hours=1)
+    assert due.astimezone(UTC) - before.astimezone(UTC) == timedelta(hours=1)
 
 
 def test_day_offsets_keep_wall_clock_across_dst() -> None:
@@ -190,9 +190,7 @@ WEEKDAY_WORDS = [
     st.integers(0, 6),
     st.integers(0, 3),
 )
-def test_weekday_is_always_within_the_next_seven_days(
-    naive_now: datetime, weekday: int, form: int
-) -> None:
+def test_weekday_is_always_within_the_next_seven_days(naive_now: datetime, weekday: int, form: int) -> None:
     now = naive_now.replace(tzinfo=MSK)
     due, all_day = parse_when(WEEKDAY_WORDS[weekday][form], now)
     assert all_day

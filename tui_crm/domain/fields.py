@@ -89,23 +89,18 @@ class FieldDef:
             object.__setattr__(self, "type", FieldType(self.type))
         except ValueError:
             allowed = ", ".join(t.value for t in FieldType)
-            raise ConfigError(
-                f"field «{self.key}»: unknown type «{self.type}»; use one of {allowed}"
-            ) from None
+            raise ConfigError(f"field «{self.key}»: unknown type «{self.type}»; use one of {allowed}") from None
         object.__setattr__(self, "options", tuple(str(o).strip() for o in self.options))
         if not self.key or not self.key.strip():
-            raise ConfigError(f"field «{self.label}»: key is empty; use e.g. key = \"segment\"")
+            raise ConfigError(f'field «{self.label}»: key is empty; use e.g. key = "segment"')
         if self.type in (FieldType.SELECT, FieldType.MULTISELECT):
             if not self.options or not all(self.options):
                 raise ConfigError(
-                    f"field «{self.key}»: a {self.type.value} needs a non-empty list of "
-                    'options, e.g. options = ["A", "B", "C"]'
+                    f'field «{self.key}»: a {self.type.value} needs a non-empty list of options, e.g. options = ["A", "B", "C"]'
                 )
             folded = [fold(o) for o in self.options]
             if len(set(folded)) != len(folded):
-                raise ConfigError(
-                    f"field «{self.key}»: options differ only by case or ё/е; make them distinct"
-                )
+                raise ConfigError(f"field «{self.key}»: options differ only by case or ё/е; make them distinct")
         if self.currency is not None:
             object.__setattr__(self, "currency", self.currency.strip().upper())
 
@@ -243,8 +238,7 @@ def _date(defn: FieldDef, raw: object, now: datetime | None) -> str:
     except ValidationError:
         raise _fail(
             defn,
-            f"«{preview(text)}» is not a date; e.g. 2026-12-01, 01.12.2026, 1 декабря, "
-            "tomorrow, завтра, friday, +3d",
+            f"«{preview(text)}» is not a date; e.g. 2026-12-01, 01.12.2026, 1 декабря, tomorrow, завтра, friday, +3d",
         ) from None
     return due.date().isoformat()
 

@@ -24,7 +24,7 @@ Pure: no I/O, imports nothing outside ``tui_crm.domain``.
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from tui_crm.domain.errors import ValidationError
 from tui_crm.domain.text import preview
@@ -33,6 +33,7 @@ __all__ = ["detect_currency", "format_money", "parse_decimal", "parse_money"]
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("1e15")
+_MAX_INPUT = 80  # longer input is not an amount (and would make the regex slow)
 _MONEY_EXAMPLES = "e.g. 1500000, 1 500 000,50, 1,500,000.50, 1.5m, 150k, 1,5 млн, 150 тыс ₽, $12,500"
 
 _SPACES = re.compile(r"[\s\u00a0\u2007\u2009\u202f]+")
@@ -86,9 +87,7 @@ def _bad_number(field_name: str, raw: str, why: str, examples: str) -> Validatio
     return ValidationError(field_name, f"«{preview(raw)}» {why}; {examples}")
 
 
-def _number_to_decimal(
-    number: str, field_name: str, raw: str, *, single_is_decimal: bool, examples: str
-) -> Decimal:
+def _number_to_decimal(number: str, field_name: str, raw: str, *, single_is_decimal: bool, examples: str) -> Decimal:
     """Apply the separator rules from the module docstring to a digit string."""
     text = _SPACES.sub(" ", number.strip())
     for grouper in _GROUPERS:
@@ -99,7 +98,7 @@ def _number_to_decimal(
     decimal_sep: str | None = None
     group_sep: str | None = None
     if dot >= 0 and comma >= 0:
-        decimal_sep, group_sep = ("." , ",") if dot > comma else (",", ".")
+        decimal_sep, group_sep = (".", ",") if dot > comma else (",", ".")
         if text.count(decimal_sep) > 1:
             raise _bad_number(field_name, raw, "has more than one decimal separator", examples)
     elif dot >= 0 or comma >= 0:
@@ -108,13 +107,7 @@ def _number_to_decimal(
             group_sep = sep
         else:
             head, tail = text.split(sep)
-            if (
-                not single_is_decimal
-                and len(tail) == 3
-                and " " not in head
-                and 1 <= len(head) <= 3
-                and not head.startswith("0")
-            ):
+            if not single_is_decimal and len(tail) == 3 and " " not in head and 1 <= len(head) <= 3 and not head.startswith("0"):
                 group_sep = sep
             else:
                 decimal_sep = sep
@@ -127,9 +120,7 @@ def _number_to_decimal(
     groups = re.split(r"[ ,.]" if group_sep else " ", integer_part)
     if group_sep is None and ("," in integer_part or "." in integer_part):
         raise _bad_number(field_name, raw, "mixes separators in a way that cannot be read", examples)
-    if len(groups) > 1 and (
-        not 1 <= len(groups[0]) <= 3 or any(len(g) != 3 for g in groups[1:])
-    ):
+    if len(groups) > 1 and (not 1 <= len(groups[0]) <= 3 or any(len(g) != 3 for g in groups[1:])):
         raise _bad_number(
             field_name,
             raw,
@@ -172,7 +163,7 @@ def detect_currency(raw: str) -> str | None:
     a fixed currency use this to refuse ``$100`` typed into a RUB field.
     """
     text = _SPACES.sub(" ", raw.strip().casefold()) if isinstance(raw, str) else ""
-    match = _MONEY_SHAPE.match(text)
+    match = _MONEY_SHAPE.match(text) if len(text) <= _MAX_INPUT else None
     if not match:
         return None
     for group in ("cur1", "cur2", "cur3"):
@@ -196,24 +187,16 @@ def parse_money(raw: str, field_name: str = "budget") -> Decimal:
     text = _SPACES.sub(" ", raw.strip().casefold()) if isinstance(raw, str) else ""
     if not text:
         raise ValidationError(field_name, f"the amount is empty; {_MONEY_EXAMPLES}")
+    if len(text) > _MAX_INPUT:
+        raise ValidationError(field_name, f"«{preview(raw)}» is too long for an amount; {_MONEY_EXAMPLES}")
     match = _MONEY_SHAPE.match(text)
     if not match:
-        raise ValidationError(
-            field_name, f"«{preview(raw)}» is not an amount of money; {_MONEY_EXAMPLES}"
-        )
-    currencies = {
-        code
-        for code in (_currency_code(match.group(g)) for g in ("cur1", "cur2", "cur3"))
-        if code
-    }
+        raise ValidationError(field_name, f"«{preview(raw)}» is not an amount of money; {_MONEY_EXAMPLES}")
+    currencies = {code for code in (_currency_code(match.group(g)) for g in ("cur1", "cur2", "cur3")) if code}
     if len(currencies) > 1 or sum(bool(match.group(g)) for g in ("cur1", "cur2", "cur3")) > 1:
-        raise ValidationError(
-            field_name, f"«{preview(raw)}» names the currency more than once; {_MONEY_EXAMPLES}"
-        )
+        raise ValidationError(field_name, f"«{preview(raw)}» names the currency more than once; {_MONEY_EXAMPLES}")
     if match.group("sign") and match.group("sign") != "+":
-        raise ValidationError(
-            field_name, f"«{preview(raw)}» is negative; an amount must be 0 or more, {_MONEY_EXAMPLES}"
-        )
+        raise ValidationError(field_name, f"«{preview(raw)}» is negative; an amount must be 0 or more, {_MONEY_EXAMPLES}")
     exponent = _multiplier_exponent(match.group("mult"))
     value = _number_to_decimal(
         match.group("number"),
@@ -226,9 +209,7 @@ def parse_money(raw: str, field_name: str = "budget") -> Decimal:
         ctx.prec = 60
         value = value.scaleb(exponent)
         if value >= MAX_AMOUNT:
-            raise ValidationError(
-                field_name, f"«{preview(raw)}» is too large (10^15 or more); check the zeros"
-            )
+            raise ValidationError(field_name, f"«{preview(raw)}» is too large (10^15 or more); check the zeros")
         return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 

@@ -56,9 +56,7 @@ def normalize_phone(raw: str, region: str = "RU") -> str:
     try:
         number = phonenumbers.parse(text, region.upper())
     except phonenumbers.NumberParseException:
-        raise ValidationError(
-            "phone", f"«{preview(raw)}» is not a phone number; enter digits, {_PHONE_EXAMPLES}"
-        ) from None
+        raise ValidationError("phone", f"«{preview(raw)}» is not a phone number; enter digits, {_PHONE_EXAMPLES}") from None
     if number.extension:
         raise ValidationError(
             "phone",
@@ -66,9 +64,7 @@ def normalize_phone(raw: str, region: str = "RU") -> str:
             "without it (e.g. +7 495 123-45-67) and keep the extension in a note",
         )
     if any(ch.isalpha() for ch in text):
-        raise ValidationError(
-            "phone", f"«{preview(raw)}» contains letters; enter digits only, {_PHONE_EXAMPLES}"
-        )
+        raise ValidationError("phone", f"«{preview(raw)}» contains letters; enter digits only, {_PHONE_EXAMPLES}")
     if not phonenumbers.is_valid_number(number):
         raise ValidationError(
             "phone",
@@ -122,18 +118,12 @@ def normalize_email(raw: str) -> str:
     if not text:
         raise ValidationError("email", f"e-mail is empty; enter an address, {_EMAIL_EXAMPLE}")
     if any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in text):
-        raise ValidationError(
-            "email", f"«{preview(text)}» contains spaces; an address has none, {_EMAIL_EXAMPLE}"
-        )
+        raise ValidationError("email", f"«{preview(text)}» contains spaces; an address has none, {_EMAIL_EXAMPLE}")
     if text.count("@") != 1:
-        raise ValidationError(
-            "email", f"«{preview(text)}» must contain exactly one «@»; {_EMAIL_EXAMPLE}"
-        )
+        raise ValidationError("email", f"«{preview(text)}» must contain exactly one «@»; {_EMAIL_EXAMPLE}")
     local, domain = text.split("@")
     if not local:
-        raise ValidationError(
-            "email", f"«{preview(text)}» has nothing before «@»; {_EMAIL_EXAMPLE}"
-        )
+        raise ValidationError("email", f"«{preview(text)}» has nothing before «@»; {_EMAIL_EXAMPLE}")
     if (
         len(local) > 64
         or local.startswith(".")
@@ -151,8 +141,7 @@ def normalize_email(raw: str) -> str:
     if len(labels) < 2 or not all(labels):
         raise ValidationError(
             "email",
-            f"«{preview(text)}»: the domain after «@» needs a dot and no empty parts "
-            f"(like example.com); {_EMAIL_EXAMPLE}",
+            f"«{preview(text)}»: the domain after «@» needs a dot and no empty parts (like example.com); {_EMAIL_EXAMPLE}",
         )
     if not all(_DOMAIN_LABEL.match(label) for label in labels) or len(labels[-1]) < 2:
         raise ValidationError(
@@ -204,21 +193,18 @@ def validate_inn(raw: str) -> str:
     if not text:
         raise ValidationError("inn", f"INN is empty; {_INN_EXAMPLE}")
     if not all("0" <= ch <= "9" for ch in text):
-        raise ValidationError(
-            "inn", f"INN «{preview(text)}» must contain digits only; {_INN_EXAMPLE}"
-        )
+        raise ValidationError("inn", f"INN «{preview(text)}» must contain digits only; {_INN_EXAMPLE}")
     if len(text) not in (10, 12):
         raise ValidationError(
             "inn",
-            f"INN «{preview(text)}» has {len(text)} digits; it must have 10 (company) "
-            f"or 12 (individual), {_INN_EXAMPLE}",
+            f"INN «{preview(text)}» has {len(text)} digits; it must have 10 (company) or 12 (individual), {_INN_EXAMPLE}",
         )
     if len(text) == 10:
         ok = int(text[9]) == _inn_check_digit(text[:9], _INN10_WEIGHTS)
     else:
-        ok = int(text[10]) == _inn_check_digit(text[:10], _INN12_WEIGHTS_1) and int(
-            text[11]
-        ) == _inn_check_digit(text[:11], _INN12_WEIGHTS_2)
+        ok = int(text[10]) == _inn_check_digit(text[:10], _INN12_WEIGHTS_1) and int(text[11]) == _inn_check_digit(
+            text[:11], _INN12_WEIGHTS_2
+        )
     if not ok:
         raise ValidationError(
             "inn",
@@ -247,8 +233,7 @@ def _check_host(host: str, text: str) -> None:
     if len(labels) < 2 or not all(_HOST_LABEL.match(label) for label in labels):
         raise ValidationError(
             "url",
-            f"«{preview(text)}» needs a host name with a dot (like example.com) or localhost; "
-            f"{_URL_EXAMPLE}",
+            f"«{preview(text)}» needs a host name with a dot (like example.com) or localhost; {_URL_EXAMPLE}",
         )
 
 
@@ -266,9 +251,7 @@ def normalize_url(raw: str) -> str:
     if not text:
         raise ValidationError("url", f"link is empty; {_URL_EXAMPLE}")
     if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in text):
-        raise ValidationError(
-            "url", f"«{preview(text)}» contains spaces or invisible characters; {_URL_EXAMPLE}"
-        )
+        raise ValidationError("url", f"«{preview(text)}» contains spaces or invisible characters; {_URL_EXAMPLE}")
     if "://" not in text:
         match = _SCHEME_PREFIX.match(text)
         if match:
@@ -285,21 +268,17 @@ def normalize_url(raw: str) -> str:
         parts = urlsplit(text)
         port = parts.port
     except ValueError:
-        raise ValidationError(
-            "url", f"«{preview(raw)}» is not a valid link (bad host or port); {_URL_EXAMPLE}"
-        ) from None
+        raise ValidationError("url", f"«{preview(raw)}» is not a valid link (bad host or port); {_URL_EXAMPLE}") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise ValidationError(
             "url",
-            f"«{preview(raw)}»: only http and https links are allowed, not «{preview(scheme)}»; "
-            f"{_URL_EXAMPLE}",
+            f"«{preview(raw)}»: only http and https links are allowed, not «{preview(scheme)}»; {_URL_EXAMPLE}",
         )
     if "@" in parts.netloc:
         raise ValidationError(
             "url",
-            f"«{preview(raw)}» contains a user name or password before «@»; remove it, "
-            f"{_URL_EXAMPLE}",
+            f"«{preview(raw)}» contains a user name or password before «@»; remove it, {_URL_EXAMPLE}",
         )
     host = (parts.hostname or "").lower()
     if not host:
@@ -307,6 +286,4 @@ def normalize_url(raw: str) -> str:
     _check_host(host, raw)
     netloc_host = f"[{host}]" if ":" in host else host
     netloc = netloc_host if port is None else f"{netloc_host}:{port}"
-    return urlunsplit(
-        SplitResult(scheme, netloc, parts.path, parts.query, parts.fragment)
-    )
+    return urlunsplit(SplitResult(scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from tui_crm.domain.errors import ValidationError
 from tui_crm.domain.text import fold, preview
@@ -119,12 +119,8 @@ _MONTH_NAMES: tuple[tuple[str, ...], ...] = (
 
 _ISO_DATE = re.compile(r"^(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})$")
 _DOTTED_DATE = re.compile(r"^(?P<d>\d{1,2})\.(?P<mo>\d{1,2})(?:\.(?P<y>\d{4}|\d{2}))?$")
-_DAY_MONTH = re.compile(
-    r"^(?P<d>\d{1,2})\s+(?P<month>[a-zа-я]+)\.?(?:\s+(?P<y>\d{4}))?(?:\s*(?:г|года))?$"
-)
-_MONTH_DAY = re.compile(
-    r"^(?P<month>[a-z]+)\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(?P<y>\d{4}))?$"
-)
+_DAY_MONTH = re.compile(r"^(?P<d>\d{1,2})\s+(?P<month>[a-zа-я]+)\.?(?:\s+(?P<y>\d{4}))?(?:\s*(?:г|года))?$")
+_MONTH_DAY = re.compile(r"^(?P<month>[a-z]+)\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(?P<y>\d{4}))?$")
 _WEEKDAY = re.compile(r"^(?:(?:в|во|on|next|this)\s+)?(?P<name>[a-zа-я]+)$")
 
 
@@ -148,7 +144,7 @@ def _localize(day: date, at: time, tz: object) -> datetime:
     """Wall-clock ``day`` + ``at`` in ``tz``, moved forward if it falls in a DST gap."""
     naive = datetime.combine(day, at)
     aware = naive.replace(tzinfo=tz)  # type: ignore[arg-type]
-    return aware.astimezone(timezone.utc).astimezone(aware.tzinfo)
+    return aware.astimezone(UTC).astimezone(aware.tzinfo)
 
 
 def _add_months(day: date, months: int) -> date:
@@ -196,9 +192,7 @@ def _split_time(text: str, raw: str) -> tuple[str, time | None]:
     return text[: match.start()].strip(), time(hour, minute)
 
 
-def _relative(
-    raw: str, now: datetime, amount: int, unit: str, at: time | None
-) -> tuple[datetime, bool]:
+def _relative(raw: str, now: datetime, amount: int, unit: str, at: time | None) -> tuple[datetime, bool]:
     """Apply an offset: elapsed time for minutes/hours, calendar days otherwise."""
     tz = now.tzinfo
     try:
@@ -206,7 +200,7 @@ def _relative(
             if at is not None:
                 raise _error(raw, "combines an offset in hours/minutes with a time of day")
             delta = timedelta(minutes=amount) if unit == "minutes" else timedelta(hours=amount)
-            return (now.astimezone(timezone.utc) + delta).astimezone(tz), False
+            return (now.astimezone(UTC) + delta).astimezone(tz), False
         if unit == "months":
             target = _add_months(now.date(), amount)
         else:
@@ -279,6 +273,8 @@ def parse_when(raw: str, now: datetime) -> tuple[datetime, bool]:
     text = re.sub(r"(\d)t(\d)", r"\1 \2", text)  # 2026-12-01T15:00
     if not text:
         raise _error("", "is empty: enter a date or time")
+    if len(text) > 80:
+        raise _error(raw, "is too long for a date")
     if text in ("now", "сейчас"):
         return now, False
     date_part, at = _split_time(text, raw)
