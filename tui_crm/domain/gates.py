@@ -9,9 +9,7 @@ from tui_crm.domain.fields import is_empty
 from tui_crm.domain.pipelines import PipelineConfig
 
 
-def missing_fields(
-    config: PipelineConfig, pipeline_key: str, stage_key: str, values: Mapping[str, object]
-) -> list[MissingField]:
+def missing_fields(config: PipelineConfig, pipeline_key: str, stage_key: str, values: Mapping[str, object]) -> list[MissingField]:
     """The fields ``values`` lacks to enter the stage, in the gate's order.
 
     ``values`` maps field keys (``budget_rub``, ``segment``,

@@ -156,7 +156,9 @@ def parse_pipeline_config(data: Mapping[str, Any]) -> PipelineConfig:
         for kind in ("lead", "won", "lost"):
             if sum(1 for s in stages if s.kind == kind) != 1:
                 raise ConfigError(f"pipeline {raw['key']!r} needs exactly one stage of kind {kind!r}")
-        pipelines.append(PipelineDef(key=raw["key"], name=raw["name"], department=raw.get("department", ""), stages=tuple(stages)))
+        pipelines.append(
+            PipelineDef(key=raw["key"], name=raw["name"], department=raw.get("department", ""), stages=tuple(stages))
+        )
     if not pipelines:
         raise ConfigError("the pipelines file defines no pipeline")
     return PipelineConfig(

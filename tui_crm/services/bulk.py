@@ -7,7 +7,6 @@ each deal's gate and reports per deal instead of failing the lot.
 
 from __future__ import annotations
 
-
 from dataclasses import dataclass, field
 
 from sqlmodel import col, select
@@ -47,7 +46,9 @@ def change_responsible(crm: Crm, user_ref: str, *, ids: list[str] | None = None,
     targets = _deals(crm, ids, flt)
     with crm.uow(batch_id=new_id()) as work:
         user = find_user(work.session, user_ref)
-        changed = sum(1 for deal_id in targets if (d := work.session.get(Deal, deal_id)) and work.update(d, responsible_id=user.id))
+        changed = sum(
+            1 for deal_id in targets if (d := work.session.get(Deal, deal_id)) and work.update(d, responsible_id=user.id)
+        )
     return BulkReport(work.batch_id or "", "responsible", len(targets), changed)
 
 
@@ -61,7 +62,16 @@ def add_task_to_each(
         for deal_id in targets:
             deal = work.session.get(Deal, deal_id)
             if deal:
-                new_task(crm, work, text=text, due=due, all_day=all_day, task_type=kind, responsible_id=deal.responsible_id, entity=deal)
+                new_task(
+                    crm,
+                    work,
+                    text=text,
+                    due=due,
+                    all_day=all_day,
+                    task_type=kind,
+                    responsible_id=deal.responsible_id,
+                    entity=deal,
+                )
     return BulkReport(work.batch_id or "", "task", len(targets), len(targets))
 
 
@@ -87,8 +97,15 @@ def change_stage(
             except GateRefused as refusal:
                 current = session.get(Stage, deal.stage_id)
                 outcomes.append(
-                    MoveOutcome(deal.id, deal.name, current.name if current else "?", refusal.stage_name, False,
-                                missing=[m.label for m in refusal.missing], error=str(refusal))
+                    MoveOutcome(
+                        deal.id,
+                        deal.name,
+                        current.name if current else "?",
+                        refusal.stage_name,
+                        False,
+                        missing=[m.label for m in refusal.missing],
+                        error=str(refusal),
+                    )
                 )
             except NotFoundError as exc:
                 outcomes.append(MoveOutcome(deal.id, deal.name, "?", stage_ref, False, error=str(exc)))
@@ -132,7 +149,9 @@ def undo_delete(crm: Crm, batch_id: str | None = None) -> BulkReport:
                 raise NotFoundError("No mass delete to undo.")
             batch_id = row.value
         rows = session.exec(
-            select(ChangeLog).where(col(ChangeLog.batch_id).startswith(batch_id), ChangeLog.op == "delete", ChangeLog.entity == "deal")
+            select(ChangeLog).where(
+                col(ChangeLog.batch_id).startswith(batch_id), ChangeLog.op == "delete", ChangeLog.entity == "deal"
+            )
         ).all()
         if not rows:
             raise NotFoundError(f"No mass delete {batch_id!r} to undo.")
@@ -144,5 +163,3 @@ def undo_delete(crm: Crm, batch_id: str | None = None) -> BulkReport:
         if (last := session.get(Setting, LAST_DELETE_KEY)) and last.value == batch_id:
             session.delete(last)
     return BulkReport(work.batch_id or "", "undo", len(rows), len(rows))
-
-

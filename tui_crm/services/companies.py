@@ -37,9 +37,14 @@ REQUIRED_COMPANY_FIELDS = ("name", "inn", "company_type", "turnover", "web", "in
 COMPANY_TYPES = ("new client", "existing client", "partner")
 TERRITORIES = ("РФ", "Запад")
 _TYPE_ALIASES = {
-    "new": "new client", "новый": "new client", "новый клиент": "new client",
-    "existing": "existing client", "существующий": "existing client", "существующий клиент": "existing client",
-    "partner": "partner", "партнер": "partner",
+    "new": "new client",
+    "новый": "new client",
+    "новый клиент": "new client",
+    "existing": "existing client",
+    "существующий": "existing client",
+    "существующий клиент": "existing client",
+    "partner": "partner",
+    "партнер": "partner",
 }
 _TERRITORY_ALIASES = {"рф": "РФ", "ru": "РФ", "russia": "РФ", "запад": "Запад", "west": "Запад"}
 
@@ -104,9 +109,16 @@ def add_company(crm: Crm, data: CompanyInput, policy: OnDuplicate = OnDuplicate.
     """Create a company; a likely duplicate is refused (or enriched) per policy."""
     plain = _plain_values(
         {
-            "name": data.name, "inn": data.inn, "web": data.web, "address": data.address,
-            "company_type": data.company_type, "turnover": data.turnover, "industry": data.industry,
-            "employees": data.employees, "needs": data.needs, "territory": data.territory,
+            "name": data.name,
+            "inn": data.inn,
+            "web": data.web,
+            "address": data.address,
+            "company_type": data.company_type,
+            "turnover": data.turnover,
+            "industry": data.industry,
+            "employees": data.employees,
+            "needs": data.needs,
+            "territory": data.territory,
         }
     )
     channels = validate_channels(data.phones, data.emails, crm.settings.phone_region)
@@ -115,7 +127,7 @@ def add_company(crm: Crm, data: CompanyInput, policy: OnDuplicate = OnDuplicate.
     for key, raw in data.custom.items():
         if key not in defs:
             raise ValidationError(key, f"no such company field; known: {', '.join(defs) or 'none'}")
-        custom[key] = validate_value(defs[key], raw, phone_region=crm.settings.phone_region)
+        custom[key] = validate_value(defs[key], raw, phone_region=crm.settings.phone_region, now=crm.now())
     with crm.uow() as work:
         session = work.session
         responsible_id = find_user(session, data.responsible).id if data.responsible else crm.user_id
@@ -127,7 +139,9 @@ def add_company(crm: Crm, data: CompanyInput, policy: OnDuplicate = OnDuplicate.
         else:
             company = session.get(Company, match.id)  # type: ignore[assignment]
             assert company is not None
-            work.update(company, **{k: v for k, v in plain.items() if k not in ("name", "name_fold") and getattr(company, k) is None})
+            work.update(
+                company, **{k: v for k, v in plain.items() if k not in ("name", "name_fold") and getattr(company, k) is None}
+            )
         attach_channels(work, company, channels)
         for key, value in custom.items():
             set_custom_value(work, company, key, value)
@@ -143,7 +157,11 @@ def edit_company(crm: Crm, ref: str, values: dict[str, str]) -> CompanyDetail:
     emails = [v for k, v in values.items() if k == "email"]
     rest = {("company_type" if k == "type" else k): v for k, v in values.items() if k not in ("phone", "email", "responsible")}
     defs = crm.pipelines.company_fields
-    custom = {k: validate_value(defs[k], rest.pop(k), phone_region=crm.settings.phone_region) for k in list(rest) if k in defs}
+    custom = {
+        k: validate_value(defs[k], rest.pop(k), phone_region=crm.settings.phone_region, now=crm.now())
+        for k in list(rest)
+        if k in defs
+    }
     plain = _plain_values(rest)  # type: ignore[arg-type]
     channels = validate_channels(phones, emails, crm.settings.phone_region)
     with crm.uow() as work:

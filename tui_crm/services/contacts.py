@@ -39,7 +39,16 @@ from tui_crm.storage.models import Company, Contact, Deal, DealContact
 from tui_crm.storage.unit_of_work import UnitOfWork
 
 REQUIRED_CONTACT_FIELDS = ("name", "email", "phone", "gender", "birthday", "department", "position")
-GENDERS = {"m": "male", "male": "male", "м": "male", "муж": "male", "f": "female", "female": "female", "ж": "female", "жен": "female"}
+GENDERS = {
+    "m": "male",
+    "male": "male",
+    "м": "male",
+    "муж": "male",
+    "f": "female",
+    "female": "female",
+    "ж": "female",
+    "жен": "female",
+}
 MESSENGER_KINDS = ("telegram", "whatsapp", "skype", "linkedin", "facebook", "vk")
 
 
@@ -95,7 +104,7 @@ def _validate(crm: Crm, data: ContactInput) -> _ValidContact:
     for key, raw in data.custom.items():
         if key not in defs:
             raise ValidationError(key, f"no such contact field; known: {', '.join(defs) or 'none'}")
-        custom[key] = validate_value(defs[key], raw, phone_region=crm.settings.phone_region)
+        custom[key] = validate_value(defs[key], raw, phone_region=crm.settings.phone_region, now=crm.now())
     return _ValidContact(
         name=name,
         channels=validate_channels(data.phones, data.emails, crm.settings.phone_region),

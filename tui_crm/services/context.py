@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from importlib import resources
 
-
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -134,5 +133,3 @@ def _resolve_current_user(crm: Crm) -> User:
         user = User(name=wanted or getpass.getuser(), is_admin=True)
         work.create(user)
     return user
-
-

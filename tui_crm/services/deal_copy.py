@@ -49,9 +49,7 @@ def copy_deal(crm: Crm, ref: str, options: CopyOptions) -> DealDetail:
             stage = next(s for s in pipeline.stages if s.kind == "lead")
         custom = custom_values(session, "deal", source.id)
         chosen = (
-            set(COPYABLE_COLUMNS) | set(custom)
-            if options.fields is None
-            else {canonical_key(crm, f) for f in options.fields}
+            set(COPYABLE_COLUMNS) | set(custom) if options.fields is None else {canonical_key(crm, f) for f in options.fields}
         )
         unknown = chosen - set(COPYABLE_COLUMNS) - set(crm.pipelines.fields)
         if unknown:
@@ -80,7 +78,9 @@ def copy_deal(crm: Crm, ref: str, options: CopyOptions) -> DealDetail:
         if options.tags:
             change_tags(work, copy, add=tags_of(session, "deal", [source.id]).get(source.id, []))
         if options.files:
-            for f in session.exec(select(EntityFile).where(EntityFile.entity_id == source.id, col(EntityFile.deleted_at).is_(None))):
+            for f in session.exec(
+                select(EntityFile).where(EntityFile.entity_id == source.id, col(EntityFile.deleted_at).is_(None))
+            ):
                 work.create(EntityFile(entity_type="deal", entity_id=copy.id, sha256=f.sha256, name=f.name))
         check_gate(crm, session, copy, pipeline.key, stage)
         rule = crm.pipelines.pipeline(pipeline.key).stage(stage.key).auto_task

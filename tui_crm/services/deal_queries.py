@@ -16,6 +16,7 @@ from sqlalchemy import and_, exists, func, or_
 from sqlmodel import Session, col, select
 
 from tui_crm.domain.errors import ValidationError
+from tui_crm.domain.text import fold
 from tui_crm.services.context import Crm
 from tui_crm.services.deal_values import from_minor
 from tui_crm.services.parties import find_user
@@ -25,7 +26,6 @@ from tui_crm.services.tasks import as_utc
 from tui_crm.services.views import DealSummary, StageTotals
 from tui_crm.storage import search_index
 from tui_crm.storage.models import Company, Contact, Deal, DealContact, EntityTag, Pipeline, Stage, Tag, Task
-from tui_crm.domain.text import fold
 
 SORTS = {
     "updated": (col(Deal.updated_at).desc(), col(Deal.id)),
@@ -83,7 +83,10 @@ def _where(crm: Crm, session: Session, flt: DealFilter) -> list[Any]:
         conds.append(
             exists().where(
                 _open_tasks(Deal.id),
-                or_(and_(col(Task.all_day).is_(False), Task.due_at < _utc(now)), and_(col(Task.all_day).is_(True), Task.due_at < day_start)),
+                or_(
+                    and_(col(Task.all_day).is_(False), Task.due_at < _utc(now)),
+                    and_(col(Task.all_day).is_(True), Task.due_at < day_start),
+                ),
             )
         )
     if flt.no_open_task:
@@ -111,7 +114,9 @@ def _summaries(crm: Crm, session: Session, deals: list[Deal]) -> list[DealSummar
     stages = {s.id: s for s in session.exec(select(Stage).where(col(Stage.id).in_({d.stage_id for d in deals})))}
     pipelines = dict(session.exec(select(Pipeline.id, Pipeline.name)).all())
     company_ids = {d.company_id for d in deals if d.company_id}
-    companies = dict(session.exec(select(Company.id, Company.name).where(col(Company.id).in_(company_ids))).all()) if company_ids else {}
+    companies = (
+        dict(session.exec(select(Company.id, Company.name).where(col(Company.id).in_(company_ids))).all()) if company_ids else {}
+    )
     main_contact: dict[str, str] = {}
     for deal_id, name in session.exec(
         select(DealContact.deal_id, Contact.name)
@@ -210,6 +215,6 @@ def board_column(
 def deal_ids(crm: Crm, flt: DealFilter, limit: int = 100_000) -> list[str]:
     """Ids of every deal a filter selects (the target of a mass action)."""
     with crm.read() as session:
-        return list(session.exec(select(Deal.id).where(*_where(crm, session, flt)).order_by(col(Deal.updated_at).desc()).limit(limit)))
-
-
+        return list(
+            session.exec(select(Deal.id).where(*_where(crm, session, flt)).order_by(col(Deal.updated_at).desc()).limit(limit))
+        )

@@ -28,13 +28,31 @@ from tui_crm.storage.unit_of_work import UnitOfWork
 SOURCE_SITES = {"ru": "RU", "рф": "RU", "com": "COM", "запад": "COM", "en": "COM"}
 # Names people type for the built-in fields.
 ALIASES = {
-    "budget": "budget_rub", "бюджет": "budget_rub", "rub": "budget_rub", "usd": "budget_usd",
-    "source": "source_channel", "channel": "source_channel", "site": "source_site", "url": "source_url",
-    "message": "source_message", "reason": "loss_reason", "inn": "company.inn", "company_inn": "company.inn",
+    "budget": "budget_rub",
+    "бюджет": "budget_rub",
+    "rub": "budget_rub",
+    "usd": "budget_usd",
+    "source": "source_channel",
+    "channel": "source_channel",
+    "site": "source_site",
+    "url": "source_url",
+    "message": "source_message",
+    "reason": "loss_reason",
+    "inn": "company.inn",
+    "company_inn": "company.inn",
 }
 BUILTIN_KEYS = (
-    "name", "budget_rub", "budget_usd", "responsible", "company", "source_channel", "source_site",
-    "source_message", "source_url", "loss_reason", "company.inn",
+    "name",
+    "budget_rub",
+    "budget_usd",
+    "responsible",
+    "company",
+    "source_channel",
+    "source_site",
+    "source_message",
+    "source_url",
+    "loss_reason",
+    "company.inn",
 )
 
 
@@ -86,7 +104,7 @@ def parse_deal_values(crm: Crm, values: dict[str, str]) -> list[ParsedValue]:
         elif key == "company.inn":
             value = validate_inn(text)
         elif key in crm.pipelines.fields:
-            value = validate_value(crm.pipelines.fields[key], text, phone_region=crm.settings.phone_region)
+            value = validate_value(crm.pipelines.fields[key], text, phone_region=crm.settings.phone_region, now=crm.now())
         else:
             value = text
         parsed.append(ParsedValue(key, value))

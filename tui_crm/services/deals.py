@@ -11,8 +11,8 @@ from tui_crm.domain.errors import GateRefused, ValidationError
 from tui_crm.domain.gates import missing_fields
 from tui_crm.domain.text import fold
 from tui_crm.domain.when import parse_when
-from tui_crm.services.context import Crm
 from tui_crm.services.contacts import ContactInput, company_for, write_contact
+from tui_crm.services.context import Crm
 from tui_crm.services.deal_values import from_minor, gate_values, parse_deal_values, write_deal_values
 from tui_crm.services.parties import OnDuplicate, find_user
 from tui_crm.services.pipelines import find_pipeline, find_stage
@@ -55,7 +55,7 @@ def capture_lead(crm: Crm, data: LeadInput) -> DealDetail:
     """
     name = data.name.strip()
     if not name:
-        raise ValidationError("name", "a lead needs a name, e.g. crm add lead \"Сайт для Магнита\"")
+        raise ValidationError("name", 'a lead needs a name, e.g. crm add lead "Сайт для Магнита"')
     pipeline = find_pipeline(crm, data.pipeline)
     pdef = crm.pipelines.pipeline(pipeline.key)
     stage = find_stage(pipeline, data.stage) if data.stage else _stage_of_kind(pipeline, "lead")
@@ -97,13 +97,11 @@ def capture_lead(crm: Crm, data: LeadInput) -> DealDetail:
                     company=data.company,
                     responsible=data.responsible,
                 ),
-                OnDuplicate.ENRICH,
+                OnDuplicate.MATCH,
             )
             _link_contact(work, deal, contact, main=True)
         if data.company:
-            company = session.get(Company, contact.company_id) if contact and contact.company_id else None
-            company = company or company_for(work, data.company, responsible_id)
-            work.update(deal, company_id=company.id)
+            work.update(deal, company_id=company_for(work, data.company, responsible_id).id)
         write_deal_values(crm, work, deal, parsed)
         check_gate(crm, session, deal, pipeline.key, stage)
         if data.tags:
@@ -115,8 +113,14 @@ def capture_lead(crm: Crm, data: LeadInput) -> DealDetail:
             create_auto_task(crm, work, deal, rule, stage.key)
         if data.task and due:
             new_task(
-                crm, work, text=data.task, due=due[0], all_day=due[1], task_type=task_type,
-                responsible_id=responsible_id, entity=deal,
+                crm,
+                work,
+                text=data.task,
+                due=due[0],
+                all_day=due[1],
+                task_type=task_type,
+                responsible_id=responsible_id,
+                entity=deal,
             )
         reindex(session, "deal", deal.id)
     return get_deal(crm, deal.id)
@@ -163,7 +167,9 @@ def deal_detail(session: Session, deal: Deal) -> DealDetail:
         .where(DealContact.deal_id == deal.id, col(Contact.deleted_at).is_(None))
         .order_by(col(DealContact.is_main).desc(), Contact.name_fold)
     ).all()
-    files = session.exec(select(EntityFile.name).where(EntityFile.entity_id == deal.id, col(EntityFile.deleted_at).is_(None))).all()
+    files = session.exec(
+        select(EntityFile.name).where(EntityFile.entity_id == deal.id, col(EntityFile.deleted_at).is_(None))
+    ).all()
     return DealDetail(
         id=deal.id,
         name=deal.name,

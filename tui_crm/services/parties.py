@@ -4,7 +4,7 @@ user lookup, the duplicate policy and the list query."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -20,11 +20,12 @@ from tui_crm.storage.models import Channel, Company, Contact, Record, User
 from tui_crm.storage.unit_of_work import UnitOfWork
 
 
-class OnDuplicate(str, Enum):
+class OnDuplicate(StrEnum):
     """What to do when a new record matches an existing one."""
 
     ERROR = "error"  # refuse, listing the candidates (the default)
     ENRICH = "enrich"  # add the new details to the best match instead
+    MATCH = "match"  # enrich on a same email/phone/INN, otherwise create (quick capture)
     CREATE = "create"  # create anyway
 
 
@@ -82,9 +83,11 @@ def check_duplicates(
         phones=[p for _, p in channels.phones],
         inn=inn,
     )
+    if policy is OnDuplicate.MATCH:
+        candidates = [c for c in candidates if c.reason != "name"]
     if not candidates:
         return None
-    if policy is OnDuplicate.ENRICH:
+    if policy in (OnDuplicate.ENRICH, OnDuplicate.MATCH):
         return candidates[0]
     listing = "; ".join(f"{c.id[:8]} {c.name} (same {c.reason})" for c in candidates[:5])
     raise DuplicateFound(
@@ -117,9 +120,7 @@ def list_parties(
     first: dict[tuple[str, str], str] = {}
     if ids:
         for channel in session.exec(
-            select(Channel)
-            .where(Channel.entity_type == entity_type, col(Channel.entity_id).in_(ids))
-            .order_by(Channel.sort)
+            select(Channel).where(Channel.entity_type == entity_type, col(Channel.entity_id).in_(ids)).order_by(Channel.sort)
         ):
             first.setdefault((channel.entity_id, channel.kind), channel.normalized)
     users = user_names(session)

@@ -45,7 +45,12 @@ def apply_pipeline_config(work: UnitOfWork, config: PipelineConfig) -> None:
             row = session.exec(
                 select(CustomFieldDef).where(CustomFieldDef.entity == entity, CustomFieldDef.key == fdef.key)
             ).first()
-            values = dict(label=fdef.label, field_type=fdef.type.value, options_json=json.dumps(list(fdef.options), ensure_ascii=False), sort=sort)
+            values = dict(
+                label=fdef.label,
+                field_type=fdef.type.value,
+                options_json=json.dumps(list(fdef.options), ensure_ascii=False),
+                sort=sort,
+            )
             if row is None:
                 work.create(CustomFieldDef(entity=entity, key=fdef.key, **values))
             else:

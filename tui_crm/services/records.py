@@ -54,7 +54,7 @@ def resolve(session: Session, model: type[R], ref: str, *, include_deleted: bool
         if len(rows) == 1:
             return rows[0]
         if not rows:
-            hits = search_index.search(session.connection(), ref, (entity,), limit=6)
+            hits = search_index.search(session.connection(), ref, (entity,), limit=6, title_only=True)
             rows = [r for r in (session.get(model, h.entity_id) for h in hits) if r is not None]
             if len(rows) == 1:
                 return rows[0]
@@ -138,7 +138,9 @@ def set_custom_value(work: UnitOfWork, record: Record, key: str, value: Any) -> 
         if row:
             work.session.delete(row)
     elif row is None:
-        work.session.add(CustomValue(entity_type=entity, entity_id=record.id, field_key=key, value_json=json.dumps(value, ensure_ascii=False)))
+        work.session.add(
+            CustomValue(entity_type=entity, entity_id=record.id, field_key=key, value_json=json.dumps(value, ensure_ascii=False))
+        )
     else:
         row.value_json = json.dumps(value, ensure_ascii=False)
         work.session.add(row)
@@ -164,7 +166,9 @@ def add_channel(work: UnitOfWork, record: Record, kind: str, value: str, normali
     existing = channels_of(work.session, entity, record.id)
     if any(c.kind == kind and c.normalized == normalized for c in existing):
         return False
-    work.session.add(Channel(entity_type=entity, entity_id=record.id, kind=kind, value=value, normalized=normalized, sort=len(existing)))
+    work.session.add(
+        Channel(entity_type=entity, entity_id=record.id, kind=kind, value=value, normalized=normalized, sort=len(existing))
+    )
     work.touch(record)
     work.log(entity, record.id, "update", {f"{kind}s": [None, normalized]})
     return True
@@ -211,7 +215,9 @@ def reindex(session: Session, entity_type: str, entity_id: str) -> None:
         if deal.company_id and (company := session.get(Company, deal.company_id)):
             body.append(company.name)
         for contact in session.exec(
-            select(Contact).join(DealContact, col(DealContact.contact_id) == col(Contact.id)).where(DealContact.deal_id == deal.id)
+            select(Contact)
+            .join(DealContact, col(DealContact.contact_id) == col(Contact.id))
+            .where(DealContact.deal_id == deal.id)
         ):
             body.append(contact.name)
             body.extend(_channel_terms(session, "contact", contact.id))

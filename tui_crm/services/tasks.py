@@ -125,8 +125,14 @@ def add_task(crm: Crm, data: TaskInput) -> TaskView:
         if responsible_id is None and isinstance(entity, Deal | Contact | Company):
             responsible_id = entity.responsible_id
         task = new_task(
-            crm, work, text=data.text, due=due, all_day=all_day, task_type=task_type,
-            responsible_id=responsible_id, entity=entity,
+            crm,
+            work,
+            text=data.text,
+            due=due,
+            all_day=all_day,
+            task_type=task_type,
+            responsible_id=responsible_id,
+            entity=entity,
         )
     return get_task(crm, task.id)
 
@@ -222,9 +228,7 @@ def agenda_group(crm: Crm, task: TaskView, now: datetime | None = None) -> str:
     return "This week" if day <= end_of_week else "Later"
 
 
-def agenda(
-    crm: Crm, *, responsible: str | None = None, everyone: bool = False, limit: int = 500
-) -> dict[str, list[TaskView]]:
+def agenda(crm: Crm, *, responsible: str | None = None, everyone: bool = False, limit: int = 500) -> dict[str, list[TaskView]]:
     """Open tasks grouped Overdue / Today / Tomorrow / This week / Later."""
     with crm.read() as session:
         stmt = select(Task).where(col(Task.completed_at).is_(None), col(Task.deleted_at).is_(None))

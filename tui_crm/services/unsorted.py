@@ -41,8 +41,13 @@ def add_incoming(crm: Crm, request: IncomingRequest) -> UnsortedView:
         raise ValidationError("request", "an incoming request needs a subject, body or sender")
     with crm.uow() as work:
         entry = UnsortedEntry(
-            pipeline_id=pipeline.id, source=request.source, sender_name=request.sender_name,
-            sender_email=email, sender_phone=phone, subject=request.subject, body=request.body,
+            pipeline_id=pipeline.id,
+            source=request.source,
+            sender_name=request.sender_name,
+            sender_email=email,
+            sender_phone=phone,
+            subject=request.subject,
+            body=request.body,
             received_at=work.now,
         )
         work.create(entry)
@@ -51,8 +56,18 @@ def add_incoming(crm: Crm, request: IncomingRequest) -> UnsortedView:
 
 def _view(entry: UnsortedEntry, pipeline_name: str) -> UnsortedView:
     return UnsortedView(
-        entry.id, pipeline_name, entry.source, entry.sender_name, entry.sender_email, entry.sender_phone,
-        entry.subject, entry.body, entry.received_at, entry.status, entry.decline_reason, entry.deal_id,
+        entry.id,
+        pipeline_name,
+        entry.source,
+        entry.sender_name,
+        entry.sender_email,
+        entry.sender_phone,
+        entry.subject,
+        entry.body,
+        entry.received_at,
+        entry.status,
+        entry.decline_reason,
+        entry.deal_id,
     )
 
 
@@ -109,5 +124,7 @@ def decline(crm: Crm, ref: str, reason: str) -> UnsortedView:
             raise ValidationError("unsorted", f"this request was already {entry.status}")
         work.update(entry, status="declined", decline_reason=reason.strip())
         pipeline = work.session.get(Pipeline, entry.pipeline_id)
-        work.session.add(Note(entity_type="unsorted", entity_id=entry.id, text=reason.strip(), kind="system", author_id=crm.user_id))
+        work.session.add(
+            Note(entity_type="unsorted", entity_id=entry.id, text=reason.strip(), kind="system", author_id=crm.user_id)
+        )
     return _view(entry, pipeline.name if pipeline else "")

@@ -26,9 +26,7 @@ def current_revision(path: Path) -> str | None:
         return None
     conn = sqlite3.connect(path, timeout=30)
     try:
-        row = conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name='alembic_version'"
-        ).fetchone()
+        row = conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='alembic_version'").fetchone()
         if row is None:
             return None
         version = conn.execute("SELECT version_num FROM alembic_version").fetchone()

@@ -59,19 +59,20 @@ def unindex_record(conn: Connection, entity_id: str) -> None:
         conn.execute(text("DELETE FROM search_doc WHERE rowid = :r"), {"r": row[0]})
 
 
-def match_expression(query: str) -> str | None:
+def match_expression(query: str, title_only: bool = False) -> str | None:
     """An FTS5 query where every word is a prefix and all must match."""
     tokens = _TOKEN.findall(fold(query))
     if not tokens:
         return None
-    return " AND ".join(f'"{token}"*' for token in tokens)
+    expression = " AND ".join(f'"{token}"*' for token in tokens)
+    return f"title : ({expression})" if title_only else expression
 
 
 def search(
-    conn: Connection, query: str, entity_types: tuple[str, ...] | None = None, limit: int = 20
+    conn: Connection, query: str, entity_types: tuple[str, ...] | None = None, limit: int = 20, title_only: bool = False
 ) -> list[SearchHit]:
     """Best matches first (bm25, the name weighted above the rest)."""
-    expression = match_expression(query)
+    expression = match_expression(query, title_only)
     if expression is None:
         return []
     params: dict[str, object] = {"q": expression, "limit": limit}

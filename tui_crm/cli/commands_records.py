@@ -1,0 +1,303 @@
+"""``crm deals|contacts|companies list|show|edit``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tui_crm.cli.commands_add import JsonOpt, parse_pairs
+from tui_crm.cli.output import clean, emit_json, fields, say, table
+from tui_crm.cli.state import state
+
+deals = typer.Typer(help="List, show and edit deals.", no_args_is_help=True)
+contacts = typer.Typer(help="List, show and edit contacts.", no_args_is_help=True)
+companies = typer.Typer(help="List, show and edit companies.", no_args_is_help=True)
+apps = {"deals": deals, "contacts": contacts, "companies": companies}
+
+LimitOpt = Annotated[int, typer.Option(help="Rows per page.")]
+OffsetOpt = Annotated[int, typer.Option(help="Skip this many rows.")]
+SetOpt = Annotated[list[str], typer.Argument(help="FIELD=VALUE pairs.")]
+
+
+@deals.command("list")
+def deals_list(
+    pipeline: Annotated[str | None, typer.Option(help="Pipeline name or key.")] = None,
+    stage: Annotated[str | None, typer.Option(help="Stage name or key.")] = None,
+    responsible: Annotated[str | None, typer.Option()] = None,
+    tag: Annotated[str | None, typer.Option()] = None,
+    query: Annotated[str | None, typer.Option("--query", "-q", help="Full-text filter.")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only deals with an overdue task.")] = False,
+    no_open_task: Annotated[bool, typer.Option("--no-open-task", help="Only deals without an open task.")] = False,
+    open_only: Annotated[bool, typer.Option("--open", help="Hide won and lost deals.")] = False,
+    deleted: Annotated[bool, typer.Option("--deleted", help="Show deleted deals (to restore).")] = False,
+    sort: Annotated[str, typer.Option(help="updated, created, name, budget.")] = "updated",
+    limit: LimitOpt = 50,
+    offset: OffsetOpt = 0,
+    json_: JsonOpt = False,
+) -> None:
+    """Deals matching the filters, newest activity first."""
+    from tui_crm.domain.money import format_money
+    from tui_crm.services.deal_queries import DealFilter, list_deals
+
+    flt = DealFilter(
+        pipeline=pipeline,
+        stage=stage,
+        responsible=responsible,
+        tag=tag,
+        query=query,
+        overdue=overdue,
+        no_open_task=no_open_task,
+        include_closed=not open_only,
+        deleted=deleted,
+    )
+    rows = list_deals(state.crm(), flt, sort=sort, limit=limit, offset=offset)
+    if json_:
+        emit_json(rows)
+        return
+    marks = {"overdue": "OVERDUE", "today": "today", "planned": "", "none": "no task"}
+    table(
+        "Deals",
+        ["id", "name", "stage", "budget", "company / contact", "responsible", "task"],
+        [
+            (
+                r.id[:8],
+                r.name,
+                r.stage,
+                format_money(r.budget_rub),
+                r.company or r.main_contact,
+                r.responsible,
+                marks[r.task_mark],
+            )
+            for r in rows
+        ],
+    )
+
+
+@deals.command("show")
+def deals_show(ref: Annotated[str, typer.Argument(help="Id prefix or name.")], json_: JsonOpt = False) -> None:
+    """A deal with its fields, contacts and timeline."""
+    from tui_crm.services.deals import get_deal
+    from tui_crm.services.notes import timeline
+
+    crm = state.crm()
+    deal = get_deal(crm, ref)
+    items = timeline(crm, "deal", deal.id, limit=30)
+    if json_:
+        emit_json({"deal": deal, "timeline": items})
+        return
+    labels = {k: f.label for k, f in crm.pipelines.fields.items()}
+    fields(
+        f"{deal.name}  [{deal.id[:8]}]",
+        [
+            ("Воронка / этап", f"{deal.pipeline} / {deal.stage}"),
+            ("Ответственный", deal.responsible),
+            ("Бюджет (RUB)", clean(deal.budget_rub)),
+            ("Бюджет ($)", clean(deal.budget_usd)),
+            ("Компания", deal.company.name if deal.company else None),
+            ("Контакты", ", ".join(c.name + (" (main)" if c.is_main else "") for c in deal.contacts)),
+            ("Теги", ", ".join(deal.tags)),
+            *[(labels.get(k, k), clean(v)) for k, v in deal.custom.items()],
+            ("Канал", deal.source_channel),
+            ("Сайт", deal.source_site),
+            ("Ссылка", deal.source_url),
+            ("Сообщение", deal.source_message),
+            ("Причина отказа", deal.loss_reason),
+            ("Создана", clean(deal.created_at)),
+        ],
+    )
+    _print_timeline(items)
+
+
+def _print_timeline(items: list) -> None:  # type: ignore[type-arg]
+    if items:
+        say("")
+        for item in items:
+            pin = "📌 " if item.pinned else ""
+            say(f"  {item.at:%Y-%m-%d %H:%M}  {item.kind:<7} {pin}{clean(item.text)}")
+
+
+@deals.command("edit")
+def deals_edit(
+    ref: Annotated[str, typer.Argument(help="Id prefix or name.")],
+    pairs: SetOpt,
+    json_: JsonOpt = False,
+) -> None:
+    """Set fields: crm deals edit 1a2b budget=2m segment=A city=Казань."""
+    from tui_crm.services.deals import edit_deal
+
+    deal = edit_deal(state.crm(), ref, parse_pairs(pairs))
+    if json_:
+        emit_json(deal)
+        return
+    say(f"Updated deal {deal.id[:8]} «{clean(deal.name)}»")
+
+
+@deals.command("delete")
+def deals_delete(ref: Annotated[str, typer.Argument()]) -> None:
+    """Soft-delete a deal (crm deals restore brings it back)."""
+    from tui_crm.services.deals import delete_deal
+
+    deal_id = delete_deal(state.crm(), ref)
+    say(f"Deleted deal {deal_id[:8]}; undo: crm deals restore {deal_id[:8]}")
+
+
+@deals.command("restore")
+def deals_restore(ref: Annotated[str, typer.Argument()]) -> None:
+    """Bring back a deleted deal."""
+    from tui_crm.services.deals import restore_deal
+
+    deal = restore_deal(state.crm(), ref)
+    say(f"Restored deal {deal.id[:8]} «{clean(deal.name)}»")
+
+
+@deals.command("tag")
+def deals_tag(
+    ref: Annotated[str, typer.Argument()],
+    add: Annotated[list[str] | None, typer.Option("--add")] = None,
+    remove: Annotated[list[str] | None, typer.Option("--remove")] = None,
+) -> None:
+    """Add or remove tags on one deal."""
+    from tui_crm.services.deals import set_deal_tags
+
+    tags = set_deal_tags(state.crm(), ref, add or [], remove or [])
+    say("Tags: " + (clean(tags) or "—"))
+
+
+@deals.command("link")
+def deals_link(
+    ref: Annotated[str, typer.Argument(help="Deal.")],
+    contact: Annotated[str, typer.Argument(help="Contact id or name.")],
+    main: Annotated[bool, typer.Option("--main")] = False,
+) -> None:
+    """Link a contact to a deal."""
+    from tui_crm.services.deals import link_contact
+
+    deal = link_contact(state.crm(), ref, contact, main)
+    say(f"Linked; contacts: {clean([c.name for c in deal.contacts])}")
+
+
+def _party_list(kind: str, query: str | None, responsible: str | None, limit: int, offset: int, json_: bool) -> None:
+    from tui_crm.services.companies import list_companies
+    from tui_crm.services.contacts import list_contacts
+
+    lister = list_contacts if kind == "contact" else list_companies
+    rows = lister(state.crm(), query=query, responsible=responsible, limit=limit, offset=offset)
+    if json_:
+        emit_json(rows)
+        return
+    table(
+        "Contacts" if kind == "contact" else "Companies",
+        ["id", "name", "company" if kind == "contact" else "", "phone", "email", "responsible"],
+        [(r.id[:8], r.name, r.company, r.phone, r.email, r.responsible) for r in rows],
+    )
+
+
+@contacts.command("list")
+def contacts_list(
+    query: Annotated[str | None, typer.Option("--query", "-q")] = None,
+    responsible: Annotated[str | None, typer.Option()] = None,
+    limit: LimitOpt = 50,
+    offset: OffsetOpt = 0,
+    json_: JsonOpt = False,
+) -> None:
+    """Contacts sorted by name (Cyrillic-aware)."""
+    _party_list("contact", query, responsible, limit, offset, json_)
+
+
+@companies.command("list")
+def companies_list(
+    query: Annotated[str | None, typer.Option("--query", "-q")] = None,
+    responsible: Annotated[str | None, typer.Option()] = None,
+    limit: LimitOpt = 50,
+    offset: OffsetOpt = 0,
+    json_: JsonOpt = False,
+) -> None:
+    """Companies sorted by name."""
+    _party_list("company", query, responsible, limit, offset, json_)
+
+
+@contacts.command("show")
+def contacts_show(ref: Annotated[str, typer.Argument()], json_: JsonOpt = False) -> None:
+    """A contact with its completeness check and deals."""
+    from tui_crm.services.contacts import get_contact
+    from tui_crm.services.notes import timeline
+
+    crm = state.crm()
+    c = get_contact(crm, ref)
+    items = timeline(crm, "contact", c.id, limit=30)
+    if json_:
+        emit_json({"contact": c, "timeline": items})
+        return
+    fields(
+        f"{c.name}  [{c.id[:8]}]",
+        [
+            ("Телефоны", ", ".join(c.phones)),
+            ("Email", ", ".join(c.emails)),
+            ("Компания", c.company.name if c.company else None),
+            ("Должность", c.position),
+            ("Департамент", c.department),
+            ("Пол", c.gender),
+            ("День рождения", c.birthday),
+            ("Мессенджеры", ", ".join(f"{m.kind}: {m.value}" for m in c.messengers)),
+            ("Сделки", ", ".join(d.name for d in c.deals)),
+            ("Ответственный", c.responsible),
+            ("Не заполнено", ", ".join(c.missing_required) or "всё заполнено"),
+        ],
+    )
+    _print_timeline(items)
+
+
+@companies.command("show")
+def companies_show(ref: Annotated[str, typer.Argument()], json_: JsonOpt = False) -> None:
+    """A company with contacts, deals and its completeness check."""
+    from tui_crm.services.companies import get_company
+
+    c = get_company(state.crm(), ref)
+    if json_:
+        emit_json(c)
+        return
+    fields(
+        f"{c.name}  [{c.id[:8]}]",
+        [
+            ("ИНН", c.inn),
+            ("Тип", c.company_type),
+            ("Web", c.web),
+            ("Адрес", c.address),
+            ("Телефоны", ", ".join(c.phones)),
+            ("Email", ", ".join(c.emails)),
+            ("Отрасль", c.industry),
+            ("Сотрудников", c.employees),
+            ("Оборот", c.turnover),
+            ("Потребности", c.needs),
+            ("Территория", c.territory),
+            ("Контакты", ", ".join(x.name for x in c.contacts)),
+            ("Сделки", ", ".join(d.name for d in c.deals)),
+            ("Ответственный", c.responsible),
+            ("Не заполнено", ", ".join(c.missing_required) or "всё заполнено"),
+        ],
+    )
+
+
+@contacts.command("edit")
+def contacts_edit(ref: Annotated[str, typer.Argument()], pairs: SetOpt, json_: JsonOpt = False) -> None:
+    """Set fields: phone=... email=... (added), position=..., birthday=..."""
+    from tui_crm.services.contacts import edit_contact
+
+    c = edit_contact(state.crm(), ref, parse_pairs(pairs))
+    if json_:
+        emit_json(c)
+        return
+    say(f"Updated contact {c.id[:8]} «{clean(c.name)}»")
+
+
+@companies.command("edit")
+def companies_edit(ref: Annotated[str, typer.Argument()], pairs: SetOpt, json_: JsonOpt = False) -> None:
+    """Set fields: inn=..., type=partner, territory=РФ, web=..."""
+    from tui_crm.services.companies import edit_company
+
+    c = edit_company(state.crm(), ref, parse_pairs(pairs))
+    if json_:
+        emit_json(c)
+        return
+    say(f"Updated company {c.id[:8]} «{clean(c.name)}»")

@@ -1,0 +1,51 @@
+"""Exit codes of ``crm``, one per kind of failure a script may handle.
+
+| code | meaning |
+| ---- | ------- |
+| 0 | done |
+| 1 | an error not listed below (message on stderr) |
+| 2 | bad command line (unknown option, missing argument) |
+| 3 | no record matches the id or name given |
+| 4 | several records match; use a longer id |
+| 5 | a value is invalid (phone, email, INN, money, date...); nothing saved |
+| 6 | a stage gate refused the move; stderr names the missing fields |
+| 7 | a likely duplicate exists; use --enrich or --force |
+| 8 | the settings or pipelines file is invalid |
+| 9 | sync failed (remote unreachable, locked out, conflicts pending) |
+"""
+
+from __future__ import annotations
+
+OK = 0
+ERROR = 1
+USAGE = 2
+NOT_FOUND = 3
+AMBIGUOUS = 4
+INVALID = 5
+GATE_REFUSED = 6
+DUPLICATE = 7
+CONFIG = 8
+SYNC = 9
+
+HELP_EPILOG = (
+    "Exit codes: 0 done, 1 error, 2 bad usage, 3 not found, 4 ambiguous, 5 invalid value, "
+    "6 stage gate refused, 7 duplicate exists, 8 bad config, 9 sync failed."
+)
+
+
+def code_for(exc: BaseException) -> int:
+    """The exit code for a service error (see the table above)."""
+    from tui_crm.domain import errors
+
+    table: list[tuple[type[BaseException], int]] = [
+        (errors.GateRefused, GATE_REFUSED),
+        (errors.ValidationError, INVALID),
+        (errors.NotFoundError, NOT_FOUND),
+        (errors.AmbiguousError, AMBIGUOUS),
+        (errors.DuplicateFound, DUPLICATE),
+        (errors.ConfigError, CONFIG),
+    ]
+    for kind, code in table:
+        if isinstance(exc, kind):
+            return code
+    return ERROR

@@ -1,0 +1,106 @@
+"""``crm``: the command line. Alone it opens the TUI.
+
+Commands stay thin: parse, call a service, print. Each command module
+imports services inside its functions, so ``crm add lead`` loads the store
+and nothing else (no Textual, no Rich).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from tui_crm.cli import exit_codes
+from tui_crm.cli.state import state
+
+app = typer.Typer(
+    name="crm",
+    help="A keyboard-driven terminal CRM. Run without a command to open the app.",
+    epilog=exit_codes.HELP_EPILOG,
+    no_args_is_help=False,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback(invoke_without_command=True)
+def main(
+    ctx: typer.Context,
+    db: Annotated[str | None, typer.Option("--db", help="Database file (default: CRM_DB or the user data dir).")] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Act as this user (name or email).")] = None,
+    pipeline: Annotated[str | None, typer.Option("--pipeline", "-P", help="Pipeline the app opens on.")] = None,
+) -> None:
+    state.db, state.user = db, user
+    if ctx.invoked_subcommand is None:
+        open_tui(pipeline)
+
+
+def open_tui(pipeline: str | None = None) -> None:
+    """The only place the CLI imports Textual."""
+    from tui_crm.services.demo import seed_if_empty
+
+    crm = state.crm()
+    seed_if_empty(crm)
+    from tui_crm.app import make_app
+
+    make_app(crm, pipeline).run()
+
+
+def _register() -> None:
+    from tui_crm.cli import commands_add, commands_misc, commands_records, commands_work
+
+    app.add_typer(commands_add.app, name="add")
+    for name, sub in commands_records.apps.items():
+        app.add_typer(sub, name=name)
+    commands_work.register(app)
+    commands_misc.register(app)
+
+
+_register()
+
+
+def run() -> None:
+    """Console entry: map service errors to messages and exit codes."""
+    from tui_crm.domain.errors import AmbiguousError, CrmError, DuplicateFound, GateRefused
+
+    try:
+        app(standalone_mode=False)
+    except CrmError as exc:
+        from tui_crm.cli.output import error
+
+        details: list[str] = []
+        if isinstance(exc, GateRefused):
+            details = [
+                f"missing: {m.label}  (--set {m.key}=...)" + (f"  one of: {', '.join(m.options)}" if m.options else "")
+                for m in exc.missing
+            ]
+        elif isinstance(exc, AmbiguousError):
+            details = exc.candidates
+        elif isinstance(exc, DuplicateFound):
+            details = [f"{c.id[:8]}  {c.name}  (same {c.reason})" for c in exc.candidates]  # type: ignore[attr-defined]
+        error(str(exc), details)
+        sys.exit(exit_codes.code_for(exc))
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(exit_codes.ERROR)
+    except Exception as exc:  # click usage errors and the unexpected
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+    finally:
+        if state._crm is not None:
+            state._crm.close()
+
+
+def run_tui() -> None:
+    """``tui-crm``: the app, with the same global options as ``crm``."""
+    sys.argv = [sys.argv[0], *[a for a in sys.argv[1:]]]
+    run()

@@ -1,0 +1,96 @@
+"""Printing for the CLI: plain lines, Rich tables, JSON, errors.
+
+Untrusted text (names, notes, subjects) is always passed through
+``safe_text`` and printed as ``rich.text.Text`` or plain ``print``: never
+parsed as markup, never able to send escape sequences. Rich is imported only
+when a table is printed, so quick capture does not pay for it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from tui_crm.domain.text import safe_text
+
+
+def clean(value: object) -> str:
+    """A cell or line value made safe for a terminal."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}".replace(",", " ")
+    if isinstance(value, list | tuple):
+        return ", ".join(clean(v) for v in value)
+    return safe_text(str(value), keep_newlines=False)
+
+
+def say(line: str) -> None:
+    """One plain line to stdout (already-cleaned parts only)."""
+    print(line)
+
+
+def emit_json(data: Any) -> None:
+    from tui_crm.services.views import as_dict
+
+    def convert(item: Any) -> Any:
+        if hasattr(item, "__dataclass_fields__"):
+            return as_dict(item)
+        if isinstance(item, dict):
+            return {k: convert(v) for k, v in item.items()}
+        if isinstance(item, list | tuple):
+            return [convert(v) for v in item]
+        if isinstance(item, datetime | Decimal):
+            return str(item) if isinstance(item, Decimal) else item.isoformat()
+        return item
+
+    json.dump(convert(data), sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """A Rich table; every cell is a Text, so no markup is ever parsed."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table(title=Text(title), show_lines=False, header_style="bold")
+    for name in columns:
+        grid.add_column(Text(name), overflow="fold")
+    count = 0
+    for row in rows:
+        grid.add_row(*(Text(clean(cell)) for cell in row))
+        count += 1
+    console = Console(highlight=False, soft_wrap=False)
+    if count:
+        console.print(grid)
+    else:
+        console.print(Text(f"{title}: nothing found"))
+
+
+def fields(title: str, pairs: Sequence[tuple[str, object]]) -> None:
+    """A record as label/value lines."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for label, value in pairs:
+        grid.add_row(Text(label), Text(safe_text(str(value)) if value not in (None, "", []) else "—"))
+    console = Console(highlight=False)
+    console.print(Text(title, style="bold underline"))
+    console.print(grid)
+
+
+def error(message: str, details: Sequence[str] = ()) -> None:
+    print(f"error: {safe_text(message, keep_newlines=False)}", file=sys.stderr)
+    for line in details:
+        print(f"  {safe_text(line, keep_newlines=False)}", file=sys.stderr)
