@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -301,3 +302,15 @@ def companies_edit(ref: Annotated[str, typer.Argument()], pairs: SetOpt, json_: 
         emit_json(c)
         return
     say(f"Updated company {c.id[:8]} «{clean(c.name)}»")
+
+
+@deals.command("attach")
+def deals_attach(
+    ref: Annotated[str, typer.Argument(help="Deal id prefix or name.")],
+    path: Annotated[Path, typer.Argument(help="File to attach (stored once by content).")],
+) -> None:
+    """Attach a file to a deal."""
+    from tui_crm.services.files import attach_file
+
+    sha = attach_file(state.crm(), "deal", ref, path)
+    say(f"Attached {clean(path.name)} ({sha[:12]})")

@@ -39,5 +39,6 @@ def attach_file(crm: Crm, entity_type: str, ref: str, path: Path) -> str:
         record = resolve(work.session, ENTITY_MODELS[entity_type], ref)
         if work.session.get(StoredFile, sha) is None:
             work.session.add(StoredFile(sha256=sha, size=path.stat().st_size, mime=mimetypes.guess_type(path.name)[0]))
+            work.session.flush()  # no ORM relationship orders this insert before the link
         work.create(EntityFile(entity_type=entity_type, entity_id=record.id, sha256=sha, name=path.name))
     return sha
