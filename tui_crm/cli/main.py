@@ -101,6 +101,5 @@ def run() -> None:
 
 
 def run_tui() -> None:
-    """``tui-crm``: the app, with the same global options as ``crm``."""
-    sys.argv = [sys.argv[0], *[a for a in sys.argv[1:]]]
+    """``tui-crm``: the app; the same global options and commands as ``crm``."""
     run()

@@ -17,8 +17,6 @@ import re
 import unicodedata
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-import phonenumbers
-
 from tui_crm.domain.errors import ValidationError
 from tui_crm.domain.text import preview
 
@@ -48,6 +46,8 @@ def normalize_phone(raw: str, region: str = "RU") -> str:
     reach the person. The message tells the user to keep the extension in a
     note. Numbers with letters (vanity numbers) are rejected too.
     """
+    import phonenumbers  # lazy: 15 ms that capture without --phone need not pay
+
     text = raw.strip() if isinstance(raw, str) else ""
     if text.lower().startswith("tel:"):
         text = text[4:].strip()
@@ -80,6 +80,8 @@ def format_phone(e164: str) -> str:
     the input unchanged when it does not parse, so a bad stored value never
     breaks a screen.
     """
+    import phonenumbers  # lazy: 15 ms that capture without --phone need not pay
+
     try:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
