@@ -45,6 +45,12 @@ def code_for(exc: BaseException) -> int:
         (errors.DuplicateFound, DUPLICATE),
         (errors.ConfigError, CONFIG),
     ]
+    try:
+        from tui_crm.sync.amocrm.errors import AmoError
+
+        table.append((AmoError, SYNC))
+    except ImportError:  # pragma: no cover - sync is part of the package
+        pass
     for kind, code in table:
         if isinstance(exc, kind):
             return code

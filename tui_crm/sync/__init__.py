@@ -1,0 +1,1 @@
+"""Sync engine and adapters (amoCRM/Kommo, PostgreSQL hub)."""
