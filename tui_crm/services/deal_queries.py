@@ -27,11 +27,13 @@ from tui_crm.services.views import DealSummary, StageTotals
 from tui_crm.storage import search_index
 from tui_crm.storage.models import Company, Contact, Deal, DealContact, EntityTag, Pipeline, Stage, Tag, Task
 
+# Tie-breakers run in the same direction as the key so SQLite can walk the
+# covering indexes of migration 0003 (forwards or backwards) without sorting.
 SORTS = {
-    "updated": (col(Deal.updated_at).desc(), col(Deal.id)),
-    "created": (col(Deal.created_at).desc(), col(Deal.id)),
+    "updated": (col(Deal.updated_at).desc(), col(Deal.id).desc()),
+    "created": (col(Deal.created_at).desc(), col(Deal.id).desc()),
     "name": (col(Deal.name_fold), col(Deal.id)),
-    "budget": (col(Deal.budget_rub).desc(), col(Deal.id)),
+    "budget": (col(Deal.budget_rub).desc(), col(Deal.id).desc()),
 }
 
 
@@ -167,7 +169,10 @@ def list_deals(
     if sort not in SORTS:
         raise ValidationError("sort", f"use one of {', '.join(SORTS)}")
     with crm.read() as session:
-        stmt = select(Deal).where(*_where(crm, session, flt)).order_by(*SORTS[sort]).offset(offset).limit(limit)
+        # Page over ids first: the offset walks a covering index instead of
+        # reading every skipped row, then only the page's rows are fetched.
+        page = select(Deal.id).where(*_where(crm, session, flt)).order_by(*SORTS[sort]).offset(offset).limit(limit)
+        stmt = select(Deal).where(col(Deal.id).in_(page.scalar_subquery())).order_by(*SORTS[sort])
         return _summaries(crm, session, list(session.exec(stmt)))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from tui_crm.domain.errors import NotFoundError
@@ -58,9 +59,27 @@ def apply_pipeline_config(work: UnitOfWork, config: PipelineConfig) -> None:
     session.flush()
 
 
+_FINGERPRINT = text(
+    "SELECT (SELECT count(*) || '/' || max(updated_at) FROM pipeline), (SELECT count(*) || '/' || max(updated_at) FROM stage)"
+)
+_cache: dict[str, tuple[tuple[object, ...], list[PipelineView]]] = {}
+
+
 def list_pipelines(crm: Crm) -> list[PipelineView]:
+    """Pipelines with their stages (shared objects: do not mutate them).
+
+    The board asks for them once per column; they change rarely (a TOML
+    reload, a sync), so they are cached per database and re-read whenever
+    any writer (another process included) has touched the two tables.
+    """
     with crm.read() as session:
-        return _pipeline_views(session)
+        fingerprint = tuple(session.connection().execute(_FINGERPRINT).one())
+        cached = _cache.get(str(crm.settings.db_path))
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
+        views = _pipeline_views(session)
+    _cache[str(crm.settings.db_path)] = (fingerprint, views)
+    return views
 
 
 def _pipeline_views(session: Session) -> list[PipelineView]:

@@ -111,6 +111,11 @@ class Deal(Record, table=True):
     __table_args__ = (
         Index("ix_deal_board", "pipeline_id", "stage_id", "deleted_at", "updated_at"),
         Index("ix_deal_responsible", "responsible_id", "deleted_at"),
+        # Covering indexes (migration 0003): deep list pages and board totals.
+        Index("ix_deal_recent", "deleted_at", "updated_at", "id"),
+        Index("ix_deal_pipeline_recent", "pipeline_id", "deleted_at", "updated_at", "id"),
+        Index("ix_deal_name", "deleted_at", "name_fold", "id"),
+        Index("ix_deal_stage_totals", "pipeline_id", "deleted_at", "stage_id", "budget_rub", "budget_usd"),
     )
 
     name: str

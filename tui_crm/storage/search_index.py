@@ -15,6 +15,7 @@ from sqlalchemy import Connection, text
 
 from tui_crm.domain.text import fold
 
+SHORT_QUERY = 2  # letters; see search()
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
@@ -71,10 +72,18 @@ def match_expression(query: str, title_only: bool = False) -> str | None:
 def search(
     conn: Connection, query: str, entity_types: tuple[str, ...] | None = None, limit: int = 20, title_only: bool = False
 ) -> list[SearchHit]:
-    """Best matches first (bm25, the name weighted above the rest)."""
-    expression = match_expression(query, title_only)
+    """Best matches first (bm25, the name weighted above the rest).
+
+    A query of one or two letters (someone starting to type a name) matches
+    tens of thousands of rows, and bm25 would score every one before the
+    LIMIT; such a query looks at names only, newest first, which FTS5 answers
+    in rowid order without scoring.
+    """
+    short = len(_TOKEN.findall(fold(query))) == 1 and len(fold(query).strip()) <= SHORT_QUERY
+    expression = match_expression(query, title_only or short)
     if expression is None:
         return []
+    order = "search_fts.rowid DESC" if short else "search_fts.rank"
     params: dict[str, object] = {"q": expression, "limit": limit}
     type_filter = ""
     if entity_types:
@@ -83,9 +92,9 @@ def search(
         params.update({f"t{i}": t for i, t in enumerate(entity_types)})
     rows = conn.execute(
         text(
-            "SELECT d.entity_type, d.entity_id, search_fts.rank FROM search_fts"
+            f"SELECT d.entity_type, d.entity_id, {'0.0' if short else 'search_fts.rank'} FROM search_fts"
             " JOIN search_doc d ON d.rowid = search_fts.rowid"
-            f" WHERE search_fts MATCH :q{type_filter} ORDER BY search_fts.rank LIMIT :limit"
+            f" WHERE search_fts MATCH :q{type_filter} ORDER BY {order} LIMIT :limit"
         ),
         params,
     ).all()
