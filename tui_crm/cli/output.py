@@ -60,7 +60,7 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) 
     from rich.table import Table
     from rich.text import Text
 
-    grid = Table(title=Text(title), show_lines=False, header_style="bold")
+    grid = Table(title=Text(clean(title)), show_lines=False, header_style="bold")
     for name in columns:
         grid.add_column(Text(name), overflow="fold")
     count = 0
@@ -71,7 +71,7 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) 
     if count:
         console.print(grid)
     else:
-        console.print(Text(f"{title}: nothing found"))
+        console.print(Text(f"{clean(title)}: nothing found"))
 
 
 def fields(title: str, pairs: Sequence[tuple[str, object]]) -> None:
@@ -86,7 +86,7 @@ def fields(title: str, pairs: Sequence[tuple[str, object]]) -> None:
     for label, value in pairs:
         grid.add_row(Text(label), Text(safe_text(str(value)) if value not in (None, "", []) else "—"))
     console = Console(highlight=False)
-    console.print(Text(title, style="bold underline"))
+    console.print(Text(clean(title), style="bold underline"))  # titles carry record names
     console.print(grid)
 
 

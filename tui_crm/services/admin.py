@@ -57,9 +57,11 @@ def check(db_path: Path) -> CheckReport:
         integrity = "; ".join(r[0] for r in conn.execute("PRAGMA integrity_check"))
         fk_errors = len(conn.execute("PRAGMA foreign_key_check").fetchall())
         journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        schema = current_revision(db_path)
+    except sqlite3.DatabaseError as exc:  # not SQLite at all, or damaged beyond reading
+        return CheckReport(str(db_path), f"unreadable ({exc})", 0, None, False, "?", db_path.stat().st_size)
     finally:
         conn.close()
-    schema = current_revision(db_path)
     return CheckReport(str(db_path), integrity, fk_errors, schema, schema == SCHEMA_HEAD, journal, db_path.stat().st_size)
 
 
@@ -73,6 +75,8 @@ def restore(db_path: Path, source: Path) -> Path | None:
     report = check(source)
     if report.integrity != "ok":
         raise CrmError(f"{source} is damaged ({report.integrity}); not restoring it")
+    if report.schema is None:
+        raise CrmError(f"{source} is not a tui-crm database (no schema version); not restoring it")
     safety = backup_copy(db_path, "before-restore") if db_path.exists() else None
     for suffix in ("-wal", "-shm"):
         Path(str(db_path) + suffix).unlink(missing_ok=True)

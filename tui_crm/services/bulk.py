@@ -17,7 +17,7 @@ from tui_crm.domain.when import parse_when
 from tui_crm.services.context import Crm
 from tui_crm.services.deal_queries import DealFilter, deal_ids
 from tui_crm.services.deals import move_in
-from tui_crm.services.parties import find_user
+from tui_crm.services.parties import assignable_user
 from tui_crm.services.pipelines import find_pipeline, find_stage
 from tui_crm.services.records import change_tags, reindex
 from tui_crm.services.tasks import check_task_type, new_task
@@ -45,7 +45,7 @@ def _deals(crm: Crm, ids: list[str] | None, flt: DealFilter | None) -> list[str]
 def change_responsible(crm: Crm, user_ref: str, *, ids: list[str] | None = None, flt: DealFilter | None = None) -> BulkReport:
     targets = _deals(crm, ids, flt)
     with crm.uow(batch_id=new_id()) as work:
-        user = find_user(work.session, user_ref)
+        user = assignable_user(work.session, user_ref)
         changed = sum(
             1 for deal_id in targets if (d := work.session.get(Deal, deal_id)) and work.update(d, responsible_id=user.id)
         )

@@ -13,6 +13,7 @@ from tui_crm.domain.validation import normalize_url, validate_inn
 from tui_crm.services.context import Crm
 from tui_crm.services.parties import (
     OnDuplicate,
+    assignable_user,
     attach_channels,
     check_duplicates,
     find_user,
@@ -130,7 +131,7 @@ def add_company(crm: Crm, data: CompanyInput, policy: OnDuplicate = OnDuplicate.
         custom[key] = validate_value(defs[key], raw, phone_region=crm.settings.phone_region, now=crm.now())
     with crm.uow() as work:
         session = work.session
-        responsible_id = find_user(session, data.responsible).id if data.responsible else crm.user_id
+        responsible_id = assignable_user(session, data.responsible).id if data.responsible else crm.user_id
         match = check_duplicates(session, "company", policy, name=str(plain["name"]), channels=channels, inn=plain.get("inn"))  # type: ignore[arg-type]
         if match is None:
             company = Company(responsible_id=responsible_id, **plain)  # type: ignore[arg-type]
@@ -167,7 +168,7 @@ def edit_company(crm: Crm, ref: str, values: dict[str, str]) -> CompanyDetail:
     with crm.uow() as work:
         company = resolve(work.session, Company, ref)
         if "responsible" in values:
-            plain["responsible_id"] = find_user(work.session, values["responsible"]).id
+            plain["responsible_id"] = assignable_user(work.session, values["responsible"]).id
         work.update(company, **plain)
         attach_channels(work, company, channels)
         for key, value in custom.items():

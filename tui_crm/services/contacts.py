@@ -15,6 +15,7 @@ from tui_crm.services.context import Crm
 from tui_crm.services.parties import (
     Channels,
     OnDuplicate,
+    assignable_user,
     attach_channels,
     check_duplicates,
     find_user,
@@ -136,7 +137,7 @@ def write_contact(
     """
     valid = _validate(crm, data)
     session = work.session
-    responsible_id = find_user(session, data.responsible).id if data.responsible else crm.user_id
+    responsible_id = assignable_user(session, data.responsible).id if data.responsible else crm.user_id
     match = check_duplicates(session, "contact", policy, name=valid.name, channels=valid.channels)
     created = match is None
     if match is None:
@@ -207,7 +208,7 @@ def edit_contact(crm: Crm, ref: str, values: dict[str, str], *, remove: dict[str
             elif key in ("position", "department"):
                 plain[key] = raw.strip() or None
             elif key == "responsible":
-                plain["responsible_id"] = find_user(session, raw).id
+                plain["responsible_id"] = assignable_user(session, raw).id
             elif key == "company":
                 plain["company_id"] = company_for(work, raw, contact.responsible_id).id if raw else None
             else:

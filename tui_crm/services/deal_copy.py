@@ -12,12 +12,12 @@ from tui_crm.domain.errors import ValidationError
 from tui_crm.domain.text import fold
 from tui_crm.services.context import Crm
 from tui_crm.services.deal_values import canonical_key
-from tui_crm.services.deals import check_gate, get_deal
+from tui_crm.services.deals import _link_contact, check_gate, get_deal
 from tui_crm.services.pipelines import find_pipeline, find_stage
 from tui_crm.services.records import change_tags, custom_values, reindex, resolve, set_custom_value, tags_of
 from tui_crm.services.tasks import create_auto_task
 from tui_crm.services.views import DealDetail
-from tui_crm.storage.models import Deal, DealContact, EntityFile, Pipeline
+from tui_crm.storage.models import Contact, Deal, DealContact, EntityFile, Pipeline
 
 COPYABLE_COLUMNS = ("budget_rub", "budget_usd", "company", "source_channel", "source_site", "source_message", "source_url")
 
@@ -62,6 +62,7 @@ def copy_deal(crm: Crm, ref: str, options: CopyOptions) -> DealDetail:
             stage_id=stage.id,
             responsible_id=source.responsible_id,
             stage_entered_at=work.now,
+            closed_at=work.now if stage.kind in ("won", "lost") else None,
             company_id=source.company_id if "company" in chosen else None,
             **{c: getattr(source, c) for c in COPYABLE_COLUMNS if c != "company" and c in chosen},
         )
@@ -73,8 +74,13 @@ def copy_deal(crm: Crm, ref: str, options: CopyOptions) -> DealDetail:
             if key in chosen:
                 set_custom_value(work, copy, key, value)
         if options.contacts:
-            for link in session.exec(select(DealContact).where(DealContact.deal_id == source.id)):
-                session.add(DealContact(deal_id=copy.id, contact_id=link.contact_id, is_main=link.is_main))
+            links = session.exec(
+                select(DealContact).where(DealContact.deal_id == source.id).order_by(col(DealContact.is_main).desc())
+            ).all()
+            for link in links:
+                contact = session.get(Contact, link.contact_id)
+                if contact is not None and contact.deleted_at is None:
+                    _link_contact(work, copy, contact, main=link.is_main)  # logged, like any link
         if options.tags:
             change_tags(work, copy, add=tags_of(session, "deal", [source.id]).get(source.id, []))
         if options.files:

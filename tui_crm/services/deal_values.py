@@ -20,8 +20,8 @@ from tui_crm.domain.money import parse_money
 from tui_crm.domain.text import fold
 from tui_crm.domain.validation import normalize_url, validate_inn
 from tui_crm.services.context import Crm
-from tui_crm.services.parties import find_user
-from tui_crm.services.records import custom_values, set_custom_value
+from tui_crm.services.parties import assignable_user
+from tui_crm.services.records import custom_values, reindex, set_custom_value
 from tui_crm.storage.models import Company, Deal
 from tui_crm.storage.unit_of_work import UnitOfWork
 
@@ -116,13 +116,14 @@ def write_deal_values(crm: Crm, work: UnitOfWork, deal: Deal, parsed: list[Parse
     from tui_crm.services.contacts import company_for
 
     columns: dict[str, Any] = {}
-    for item in parsed:
+    # company.inn goes onto the deal's company: set company=... first, whatever the typed order.
+    for item in sorted(parsed, key=lambda p: p.key == "company.inn"):
         if item.key in ("budget_rub", "budget_usd"):
             columns[item.key] = to_minor(item.value)
         elif item.key == "name":
             columns["name"], columns["name_fold"] = item.value, fold(item.value)
         elif item.key == "responsible":
-            columns["responsible_id"] = find_user(work.session, item.value).id if item.value else None
+            columns["responsible_id"] = assignable_user(work.session, item.value).id if item.value else None
         elif item.key == "company":
             columns["company_id"] = company_for(work, item.value, deal.responsible_id).id if item.value else None
         elif item.key == "company.inn":
@@ -131,7 +132,8 @@ def write_deal_values(crm: Crm, work: UnitOfWork, deal: Deal, parsed: list[Parse
                 raise ValidationError("ИНН компании", "the deal has no company; set company=NAME first")
             company = work.session.get(Company, company_id)
             assert company is not None
-            work.update(company, inn=item.value)
+            if work.update(company, inn=item.value):
+                reindex(work.session, "company", company.id)  # the INN is searchable
         elif item.key in crm.pipelines.fields:
             set_custom_value(work, deal, item.key, item.value)
         else:

@@ -14,7 +14,7 @@ from tui_crm.domain.when import parse_when
 from tui_crm.services.contacts import ContactInput, company_for, write_contact
 from tui_crm.services.context import Crm
 from tui_crm.services.deal_values import from_minor, gate_values, parse_deal_values, write_deal_values
-from tui_crm.services.parties import OnDuplicate, find_user
+from tui_crm.services.parties import OnDuplicate, assignable_user
 from tui_crm.services.pipelines import find_pipeline, find_stage
 from tui_crm.services.records import change_tags, custom_values, reindex, resolve, tags_of, user_names
 from tui_crm.services.tasks import check_task_type, create_auto_task, new_task
@@ -74,7 +74,7 @@ def capture_lead(crm: Crm, data: LeadInput) -> DealDetail:
     wants_contact = bool(data.phone or data.email or data.contact_name)
     with crm.uow() as work:
         session = work.session
-        responsible_id = find_user(session, data.responsible).id if data.responsible else crm.user_id
+        responsible_id = assignable_user(session, data.responsible).id if data.responsible else crm.user_id
         deal = Deal(
             name=name,
             name_fold=fold(name),

@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from tui_crm.domain.errors import DuplicateFound, NotFoundError
+from tui_crm.domain.errors import DuplicateFound, NotFoundError, ValidationError
 from tui_crm.domain.text import fold
 from tui_crm.domain.validation import normalize_email, normalize_phone
 from tui_crm.services.duplicates import find_duplicates
@@ -61,6 +61,14 @@ def find_user(session: Session, ref: str) -> User:
         return found[0]
     names = ", ".join(u.name for u in users)
     raise NotFoundError(f"No single user matches {ref!r}. Users: {names}")
+
+
+def assignable_user(session: Session, ref: str) -> User:
+    """A user records may be given to: as ``find_user``, and still active."""
+    user = find_user(session, ref)
+    if not user.is_active:
+        raise ValidationError("responsible", f"{user.name} is deactivated; choose an active user (crm users list)")
+    return user
 
 
 def check_duplicates(

@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
 from tui_crm.domain.errors import ValidationError
 from tui_crm.domain.pipelines import AutoTaskRule
 from tui_crm.domain.when import add_working_days, parse_when
 from tui_crm.services.context import Crm
-from tui_crm.services.parties import find_user
+from tui_crm.services.parties import assignable_user, find_user
 from tui_crm.services.records import resolve, user_names
 from tui_crm.services.views import TaskView
 from tui_crm.storage.models import Company, Contact, Deal, Record, Task
@@ -121,7 +122,7 @@ def add_task(crm: Crm, data: TaskInput) -> TaskView:
         entity = None
         if data.entity_ref:
             entity = resolve(work.session, ENTITY_MODELS[data.entity_type or "deal"], data.entity_ref)
-        responsible_id = find_user(work.session, data.responsible).id if data.responsible else None
+        responsible_id = assignable_user(work.session, data.responsible).id if data.responsible else None
         if responsible_id is None and isinstance(entity, Deal | Contact | Company):
             responsible_id = entity.responsible_id
         task = new_task(
@@ -232,6 +233,9 @@ def agenda(crm: Crm, *, responsible: str | None = None, everyone: bool = False, 
     """Open tasks grouped Overdue / Today / Tomorrow / This week / Later."""
     with crm.read() as session:
         stmt = select(Task).where(col(Task.completed_at).is_(None), col(Task.deleted_at).is_(None))
+        # a deleted deal/contact/company takes its tasks out of the agenda (restoring brings them back)
+        for model in ENTITY_MODELS.values():
+            stmt = stmt.where(~exists().where(col(model.id) == col(Task.entity_id), col(model.deleted_at).is_not(None)))
         if responsible:
             stmt = stmt.where(Task.responsible_id == find_user(session, responsible).id)
         elif not everyone:

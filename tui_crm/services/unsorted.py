@@ -124,7 +124,5 @@ def decline(crm: Crm, ref: str, reason: str) -> UnsortedView:
             raise ValidationError("unsorted", f"this request was already {entry.status}")
         work.update(entry, status="declined", decline_reason=reason.strip())
         pipeline = work.session.get(Pipeline, entry.pipeline_id)
-        work.session.add(
-            Note(entity_type="unsorted", entity_id=entry.id, text=reason.strip(), kind="system", author_id=crm.user_id)
-        )
+        work.create(Note(entity_type="unsorted", entity_id=entry.id, text=reason.strip(), kind="system", author_id=crm.user_id))
     return _view(entry, pipeline.name if pipeline else "")

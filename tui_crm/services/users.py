@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
 from sqlmodel import col, select
 
 from tui_crm.domain.errors import ValidationError
 from tui_crm.domain.validation import normalize_email
 from tui_crm.services.context import Crm
-from tui_crm.services.parties import find_user
+from tui_crm.services.parties import assignable_user, find_user
 from tui_crm.services.views import UserView
 from tui_crm.storage.models import Company, Contact, Deal, Task, User
 
@@ -24,6 +23,8 @@ def list_users(crm: Crm, include_inactive: bool = True) -> list[UserView]:
 
 
 def add_user(crm: Crm, name: str, email: str | None = None, admin: bool = False) -> UserView:
+    """Add a team member (an admin action, like deactivate and delete)."""
+    _require_admin(crm)
     name = name.strip()
     if not name:
         raise ValidationError("name", "a user needs a name")
@@ -64,7 +65,7 @@ def delete_user(crm: Crm, ref: str, transfer_to: str) -> dict[str, int]:
     with crm.uow() as work:
         session = work.session
         user = find_user(session, ref)
-        heir = find_user(session, transfer_to)
+        heir = assignable_user(session, transfer_to)
         if user.id == heir.id:
             raise ValidationError("transfer", "transfer the records to a different user")
         if user.id == crm.user_id:
@@ -75,6 +76,6 @@ def delete_user(crm: Crm, ref: str, transfer_to: str) -> dict[str, int]:
             for row in rows:
                 work.update(row, responsible_id=heir.id)
             moved[str(model.__tablename__)] = len(rows)
+        work.update(user, is_active=False)
         work.soft_delete(user)
-        session.execute(update(User).where(col(User.id) == user.id).values(is_active=False))
     return moved
