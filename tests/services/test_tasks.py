@@ -6,7 +6,7 @@ The clock starts on Thursday 2026-11-26 12:00 Moscow time (tests/conftest.py).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -243,18 +243,18 @@ def test_task_type_in_russian_and_a_bad_type(crm):
 # -- notes and the timeline ------------------------------------------------------------------
 
 
-def test_pin_and_unpin_and_the_timeline_order(crm):
-    """Pinned notes first, then everything newest first, stage and field changes included.
-
-    Runs on the wall clock: records' created_at does not follow the Crm clock
-    (see the xfail in tests/storage/test_store.py).
-    """
-    crm.clock = lambda: datetime.now(UTC)
+def test_pin_and_unpin_and_the_timeline_order(crm, clock):
+    """Pinned notes first, then everything newest first, stage and field changes included."""
     deal = capture_lead(crm, LeadInput(name="Лента"))
+    clock.advance(minutes=1)
     first = add_note(crm, "deal", deal.id, "Первая заметка")
+    clock.advance(minutes=1)
     pinned = add_note(crm, "deal", deal.id, "Важное: бюджет согласован", pinned=True)
+    clock.advance(minutes=1)
     edit_deal(crm, deal.id, {"budget": "2 000 000"})
+    clock.advance(minutes=1)
     move_deal(crm, deal.id, "lost", {"loss_reason": "Ушли к конкурентам"})
+    clock.advance(minutes=1)
     add_note(crm, "deal", deal.id, "Последняя заметка")
 
     texts = [i.text for i in timeline(crm, "deal", deal.id)]

@@ -209,11 +209,6 @@ def test_soft_delete_leaves_a_tombstone_and_hides_the_record(crm):
     assert [r.op for r in _changes(crm, deal.id)][-1] == "restore"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="UnitOfWork.create keeps the model's default created_at (wall clock, set at construction) "
-    "instead of the Crm clock, so created_at and change_log.at disagree under a test/sync clock",
-)
 def test_created_at_follows_the_crm_clock(crm, clock):
     deal = capture_lead(crm, LeadInput(name="Часы"))
     assert deal.created_at == clock.now

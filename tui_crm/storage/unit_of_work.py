@@ -86,7 +86,13 @@ class UnitOfWork:
         )
 
     def create(self, record: Record) -> Record:
-        record.created_at = record.created_at or self.now
+        """Add a new row stamped with this transaction's clock.
+
+        A ``created_at`` the caller set on purpose (a copy keeping its
+        original date, a record pulled from a remote) is kept.
+        """
+        if "created_at" not in record.model_fields_set:
+            record.created_at = self.now
         record.updated_at = self.now
         self.session.add(record)
         self.log(str(record.__tablename__), record.id, "create", {k: [None, v] for k, v in record_fields(record).items()})
