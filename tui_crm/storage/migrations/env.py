@@ -6,6 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import tui_crm.storage.models  # noqa: F401  (registers the tables)
+import tui_crm.storage.sync_tables  # noqa: F401  (registers the sync tables)
 
 target_metadata = SQLModel.metadata
 
