@@ -1,24 +1,228 @@
-"""The Textual application (skeleton: the board helper fills it in).
+"""The Textual application: the board as home, sections a key away.
 
 Contract every screen relies on: ``self.app.crm`` is the open
 ``tui_crm.services.context.Crm``; screens call services only (never
-storage), and do database work in thread workers.
+storage), and do database work in thread workers. ``self.app.pipeline_key``
+is the pipeline the board shows (quick add and Unsorted use it).
+
+Navigation is a shallow stack: the board is the base screen, a section
+(deals, contacts, companies, agenda, unsorted) is pushed on top of it —
+replacing whichever section was there — and a card goes on top of that.
+Keys, palette and `?` help all come from the bindings declared with ids
+(see :mod:`tui_crm.commands`).
 """
 
 from __future__ import annotations
 
-from textual.app import App
+import importlib
+from typing import Any
 
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import ModalScreen, Screen
+from textual.signal import Signal
+
+from tui_crm.commands import CrmCommands, load_keymap, screen_actions
+from tui_crm.domain.errors import CrmError
+from tui_crm.domain.text import safe_text
+from tui_crm.screens.board import BoardScreen
 from tui_crm.services.context import Crm
+from tui_crm.services.status import last_sync, pending_changes
+from tui_crm.services.views import DealDetail
+from tui_crm.widgets.status_bar import StatusBar, StoreStatus
+
+THEMES = {"dark": "textual-dark", "light": "textual-light"}
+STATUS_EVERY = 5.0
+"""Seconds between polls of the sync status (one indexed count)."""
+
+# Sections another module provides: mode name -> (module, class).
+SECTIONS = {
+    "deals": ("tui_crm.screens.lists", "ListScreen"),
+    "contacts": ("tui_crm.screens.lists", "ListScreen"),
+    "companies": ("tui_crm.screens.lists", "ListScreen"),
+    "agenda": ("tui_crm.screens.agenda", "AgendaScreen"),
+    "unsorted": ("tui_crm.screens.unsorted", "UnsortedScreen"),
+}
 
 
 class CrmApp(App[None]):
+    """tui-crm: kanban board, lists, cards, agenda and unsorted over one store."""
+
     TITLE = "tui-crm"
+    CSS_PATH = "app.tcss"
+    COMMANDS = {CrmCommands}
+
+    BINDINGS = [
+        Binding("n", "quick_add", "New lead", id="app.quick_add"),
+        Binding("question_mark", "help", "Keys", key_display="?", id="app.help"),
+        Binding("b", "open_board", "Board", show=False, id="app.board"),
+        Binding("d", "open_list('deals')", "Deals list", show=False, id="app.deals"),
+        Binding("c", "open_list('contacts')", "Contacts", show=False, id="app.contacts"),
+        Binding("o", "open_list('companies')", "Companies", show=False, id="app.companies"),
+        Binding("a", "open_agenda", "Agenda", show=False, id="app.agenda"),
+        Binding("u", "open_unsorted", "Unsorted inbox", show=False, id="app.unsorted"),
+        Binding("z", "undo_delete", "Undo delete", id="app.undo_delete"),
+        Binding("ctrl+t", "toggle_theme", "Light/dark theme", show=False, id="app.theme"),
+        Binding("q", "quit", "Quit", show=False, id="app.quit"),
+    ]
+    PALETTE_ACTIONS = [
+        ("app.change_theme", "Choose a theme…", "change_theme"),
+        ("app.refresh_status", "Refresh sync status", "refresh_status"),
+    ]
 
     def __init__(self, crm: Crm, pipeline: str | None = None) -> None:
         super().__init__()
         self.crm = crm
         self.pipeline_key = pipeline or crm.settings.default_pipeline
+        wanted = THEMES.get(crm.settings.theme, crm.settings.theme)
+        self.theme = wanted if wanted in self.available_themes else THEMES["dark"]
+        self.set_keymap(load_keymap(crm.settings))
+        self.store_status = StoreStatus(user=crm.user_name, pending=0, last_sync=None)
+        self.status_signal: Signal[StoreStatus] = Signal(self, "store-status")
+        self._undo_batch: tuple[str, int] | None = None
+
+    # ---- screens ------------------------------------------------------
+    def get_default_screen(self) -> Screen[Any]:
+        return BoardScreen(self.pipeline_key)
+
+    def on_mount(self) -> None:
+        self.screen_change_signal.subscribe(self, self._screen_changed)
+        self.refresh_status()
+        self.set_interval(STATUS_EVERY, self.refresh_status)
+
+    @property
+    def board(self) -> BoardScreen:
+        """The board at the bottom of the stack."""
+        base = self.screen_stack[0]
+        assert isinstance(base, BoardScreen)
+        return base
+
+    def _screen_changed(self, screen: Screen[Any]) -> None:
+        """Give every full screen the status bar (unless it opts out)."""
+        if isinstance(screen, ModalScreen) or not getattr(screen, "STATUS_BAR", True):
+            return
+        screen.call_after_refresh(self._ensure_status_bar, screen)
+
+    @staticmethod
+    def _ensure_status_bar(screen: Screen[Any]) -> None:
+        if screen.is_attached and not screen.query(StatusBar):
+            screen.mount(StatusBar())
+
+    def _section(self, name: str, *args: Any) -> Screen[Any] | None:
+        module_name, class_name = SECTIONS[name]
+        try:
+            factory = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError):
+            self.notify(f"The {name} screen is not available in this build yet.", severity="warning", markup=False)
+            return None
+        screen: Screen[Any] = factory(*args)
+        return screen
+
+    async def _show_section(self, screen: Screen[Any] | None) -> None:
+        """Put a section right above the board (replacing any other section)."""
+        if screen is None:
+            return
+        while len(self.screen_stack) > 1:
+            await self.pop_screen()
+        await self.push_screen(screen)
+
+    async def action_open_board(self) -> None:
+        while len(self.screen_stack) > 1:
+            await self.pop_screen()
+
+    async def action_open_list(self, kind: str) -> None:
+        await self._show_section(self._section(kind, kind))
+
+    async def action_open_agenda(self) -> None:
+        await self._show_section(self._section("agenda"))
+
+    async def action_open_unsorted(self) -> None:
+        await self._show_section(self._section("unsorted", self.pipeline_key))
+
+    def open_card(self, entity_type: str, entity_id: str) -> None:
+        """Push the card of a deal, contact or company on top of the stack."""
+        try:
+            from tui_crm.screens.card import CardScreen
+        except ImportError:
+            self.notify("The card screen is not available in this build yet.", severity="warning", markup=False)
+            return
+        self.push_screen(CardScreen(entity_type, entity_id))
+
+    # ---- keys, help, theme --------------------------------------------
+    def action_help(self) -> None:
+        """`?`: the keys of the screen you are on (same registry as the palette)."""
+        from tui_crm.widgets.help_screen import HelpScreen
+
+        screen = self.screen
+        name = type(screen).__name__.removesuffix("Screen") or "Screen"
+        self.push_screen(HelpScreen(screen_actions(screen), f"Keys: {name}"))
+
+    def action_toggle_theme(self) -> None:
+        self.theme = THEMES["light"] if self.current_theme.dark else THEMES["dark"]
+
+    # ---- quick add ----------------------------------------------------
+    def action_quick_add(self) -> None:
+        from tui_crm.screens.quick_add import QuickAddScreen
+
+        board = self.board
+        name = board.pipeline.name if board.pipeline else self.pipeline_key
+
+        def created(deal: DealDetail | None) -> None:
+            if deal is None:
+                return
+            self.notify(f"Lead «{safe_text(deal.name, keep_newlines=False)}» created in {deal.stage}", markup=False)
+            board.show_deal(deal.stage_key, deal.id)
+            self.refresh_status()
+
+        self.push_screen(QuickAddScreen(self.pipeline_key, name), created)
+
+    # ---- undo of a mass delete ---------------------------------------
+    def remember_delete(self, batch_id: str, count: int) -> None:
+        """Offer `z` to undo the mass delete that just happened."""
+        self._undo_batch = (batch_id, count)
+        self.notify(f"Deleted {count} deal{'s' if count != 1 else ''}. Press z to undo.", timeout=10, markup=False)
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "undo_delete":
+            return self._undo_batch is not None
+        return True
+
+    @work(thread=True, exclusive=True, group="undo", exit_on_error=False)
+    def action_undo_delete(self) -> None:
+        from tui_crm.services.bulk import undo_delete
+
+        if self._undo_batch is None:
+            return
+        batch_id, _count = self._undo_batch
+        try:
+            report = undo_delete(self.crm, batch_id)
+        except CrmError as error:
+            self.call_from_thread(self.notify, str(error), severity="error", markup=False)
+            return
+        self.call_from_thread(self._undone, report.changed)
+
+    def _undone(self, count: int) -> None:
+        self._undo_batch = None
+        self.refresh_bindings()
+        self.notify(f"Restored {count} deal{'s' if count != 1 else ''}.", markup=False)
+        self.board.reload()
+        self.refresh_status()
+
+    # ---- status bar ---------------------------------------------------
+    @work(thread=True, exclusive=True, group="status", exit_on_error=False)
+    def refresh_status(self) -> None:
+        """Poll pending sync changes and the last sync time; publish to bars."""
+        status = StoreStatus(
+            user=self.crm.user_name, pending=pending_changes(self.crm), last_sync=last_sync(self.crm), now=self.crm.now()
+        )
+        self.call_from_thread(self._publish_status, status)
+
+    def _publish_status(self, status: StoreStatus) -> None:
+        if status != self.store_status:
+            self.store_status = status
+            self.status_signal.publish(status)
 
 
 def make_app(crm: Crm, pipeline: str | None = None) -> CrmApp:

@@ -1,0 +1,507 @@
+"""The kanban board: a pipeline's stages as columns of deal cards.
+
+Everything heavy happens in thread workers: one load fetches the stage
+aggregates (count and budget sums) and the first page of every column;
+columns fetch further pages themselves as the cursor slides. Moves go
+through ``adjacent_stage`` + ``move_deal``; a refusal opens the
+:class:`~tui_crm.widgets.gate_form.GateForm` with exactly the missing
+fields and retries with what was typed, until the gate passes or the user
+presses Escape (then nothing was written and the card stays).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import HorizontalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Label
+
+from tui_crm.domain.errors import CrmError, GateRefused, MissingField, NotFoundError, ValidationError
+from tui_crm.domain.text import fold, safe_text
+from tui_crm.screens.filter_bar import FilterScreen, describe_filter
+from tui_crm.screens.mass_action import ChoiceScreen, run_mass_action
+from tui_crm.services.deal_queries import DealFilter, board_column, stage_totals
+from tui_crm.services.deals import adjacent_stage, move_deal
+from tui_crm.services.pipelines import find_pipeline, list_pipelines
+from tui_crm.services.unsorted import count_unsorted
+from tui_crm.services.views import DealSummary, MoveOutcome, PipelineView, StageTotals, StageView
+from tui_crm.widgets.board_column import PAGE, BoardColumn, PageFetch
+from tui_crm.widgets.deal_card import whole_money
+from tui_crm.widgets.gate_form import GateForm
+from tui_crm.widgets.plain_text import crm_of
+from tui_crm.widgets.status_bar import StatusBar
+
+MIN_COLUMN = 26
+"""Narrowest column; below that the board scrolls sideways instead."""
+MAX_COLUMN = 48
+"""Widest column; wider cards only add empty space."""
+
+
+class ColumnsScroll(HorizontalScroll, inherit_bindings=False, can_focus=False):
+    """Scrolls the columns sideways; leaves every key to the board.
+
+    As many whole columns as fit at ``MIN_COLUMN`` cells share the width
+    (up to ``MAX_COLUMN`` each): every stage shows on a wide terminal, and a
+    narrow one (80x24) shows whole columns and scrolls to the focused one.
+    """
+
+    fits = 1
+    """Whole columns on screen at the current width."""
+    first = 0
+    """Index of the leftmost whole column shown."""
+
+    def on_resize(self) -> None:
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        columns = list(self.query(BoardColumn))
+        if not columns:
+            return
+        available = self.scrollable_content_region.width
+        self.fits = max(1, min(len(columns), available // (MIN_COLUMN + 1)))
+        width = max(MIN_COLUMN, min(MAX_COLUMN, available // self.fits - 1))
+        for column in columns:
+            column.styles.width = width
+        focused = self.screen.focused
+        if isinstance(focused, BoardColumn):
+            self.call_after_refresh(self.show_column, focused)
+
+    def show_column(self, column: BoardColumn) -> None:
+        """Scroll by whole columns so ``column`` is on screen, never half of one."""
+        columns = list(self.query(BoardColumn))
+        if column not in columns:
+            return
+        index = columns.index(column)
+        if index < self.first:
+            self.first = index
+        elif index >= self.first + self.fits:
+            self.first = index - self.fits + 1
+        self.first = max(0, min(self.first, len(columns) - self.fits))
+        step = columns[1].region.x - columns[0].region.x if len(columns) > 1 else 0
+        self.scroll_to(x=self.first * step, animate=False, immediate=True)
+
+
+MOVE = Binding.Group("Move", compact=True)
+"""Footer shows `[]` once for both directions."""
+
+
+class BoardScreen(Screen[None]):
+    """One pipeline as columns; the home screen of the app."""
+
+    CSS_PATH = "board.tcss"
+
+    BINDINGS = [
+        Binding("left_square_bracket", "move(-1)", "Prev stage", key_display="[", group=MOVE, id="board.move_prev"),
+        Binding("right_square_bracket", "move(1)", "Next stage", key_display="]", group=MOVE, id="board.move_next"),
+        Binding("L", "move(1)", "Next stage", show=False, id="board.move_next_alt"),
+        Binding("H", "move(-1)", "Prev stage", show=False, id="board.move_prev_alt"),
+        Binding("enter", "open", "Open", id="board.open"),
+        Binding("space", "toggle_select", "Select", id="board.select"),
+        Binding("m", "mass", "Mass action", id="board.mass"),
+        Binding("slash", "filter", "Filter", key_display="/", id="board.filter"),
+        Binding("p", "pipeline", "Pipeline", id="board.pipeline"),
+        Binding("escape", "clear_selection", "Unselect all", id="board.clear_selection"),
+        Binding("r", "refresh", "Refresh", show=False, id="board.refresh"),
+        Binding("left,h", "focus_column(-1)", "Column to the left", show=False, id="board.nav.left"),
+        Binding("right,l", "focus_column(1)", "Column to the right", show=False, id="board.nav.right"),
+        Binding("up,k", "cursor(-1)", "Card above", show=False, id="board.nav.up"),
+        Binding("down,j", "cursor(1)", "Card below", show=False, id="board.nav.down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="board.nav.page_up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="board.nav.page_down"),
+        Binding("home,g", "edge(0)", "First card", show=False, id="board.nav.first"),
+        Binding("end,G", "edge(1)", "Last card", show=False, id="board.nav.last"),
+    ]
+
+    def __init__(self, pipeline: str | None = None) -> None:
+        super().__init__()
+        self.pipeline_key = pipeline
+        self.pipeline: PipelineView | None = None
+        self.pipelines: list[PipelineView] = []
+        self.flt = DealFilter()
+        self.selected: dict[str, str] = {}
+        self.generation = 0
+        self.totals: list[StageTotals] = []
+        self._stale = True
+        self._focus_after_load: tuple[str, str | None] | None = None
+
+    # ---- layout -------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Label("", id="board-title", markup=False)
+        yield ColumnsScroll(id="columns")
+        yield StatusBar()
+        yield Footer()
+
+    @property
+    def columns(self) -> list[BoardColumn]:
+        return list(self.query(BoardColumn))
+
+    @property
+    def column(self) -> BoardColumn | None:
+        """The focused column (the cursor's)."""
+        focused = self.focused
+        return focused if isinstance(focused, BoardColumn) else None
+
+    def current_deal(self) -> DealSummary | None:
+        column = self.column
+        return column.current() if column else None
+
+    # ---- loading ------------------------------------------------------
+    def on_screen_resume(self) -> None:
+        if self._stale:
+            self._stale = False
+            self.reload()
+
+    def on_screen_suspend(self) -> None:
+        # Back from a card or a list the data may have changed; back from a
+        # dialog of ours it has not (or we reload ourselves).
+        self.call_after_refresh(self._note_cover)
+
+    def _note_cover(self) -> None:
+        if not isinstance(self.app.screen, ModalScreen):
+            self._stale = True
+
+    def reload(self) -> None:
+        """Re-read aggregates and first pages.
+
+        The cursor stays on the deal it was on if that deal is still near the
+        top of its column (order is "recently touched first"), else on the
+        same row.
+        """
+        current = self.current_deal()
+        if self._focus_after_load is None and current is not None and self.column is not None:
+            self._focus_after_load = (self.column.stage.key, current.id)
+        self.generation += 1
+        key = self.pipeline_key or getattr(self.app, "pipeline_key", None)
+        self._load(self.generation, key, self.flt)
+
+    @work(thread=True, exclusive=True, group="board-load", exit_on_error=False)
+    def _load(self, generation: int, pipeline_key: str | None, flt: DealFilter) -> None:
+        """Worker thread: everything the board shows, in a few indexed queries."""
+        crm = crm_of(self)
+        try:
+            pipelines = list_pipelines(crm)
+            try:
+                pipeline = find_pipeline(crm, pipeline_key)
+            except NotFoundError as error:
+                self.app.call_from_thread(self._notify, str(error), "warning")
+                pipeline = find_pipeline(crm, None) if pipeline_key else pipelines[0]
+            totals = stage_totals(crm, pipeline.key, flt)
+            pages = {
+                t.stage.key: board_column(crm, pipeline.key, t.stage.key, flt, limit=PAGE) if t.count else [] for t in totals
+            }
+            unsorted = count_unsorted(crm, pipeline.key)
+        except CrmError as error:
+            self.app.call_from_thread(self._notify, str(error), "error")
+            return
+        self.app.call_from_thread(self._loaded, generation, pipelines, pipeline, totals, pages, unsorted)
+
+    async def _loaded(
+        self,
+        generation: int,
+        pipelines: list[PipelineView],
+        pipeline: PipelineView,
+        totals: list[StageTotals],
+        pages: dict[str, list[DealSummary]],
+        unsorted: int,
+    ) -> None:
+        if generation != self.generation:
+            return
+        self.pipelines = pipelines
+        rebuild = self.pipeline is None or [s.id for s in self.pipeline.stages] != [s.id for s in pipeline.stages]
+        self.pipeline = pipeline
+        self.pipeline_key = pipeline.key
+        self.app.pipeline_key = pipeline.key  # type: ignore[attr-defined]
+        self.totals = totals
+        holder = self.query_one("#columns", ColumnsScroll)
+        if rebuild:
+            await holder.remove_children()
+            await holder.mount_all([BoardColumn(t.stage, self._fetcher(pipeline.key, t.stage), self.is_selected) for t in totals])
+            holder.fit_columns()
+        for column, total in zip(self.columns, totals, strict=True):
+            column.load(total, pages.get(total.stage.key, []), generation, unsorted if total.stage.kind == "unsorted" else 0)
+        self._restore_focus(pages)
+        self._update_title()
+
+    def _fetcher(self, pipeline_key: str, stage: StageView) -> PageFetch:
+        """A column's page source; reads the board's filter at call time."""
+        crm = crm_of(self)
+
+        def fetch(offset: int, limit: int) -> list[DealSummary]:
+            return board_column(crm, pipeline_key, stage.key, self.flt, limit=limit, offset=offset)
+
+        return fetch
+
+    def _restore_focus(self, pages: dict[str, list[DealSummary]]) -> None:
+        columns = self.columns
+        if not columns:
+            return
+        target: BoardColumn | None = None
+        if self._focus_after_load is not None:
+            stage_key, deal_id = self._focus_after_load
+            self._focus_after_load = None
+            target = next((c for c in columns if c.stage.key == stage_key), None)
+            if target is not None:
+                rows = pages.get(stage_key, [])
+                index = next((i for i, row in enumerate(rows) if row.id == deal_id), None)
+                if index is not None:
+                    target.set_cursor(index)
+        if target is None and self.column is None:
+            target = next((c for c in columns if c.stage.kind == "lead"), columns[0])
+        if target is not None:
+            target.focus()
+
+    def _update_title(self) -> None:
+        if self.pipeline is None:
+            return
+        count = sum(t.count for t in self.totals)
+        rub = sum((t.budget_rub for t in self.totals), Decimal(0))
+        title = Text()
+        title.append(safe_text(self.pipeline.name, keep_newlines=False), style="bold")
+        title.append(f"  {count} deal{'s' if count != 1 else ''} · {whole_money(rub, 'RUB')}")
+        described = describe_filter(self.flt)
+        if described:
+            title.append("   filter: ", style="dim")
+            title.append(described, style="bold")
+        if self.selected:
+            title.append(f"   {len(self.selected)} selected", style="bold")
+        self.query_one("#board-title", Label).update(title)
+        self.query_one(StatusBar).context = safe_text(self.pipeline.name, keep_newlines=False)
+
+    def _notify(self, message: str, severity: str = "information") -> None:
+        self.app.notify(message, severity=severity, markup=False)  # type: ignore[arg-type]
+
+    def on_descendant_focus(self, event: Any) -> None:
+        if isinstance(event.widget, BoardColumn):
+            holder = self.query_one("#columns", ColumnsScroll)
+            self.call_after_refresh(holder.show_column, event.widget)
+
+    def on_board_column_page_failed(self, message: BoardColumn.PageFailed) -> None:
+        self._notify(f"Could not load «{message.column.stage.name}»: {message.error}", "error")
+
+    # ---- selection ----------------------------------------------------
+    def is_selected(self, deal_id: str) -> bool:
+        return deal_id in self.selected
+
+    def action_toggle_select(self) -> None:
+        """Space: add the card under the cursor to the selection, or take it out."""
+        deal = self.current_deal()
+        if deal is None:
+            self.app.bell()
+            return
+        if deal.id in self.selected:
+            del self.selected[deal.id]
+        else:
+            self.selected[deal.id] = deal.name
+        self._repaint()
+
+    def action_clear_selection(self) -> None:
+        self.selected.clear()
+        self._repaint()
+
+    def _repaint(self) -> None:
+        for column in self.columns:
+            column.render_window()
+        self._update_title()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_selection":
+            return bool(self.selected)
+        return True
+
+    # ---- navigation ---------------------------------------------------
+    def action_focus_column(self, delta: int) -> None:
+        columns = self.columns
+        current = self.column
+        if not columns:
+            return
+        if current is None:
+            columns[0].focus()
+            return
+        index = columns.index(current) + delta
+        if not 0 <= index < len(columns):
+            return
+        target = columns[index]
+        row = current.visual_row
+        target.focus()
+        target.set_cursor(target.top + row)
+
+    def action_cursor(self, delta: int) -> None:
+        if self.column:
+            self.column.move_cursor(delta)
+
+    def action_page(self, delta: int) -> None:
+        if self.column:
+            self.column.move_cursor(delta * max(self.column.slots, 1))
+
+    def action_edge(self, end: int) -> None:
+        if self.column:
+            self.column.set_cursor(self.column.count - 1 if end else 0)
+
+    # ---- open ---------------------------------------------------------
+    async def action_open(self) -> None:
+        """Enter: the deal's card; on an empty Unsorted column, the triage screen."""
+        column = self.column
+        if column is None:
+            return
+        deal = column.current()
+        if deal is None and column.stage.kind == "unsorted":
+            await self.app.run_action("open_unsorted")
+            return
+        if deal is None:
+            self.app.bell()
+            return
+        open_card = getattr(self.app, "open_card", None)
+        if open_card is not None:
+            open_card("deal", deal.id)
+
+    # ---- moving through gates ----------------------------------------
+    def action_move(self, step: int) -> None:
+        """`]`/`[`: next or previous stage, through the gate."""
+        deal = self.current_deal()
+        if deal is None:
+            self.app.bell()
+            return
+        self._move(deal.id, deal.name, step, None, None, None)
+
+    @work(thread=True, exclusive=True, group="board-move", exit_on_error=False)
+    def _move(
+        self,
+        deal_id: str,
+        name: str,
+        step: int,
+        target: StageView | None,
+        values: dict[str, str] | None,
+        missing: list[MissingField] | None,
+    ) -> None:
+        """Worker thread: try the move; on a refusal hand the form to the UI."""
+        crm = crm_of(self)
+        call = self.app.call_from_thread
+        try:
+            if target is None:
+                target = adjacent_stage(crm, deal_id, step)
+                if target is None:
+                    where = "last" if step > 0 else "first"
+                    call(self._notify, f"«{safe_text(name, keep_newlines=False)}» is already in the {where} working stage")
+                    return
+            outcome = move_deal(crm, deal_id, target.key, set_values=values)
+        except GateRefused as refusal:
+            note = "Still missing — fill these too:" if values else None
+            call(self._ask_gate, deal_id, name, step, target, refusal.missing, values, {}, note)
+        except ValidationError as error:
+            if target is not None and missing:
+                key = _field_key(error.field_name, missing)
+                errors = {key: error.message} if key else {}
+                call(self._ask_gate, deal_id, name, step, target, missing, values, errors, None if key else str(error))
+            else:
+                call(self._notify, str(error), "error")
+        except CrmError as error:
+            call(self._notify, str(error), "error")
+        else:
+            call(self._moved, outcome, target)
+
+    def _ask_gate(
+        self,
+        deal_id: str,
+        name: str,
+        step: int,
+        target: StageView,
+        missing: list[MissingField],
+        values: dict[str, str] | None,
+        errors: dict[str, str],
+        message: str | None,
+    ) -> None:
+        def retry(result: dict[str, str] | None) -> None:
+            if result is None:
+                self._notify(f"Not moved: «{safe_text(name, keep_newlines=False)}» stays where it was")
+                return
+            self._move(deal_id, name, step, target, result, missing)
+
+        self.app.push_screen(GateForm(name, target.name, missing, values, errors, message), retry)
+
+    def _moved(self, outcome: MoveOutcome, target: StageView) -> None:
+        text = f"«{safe_text(outcome.deal_name, keep_newlines=False)}» → {target.name}"
+        if outcome.auto_task:
+            text += f"\nnew task: {outcome.auto_task}"
+        self._notify(text)
+        self.show_deal(target.key, outcome.deal_id)
+        self._status_changed()
+
+    def _status_changed(self) -> None:
+        refresh = getattr(self.app, "refresh_status", None)
+        if refresh is not None:
+            refresh()
+
+    # ---- filter, pipeline, mass actions -------------------------------
+    def action_filter(self) -> None:
+        def apply(flt: DealFilter | None) -> None:
+            if flt is not None:
+                self.flt = flt
+                self.reload()
+
+        self.app.push_screen(FilterScreen(self.flt), apply)
+
+    def action_pipeline(self) -> None:
+        """`p`: pick another pipeline; the selection does not carry over."""
+        options = [(p.key, p.name) for p in self.pipelines]
+
+        def switch(key: str | None) -> None:
+            if key and key != self.pipeline_key:
+                self.pipeline_key = key
+                self.selected.clear()
+                self.reload()
+
+        self.app.push_screen(ChoiceScreen("Switch pipeline", options, self.pipeline_key), switch)
+
+    def action_refresh(self) -> None:
+        self.reload()
+
+    def show_deal(self, stage_key: str, deal_id: str) -> None:
+        """Reload and put the cursor on a deal (one just created or moved)."""
+        self._focus_after_load = (stage_key, deal_id)
+        self.reload()
+
+    def action_mass(self) -> None:
+        """`m`: act on the selected cards (or the one under the cursor)."""
+        ids = list(self.selected)
+        if not ids:
+            deal = self.current_deal()
+            if deal is None:
+                self.app.bell()
+                return
+            ids = [deal.id]
+        self._mass(ids)
+
+    @work(exclusive=True, group="board-mass")
+    async def _mass(self, ids: list[str]) -> None:
+        if self.pipeline is None:
+            return
+        report = await run_mass_action(self, ids, self.pipeline)
+        if report is None:
+            return
+        if report.action == "delete":
+            remember = getattr(self.app, "remember_delete", None)
+            if remember is not None:
+                remember(report.batch_id, report.changed)
+        elif report.action != "stage":
+            self._notify(f"Done: {report.changed} of {report.selected} deals changed")
+        self.selected.clear()
+        self._update_title()
+        self.reload()
+        self._status_changed()
+
+
+def _field_key(field_name: str, missing: list[MissingField]) -> str | None:
+    """Which missing field a service's ValidationError is about."""
+    wanted = fold(field_name)
+    for item in missing:
+        if wanted in (fold(item.key), fold(item.label)) or (item.key == "company.inn" and "инн" in wanted):
+            return item.key
+    return None
+

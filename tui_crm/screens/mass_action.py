@@ -1,0 +1,293 @@
+"""Mass actions on the selected deals (`m` on the board).
+
+A menu picks the action, a small prompt asks for its argument, and the
+matching ``services.bulk`` call runs once for all ids in a worker thread.
+A stage change goes through every deal's gate and ends on a per-deal
+report; a delete can be undone (`z`). The pickers here (:class:`ChoiceScreen`,
+:class:`PromptScreen`) are plain modal helpers the board reuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from tui_crm.domain.errors import CrmError
+from tui_crm.domain.when import parse_when
+from tui_crm.services import bulk
+from tui_crm.services.bulk import BulkReport
+from tui_crm.services.users import list_users
+from tui_crm.services.views import PipelineView
+from tui_crm.widgets.plain_text import crm_of, plain
+
+DIALOG_CSS = """
+{name} {{ align: center middle; background: $background 60%; }}
+{name} > .dialog {{
+    width: 64; max-width: 100%; height: auto; max-height: 90%;
+    border: round $accent; background: $surface; padding: 0 1;
+}}
+{name} .dialog-title {{ width: 1fr; text-style: bold; padding: 1 0; }}
+{name} .dialog-hint {{ width: 1fr; color: $text-muted; }}
+"""
+
+
+class ChoiceScreen(ModalScreen[str | None]):
+    """Pick one of ``options`` (``(value, label)``); Escape picks nothing."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="ChoiceScreen") + """
+    ChoiceScreen OptionList { height: auto; max-height: 20; border: none; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel")]
+
+    def __init__(self, title: str, options: list[tuple[str, str]], current: str | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.options = options
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(plain(self.title_text, one_line=True), classes="dialog-title")
+            yield OptionList(*[Option(plain(label, one_line=True), id=value) for value, label in self.options], id="choices")
+            yield Label("enter picks · esc cancels", classes="dialog-hint", markup=False)
+
+    def on_mount(self) -> None:
+        options = self.query_one("#choices", OptionList)
+        values = [value for value, _ in self.options]
+        if self.current in values:
+            options.highlighted = values.index(self.current)
+        options.focus()
+
+    @on(OptionList.OptionSelected)
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+@dataclass
+class PromptField:
+    """One input of a :class:`PromptScreen`."""
+
+    key: str
+    label: str
+    placeholder: str = ""
+    value: str = ""
+
+
+Validator = Callable[[dict[str, str]], dict[str, str]]
+"""Returns errors by field key; empty when the values are fine."""
+
+
+class PromptScreen(ModalScreen[dict[str, str] | None]):
+    """A few labelled inputs; Enter on the last one (or OK) submits."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="PromptScreen") + """
+    PromptScreen .prompt-label { width: 1fr; padding-left: 1; }
+    PromptScreen Input { width: 1fr; }
+    PromptScreen .prompt-error { width: 1fr; padding-left: 1; color: $error; height: auto; }
+    PromptScreen .buttons { height: auto; align-horizontal: right; padding: 1 0; }
+    PromptScreen .buttons Button { margin-left: 2; }
+    """
+    BINDINGS = [
+        Binding("ctrl+s", "submit", "OK", id="form.submit"),
+        Binding("escape", "cancel", "Cancel", id="form.cancel"),
+    ]
+
+    def __init__(self, title: str, fields: list[PromptField], validate: Validator | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.fields = fields
+        self.validate = validate
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(plain(self.title_text, one_line=True), classes="dialog-title")
+            for item in self.fields:
+                yield Label(item.label, classes="prompt-label", markup=False)
+                yield Input(item.value, placeholder=item.placeholder, id=f"prompt-{item.key}", compact=True)
+                yield Label("", id=f"prompt-{item.key}-error", classes="prompt-error", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("OK", variant="primary", id="prompt-ok", compact=True)
+                yield Button("Cancel", id="prompt-cancel", compact=True)
+        yield Footer()
+
+    def values(self) -> dict[str, str]:
+        return {item.key: self.query_one(f"#prompt-{item.key}", Input).value.strip() for item in self.fields}
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == f"prompt-{self.fields[-1].key}":
+            self.action_submit()
+        else:
+            self.focus_next()
+
+    @on(Button.Pressed, "#prompt-ok")
+    def action_submit(self) -> None:
+        values = self.values()
+        errors = self.validate(values) if self.validate else {}
+        for item in self.fields:
+            self.query_one(f"#prompt-{item.key}-error", Label).update(Text(errors.get(item.key, "")))
+        if errors:
+            self.app.bell()
+            return
+        self.dismiss(values)
+
+    @on(Button.Pressed, "#prompt-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def outcome_lines(report: BulkReport) -> list[tuple[Text, Text]]:
+    """``(mark, line)`` per deal of a mass stage change; untrusted text stays plain."""
+    rows: list[tuple[Text, Text]] = []
+    for outcome in report.outcomes:
+        name = plain(outcome.deal_name, one_line=True)
+        name.stylize("bold")
+        if outcome.moved:
+            line = name + plain(f": {outcome.from_stage} → {outcome.to_stage}", one_line=True)
+            if outcome.auto_task:
+                line.append_text(plain(f" (task: {outcome.auto_task})", one_line=True))
+            rows.append((Text("✓", style="green"), line))
+        elif outcome.missing:
+            missing = ", ".join(outcome.missing)
+            refused = plain(f": stays in {outcome.from_stage}; missing {missing}", one_line=True)
+            rows.append((Text("✗", style="red"), name + refused))
+        elif outcome.error:
+            rows.append((Text("✗", style="red"), name + plain(f": {outcome.error}", one_line=True)))
+        else:
+            rows.append((Text("·", style="dim"), name + plain(f": already in {outcome.to_stage}", one_line=True)))
+    return rows
+
+
+def outcome_table(report: BulkReport) -> Table:
+    """The report as a two-column grid: mark, then what happened."""
+    table = Table.grid(padding=(0, 1))
+    table.add_column(no_wrap=True)
+    table.add_column(ratio=1)
+    for mark, line in outcome_lines(report):
+        table.add_row(mark, line)
+    return table
+
+
+class MassReportScreen(ModalScreen[None]):
+    """The result of a mass stage change, deal by deal."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="MassReportScreen") + """
+    MassReportScreen > .dialog { width: 90; }
+    MassReportScreen VerticalScroll { height: auto; max-height: 24; }
+    """
+    BINDINGS = [Binding("escape,enter,q", "close", "Close", id="form.close")]
+
+    def __init__(self, report: BulkReport) -> None:
+        super().__init__()
+        self.report = report
+
+    def compose(self) -> ComposeResult:
+        report = self.report
+        refused = report.selected - report.changed
+        title = f"Stage change: {report.changed} of {report.selected} moved" + (f", {refused} stayed" if refused else "")
+        with Vertical(classes="dialog"):
+            yield Label(Text(title), classes="dialog-title", id="report-title")
+            with VerticalScroll():
+                yield Static(outcome_table(report), id="report-lines")
+            yield Label("Fill the missing fields from the card or the board, then move again · enter closes",
+                        classes="dialog-hint", markup=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+ACTIONS: list[tuple[str, str]] = [
+    ("stage", "Change stage (through gates)…"),
+    ("responsible", "Change responsible…"),
+    ("task", "Add a task to each…"),
+    ("tag_add", "Add tags…"),
+    ("tag_remove", "Remove tags…"),
+    ("delete", "Delete (z undoes)"),
+]
+
+
+def _tags(raw: str) -> list[str]:
+    return [t.strip().lstrip("#") for t in raw.split(",") if t.strip().lstrip("#")]
+
+
+async def run_mass_action(host: Screen[Any], ids: list[str], pipeline: PipelineView) -> BulkReport | None:
+    """Ask for the action and its argument, run it on ``ids``, show the outcome.
+
+    Must run inside an (async) worker of ``host``: it waits on modal
+    screens. The bulk call itself runs in a thread worker. Returns the
+    report, or None when the user cancelled.
+    """
+    app = host.app
+    crm = crm_of(host)
+    count = len(ids)
+    choice = await app.push_screen_wait(ChoiceScreen(f"{count} deal{'s' if count != 1 else ''} selected: what to do?", ACTIONS))
+    call: Callable[[], BulkReport] | None = None
+    if choice == "stage":
+        options = [(s.key, s.name) for s in pipeline.stages]
+        stage = await app.push_screen_wait(ChoiceScreen(f"Move {count} to stage", options))
+        if stage:
+            call = lambda: bulk.change_stage(crm, stage, pipeline_ref=pipeline.key, ids=ids)  # noqa: E731
+    elif choice == "responsible":
+        users = await host.run_worker(lambda: list_users(crm, include_inactive=False), thread=True).wait()
+        user = await app.push_screen_wait(ChoiceScreen("New responsible", [(u.id, u.name) for u in users]))
+        if user:
+            call = lambda: bulk.change_responsible(crm, user, ids=ids)  # noqa: E731
+    elif choice == "task":
+
+        def check_task(values: dict[str, str]) -> dict[str, str]:
+            errors: dict[str, str] = {}
+            if not values["text"]:
+                errors["text"] = "what should be done?"
+            try:
+                parse_when(values["when"] or "", crm.now())
+            except CrmError as error:
+                errors["when"] = getattr(error, "message", str(error))
+            return errors
+
+        fields = [
+            PromptField("text", "Task", "Позвонить клиенту"),
+            PromptField("when", "Due", "tomorrow 10:00, +3d, 01.12", "tomorrow 10:00"),
+        ]
+        task = await app.push_screen_wait(PromptScreen(f"Add a task to each of {count}", fields, check_task))
+        if task:
+            call = lambda: bulk.add_task_to_each(crm, task["text"], task["when"], ids=ids)  # noqa: E731
+    elif choice in ("tag_add", "tag_remove"):
+        adding = choice == "tag_add"
+
+        def check_tags(values: dict[str, str]) -> dict[str, str]:
+            return {} if _tags(values["tags"]) else {"tags": "enter one or more tags, comma-separated"}
+
+        prompt = PromptScreen(
+            f"{'Add tags to' if adding else 'Remove tags from'} {count}", [PromptField("tags", "Tags", "vip, tender")], check_tags
+        )
+        tags = await app.push_screen_wait(prompt)
+        if tags:
+            names = _tags(tags["tags"])
+            call = lambda: bulk.change_tags_of_each(crm, names if adding else [], [] if adding else names, ids=ids)  # noqa: E731
+    elif choice == "delete":
+        call = lambda: bulk.delete(crm, ids=ids)  # noqa: E731
+    if call is None:
+        return None
+    try:
+        report: BulkReport = await host.run_worker(call, thread=True, group="mass", exit_on_error=False).wait()
+    except Exception as error:  # noqa: BLE001 - WorkerFailed wraps the service's CrmError
+        cause = error.__cause__ or getattr(error, "error", None) or error
+        app.notify(str(cause), title="Mass action failed", severity="error")
+        return None
+    if report.action == "stage":
+        await app.push_screen_wait(MassReportScreen(report))
+    return report

@@ -1,0 +1,303 @@
+"""One stage of the board: header with count and sum, a window of cards.
+
+A column never holds its deals as widgets. It knows the stage's count
+(from the aggregate), caches the pages it has fetched (``PAGE`` rows each,
+fetched in a thread worker through the ``fetch`` callable the board gives
+it), and shows a window of recycled :class:`DealCard` widgets — as many as
+fit its height — plus "↓ 123 more". Moving the cursor past the window
+slides it and fetches the next page when needed, so a stage with 100k
+deals opens as fast as one with ten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from functools import partial
+
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Label
+
+from tui_crm.domain.text import safe_text
+from tui_crm.services.views import DealSummary, StageTotals, StageView
+from tui_crm.widgets.deal_card import CARD_ROWS, DealCard, text_styles, whole_money
+
+PAGE = 50
+"""Rows per SQL page a column fetches."""
+
+HEADER_ROWS = 3
+"""Stage name, count/sum line and the rule under them."""
+
+FOOTER_ROWS = 1
+"""The "↓ N more" line."""
+
+PageFetch = Callable[[int, int], list[DealSummary]]
+"""``fetch(offset, limit)``: one page of this column; runs in a worker thread."""
+
+
+def stage_sums(totals: StageTotals) -> str:
+    """``3 450 000 ₽ · $40,000`` — the non-zero budget sums of a stage."""
+    parts = []
+    if totals.budget_rub:
+        parts.append(whole_money(totals.budget_rub, "RUB"))
+    if totals.budget_usd:
+        parts.append(whole_money(totals.budget_usd, "USD"))
+    return " · ".join(parts) or "—"
+
+
+class ColumnHeader(Widget):
+    """Stage name with the deal count at the right, budget sums under it."""
+
+    DEFAULT_CSS = """
+    ColumnHeader { height: 2; width: 1fr; }
+    """
+
+    def __init__(self, name: str, kind: str) -> None:
+        super().__init__()
+        self.stage_name = safe_text(name, keep_newlines=False)
+        self.kind = kind
+        self.count = "…"
+        self.sums = ""
+        self.focused = False
+        self.alert = False
+
+    def set_totals(self, count: str, sums: str, *, alert: bool = False) -> None:
+        self.count, self.sums, self.alert = count, sums, alert
+        self.refresh()
+
+    def set_focused(self, focused: bool) -> None:
+        if focused != self.focused:
+            self.focused = focused
+            self.refresh()
+
+    def render(self) -> Text:
+        width = max(self.size.width, 1)
+        styles = text_styles(self.app)
+        role = "accent" if self.focused else {"won": "won", "lost": "lost"}.get(self.kind, "name")
+        count = Text(self.count, style=styles["muted"] + styles["name"])
+        name = Text(self.stage_name, style=styles[role])
+        name.truncate(max(width - count.cell_len - 1, 1), overflow="ellipsis")
+        top = name + Text(" " * max(width - name.cell_len - count.cell_len, 1)) + count
+        sums = Text(self.sums, style=styles["new" if self.alert else "muted"])
+        sums.truncate(width, overflow="ellipsis")
+        return Text("\n").join([top, sums])
+
+
+class BoardColumn(Vertical, can_focus=True):
+    """A stage's column; focusable, with a cursor over its (paged) deals."""
+
+    DEFAULT_CSS = """
+    BoardColumn {
+        width: 26;
+        height: 1fr;
+        padding: 0 1;
+        margin-right: 1;
+        background: $surface;
+    }
+    BoardColumn > .column--rule { width: 1fr; height: 1; color: $panel-lighten-2; }
+    BoardColumn:focus > .column--rule { color: $accent; }
+    BoardColumn > #cards { height: 1fr; }
+    BoardColumn > .column--more { width: 1fr; height: 1; color: $text-muted; text-align: center; }
+    BoardColumn .column--empty { color: $text-disabled; width: 1fr; text-align: center; padding-top: 1; }
+    """
+
+    class PageFailed(Message):
+        """Fetching a page failed; the board reports it."""
+
+        def __init__(self, column: BoardColumn, error: Exception) -> None:
+            super().__init__()
+            self.column = column
+            self.error = error
+
+    class CursorMoved(Message):
+        """The cursor moved (keys or mouse); the board may follow."""
+
+        def __init__(self, column: BoardColumn) -> None:
+            super().__init__()
+            self.column = column
+
+    def __init__(self, stage: StageView, fetch: PageFetch, is_selected: Callable[[str], bool]) -> None:
+        super().__init__(id=f"column-{stage.key}", classes=f"-{stage.kind}")
+        self.stage = stage
+        self.fetch = fetch
+        self.is_selected = is_selected
+        self.totals = StageTotals(stage=stage, count=0, budget_rub=Decimal(0), budget_usd=Decimal(0))
+        self.unsorted_new = 0
+        self.pages: dict[int, list[DealSummary]] = {}
+        self._loading: set[int] = set()
+        self.generation = 0
+        self.top = 0
+        self.cursor = 0
+        self.slots = 1
+        self.cards: list[DealCard] = []
+
+    # ---- layout -------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield ColumnHeader(self.stage.name, self.stage.kind)
+        yield Label("─" * 60, classes="column--rule", markup=False)
+        with Vertical(id="cards"):
+            yield Label("no deals", classes="column--empty", markup=False)
+        yield Label("", classes="column--more", markup=False)
+
+    def on_resize(self, event: events.Resize) -> None:
+        area = event.size.height - HEADER_ROWS - FOOTER_ROWS
+        slots = max(1, (area + 1) // CARD_ROWS)
+        if slots != self.slots or len(self.cards) != slots:
+            self._set_slots(slots)
+
+    def _set_slots(self, slots: int) -> None:
+        self.slots = slots
+        holder = self.query_one("#cards", Vertical)
+        if len(self.cards) < slots:
+            new = [DealCard(index) for index in range(len(self.cards), slots)]
+            for card in new:
+                card.display = False
+            self.cards.extend(new)
+            holder.mount_all(new)
+        elif len(self.cards) > slots:
+            extra, self.cards = self.cards[slots:], self.cards[:slots]
+            self.remove_children(extra)
+        self._scroll_to_cursor()
+        self.render_window()
+
+    # ---- data ---------------------------------------------------------
+    @property
+    def count(self) -> int:
+        return self.totals.count
+
+    def load(self, totals: StageTotals, first_page: list[DealSummary], generation: int, unsorted_new: int = 0) -> None:
+        """New data for the column; keeps the cursor where it was if it still fits."""
+        self.generation = generation
+        self.totals = totals
+        self.unsorted_new = unsorted_new
+        self.pages = {0: first_page}
+        self._loading.clear()
+        self.cursor = max(0, min(self.cursor, self.count - 1))
+        self._scroll_to_cursor()
+        self._render_header()
+        self.render_window()
+
+    def _render_header(self) -> None:
+        sums = stage_sums(self.totals)
+        if self.stage.kind == "unsorted":
+            sums = f"✉ {self.unsorted_new} new request{'s' if self.unsorted_new != 1 else ''}"
+            self.set_class(self.unsorted_new > 0, "-has-new")
+        self.query_one(ColumnHeader).set_totals(str(self.count), sums, alert=self.unsorted_new > 0)
+
+    def row(self, index: int) -> DealSummary | None:
+        """The deal at ``index`` if its page is here; else fetch it and say None."""
+        if not 0 <= index < self.count:
+            return None
+        page, at = divmod(index, PAGE)
+        rows = self.pages.get(page)
+        if rows is None:
+            self._request(page)
+            return None
+        return rows[at] if at < len(rows) else None
+
+    def _request(self, page: int) -> None:
+        if page in self._loading or page in self.pages or page * PAGE >= self.count:
+            return
+        self._loading.add(page)
+        self.run_worker(
+            partial(self._fetch_page, self.generation, page),
+            thread=True,
+            group=f"column-{self.stage.key}",
+            exit_on_error=False,
+        )
+
+    def _fetch_page(self, generation: int, page: int) -> None:
+        """Worker thread: one SQL page, handed back to the UI thread."""
+        try:
+            rows = self.fetch(page * PAGE, PAGE)
+        except Exception as error:  # noqa: BLE001 - reported to the user, not swallowed
+            self.app.call_from_thread(self.post_message, self.PageFailed(self, error))
+            return
+        self.app.call_from_thread(self._got_page, generation, page, rows)
+
+    def _got_page(self, generation: int, page: int, rows: list[DealSummary]) -> None:
+        self._loading.discard(page)
+        if generation != self.generation:
+            return
+        self.pages[page] = rows
+        self.render_window()
+
+    # ---- cursor -------------------------------------------------------
+    def current(self) -> DealSummary | None:
+        """The deal under the cursor (None when empty or still loading)."""
+        return self.row(self.cursor) if self.count else None
+
+    @property
+    def visual_row(self) -> int:
+        """Cursor position inside the window (kept when focus changes column)."""
+        return self.cursor - self.top
+
+    def set_cursor(self, index: int) -> None:
+        self.cursor = max(0, min(index, self.count - 1))
+        self._scroll_to_cursor()
+        self.render_window()
+        self.post_message(self.CursorMoved(self))
+
+    def move_cursor(self, delta: int) -> None:
+        self.set_cursor(self.cursor + delta)
+
+    def _scroll_to_cursor(self) -> None:
+        if self.cursor < self.top:
+            self.top = self.cursor
+        elif self.cursor >= self.top + self.slots:
+            self.top = self.cursor - self.slots + 1
+        self.top = max(0, min(self.top, max(self.count - self.slots, 0)))
+
+    # ---- painting -----------------------------------------------------
+    def render_window(self, focused: bool | None = None) -> None:
+        """Point the card widgets at the rows in the window.
+
+        ``focused`` overrides ``has_focus``, which is not yet updated while
+        the Focus/Blur handlers run.
+        """
+        if not self.is_mounted:
+            return
+        focused = self.has_focus if focused is None else focused
+        for slot, card in enumerate(self.cards):
+            index = self.top + slot
+            if index < self.count:
+                summary = self.row(index)
+                card.display = True
+                card.show(
+                    summary,
+                    selected=summary is not None and self.is_selected(summary.id),
+                    cursor=index == self.cursor,
+                    focused=focused,
+                )
+            else:
+                card.display = False
+        self.query_one(".column--empty", Label).display = self.count == 0
+        below = self.count - self.top - len(self.cards)
+        parts = []
+        if self.top > 0:
+            parts.append(f"↑ {self.top}")
+        if below > 0:
+            parts.append(f"↓ {below} more")
+        self.query_one(".column--more", Label).update(Text("   ".join(parts)))
+        # Fetch ahead so scrolling rarely shows a loading card.
+        ahead = self.top + len(self.cards) + PAGE // 2
+        if ahead < self.count:
+            self._request(ahead // PAGE)
+
+    def on_focus(self) -> None:
+        self.query_one(ColumnHeader).set_focused(True)
+        self.render_window(focused=True)
+
+    def on_blur(self) -> None:
+        self.query_one(ColumnHeader).set_focused(False)
+        self.render_window(focused=False)
+
+    def on_deal_card_clicked(self, message: DealCard.Clicked) -> None:
+        message.stop()
+        self.focus()
+        self.set_cursor(self.top + message.card.slot)
