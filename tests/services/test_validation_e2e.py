@@ -124,3 +124,13 @@ def test_contact_with_a_bad_birthday_is_not_created(crm, count_rows):
     with pytest.raises(ValidationError, match="birthday"):
         add_contact(crm, ContactInput(name="Ольга", birthday="тридцать второе"))
     assert count_rows(crm, *TABLES) == before
+
+
+def test_a_budget_in_the_wrong_currency_is_refused(crm):
+    deal = capture_lead(crm, LeadInput(name="Валюта", budget="1 500 000"))
+    with pytest.raises(ValidationError, match="USD"):
+        edit_deal(crm, deal.id, {"budget_usd": "12 тыс ₽"})
+    with pytest.raises(ValidationError, match="RUB"):
+        edit_deal(crm, deal.id, {"budget": "$20,000"})
+    assert get_deal(crm, deal.id).budget_usd is None
+    assert str(edit_deal(crm, deal.id, {"budget_usd": "$20k"}).budget_usd) == "20000.00"

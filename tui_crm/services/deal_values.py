@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from tui_crm.domain.errors import ValidationError
 from tui_crm.domain.fields import validate_value
-from tui_crm.domain.money import parse_money
+from tui_crm.domain.pipelines import BUILTIN_DEAL_FIELDS
 from tui_crm.domain.text import fold
 from tui_crm.domain.validation import normalize_url, validate_inn
 from tui_crm.services.context import Crm
@@ -94,7 +94,8 @@ def parse_deal_values(crm: Crm, values: dict[str, str]) -> list[ParsedValue]:
             parsed.append(ParsedValue(key, None))
             continue
         if key in ("budget_rub", "budget_usd"):
-            value: Any = parse_money(text, "Бюджет (RUB)" if key == "budget_rub" else "Бюджет ($)")
+            # The field's currency is checked: "12 тыс ₽" is refused for Бюджет ($).
+            value: Any = Decimal(str(validate_value(BUILTIN_DEAL_FIELDS[key], text)))
         elif key == "source_site":
             value = SOURCE_SITES.get(fold(text))
             if value is None:
