@@ -1,0 +1,567 @@
+"""The card of a deal, contact or company: fields, links, timeline, activity.
+
+``CardScreen(entity_type, entity_id)`` shows the record's fields grouped as
+in the manual (Main, Marketing, custom fields from the pipelines TOML with
+their labels), the records it links to (enter opens their card), a deal's
+files, a contact's or company's completeness mark, and the timeline from
+``services.notes.timeline`` (pinned notes first, then newest first).
+
+Everything is edited in place (``e`` on a field) and saved through the
+record's edit service; a refused value is shown under the field and nothing
+is saved. A deal's stage changes through its gate: a refusal opens the gate
+form with exactly the missing fields and retries the move. The activity bar
+adds notes, tasks and call logs, pins notes, copies a deal, and starts a new
+deal or contact from a contact or company.
+
+All database work runs in thread workers that answer with messages; the
+screen re-reads the record whenever it becomes active again (after a dialog
+or a linked card closes), so it never shows stale data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from tui_crm.domain.errors import GateRefused, ValidationError
+from tui_crm.domain.fields import FieldDef, FieldType, format_value
+from tui_crm.domain.text import fold
+from tui_crm.domain.validation import format_phone
+from tui_crm.services.companies import COMPANY_TYPES, TERRITORIES, edit_company, get_company
+from tui_crm.services.contacts import edit_contact, get_contact
+from tui_crm.services.context import Crm
+from tui_crm.services.deals import edit_deal, get_deal, move_deal, set_deal_tags
+from tui_crm.services.notes import set_pinned, timeline
+from tui_crm.services.users import list_users
+from tui_crm.services.views import CompanyDetail, ContactDetail, DealDetail, LinkView, TimelineItem
+from tui_crm.widgets.activity_bar import ActivityBar, call_dialog, note_dialog
+from tui_crm.widgets.deal_dialogs import copy_deal_dialog, new_deal_dialog
+from tui_crm.widgets.duplicate_prompt import PartyForm
+from tui_crm.widgets.field_editor import FieldRow, FieldSpec, GroupTitle
+from tui_crm.widgets.gate_form import GateForm
+from tui_crm.widgets.plain_text import EMPTY, clean, crm_of, error_message, money, plain, when
+from tui_crm.widgets.task_dialogs import add_task_dialog
+from tui_crm.widgets.timeline_view import PINNABLE, TimelineView
+
+Detail = DealDetail | ContactDetail | CompanyDetail
+
+ENTITY_TITLES = {"deal": "Deal", "contact": "Contact", "company": "Company"}
+CONTACT_LABELS = {
+    "name": "Name", "email": "E-mail", "phone": "Phone", "gender": "Gender", "birthday": "Birthday",
+    "department": "Department", "position": "Position",
+}
+COMPANY_LABELS = {
+    "name": "Name", "inn": "INN", "company_type": "Type", "turnover": "Turnover", "web": "Web site",
+    "industry": "Industry", "employees": "Employees", "needs": "Identified needs", "territory": "Territory",
+}
+GENDER_OPTIONS = (("male", "male"), ("female", "female"))
+SITE_OPTIONS = (("RU", "RU"), ("COM", "COM"))
+YES_NO = (("yes", "yes"), ("no", "no"))
+
+Group = tuple[str, list[FieldSpec]]
+
+
+# -- what a card shows ---------------------------------------------------------------
+
+
+def _spec(key: str, label: str, value: object, *, edit: str | None = None, **extra: Any) -> FieldSpec:
+    """A field row: ``value`` displayed safely, ``edit`` (default: the value) in the editor."""
+    shown = value if isinstance(value, Text) else plain(value)
+    edit_value = edit if edit is not None else ("" if value is None else str(value))
+    return FieldSpec(key, label, shown, edit_value=edit_value, **extra)
+
+
+def _money_spec(key: str, label: str, amount: Decimal | None, currency: str) -> FieldSpec:
+    """Shown and edited as ``1 500 000 ₽``/``$20,000``: the parser reads its own format back."""
+    return _spec(key, label, money(amount, currency), edit="" if amount is None else money(amount, currency))
+
+
+def _links(label: str, links: Iterable[LinkView], empty: str = EMPTY) -> list[FieldSpec]:
+    rows: list[FieldSpec] = []
+    for i, link in enumerate(links):
+        shown = plain(link.name, one_line=True)
+        if link.is_main:
+            shown.append("  main", style="dim")
+        rows.append(FieldSpec("", label if i == 0 else "", shown, link=link))
+    return rows or [FieldSpec("", label, plain(empty))]
+
+
+def _custom_edit_value(defn: FieldDef, value: object) -> str:
+    """A stored custom value in the form its validator reads back."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _custom_fields(defs: dict[str, FieldDef], values: dict[str, Any]) -> list[FieldSpec]:
+    rows: list[FieldSpec] = []
+    for key, defn in defs.items():
+        value = values.get(key)
+        options: tuple[tuple[str, str], ...] = ()
+        if defn.type is FieldType.SELECT:
+            options = tuple((o, o) for o in defn.options)
+        elif defn.type is FieldType.BOOL:
+            options = YES_NO
+        hint = "comma-separated: " + ", ".join(defn.options) if defn.type is FieldType.MULTISELECT else ""
+        rows.append(
+            FieldSpec(key, defn.label, plain(format_value(defn, value)), edit_value=_custom_edit_value(defn, value),
+                      options=options, hint=hint)
+        )
+    return rows
+
+
+def deal_groups(crm: Crm, deal: DealDetail, users: list[tuple[str, str]]) -> list[Group]:
+    pipeline = crm.pipelines.pipeline(deal.pipeline_key)
+    main = [
+        _spec("name", "Name", deal.name),
+        _spec("responsible", "Responsible", deal.responsible, options=users),
+        _money_spec("budget_rub", "Budget (RUB)", deal.budget_rub, "RUB"),
+        _money_spec("budget_usd", "Budget ($)", deal.budget_usd, "USD"),
+        _spec("stage", "Stage", deal.stage, edit=deal.stage_key, options=[(s.name, s.key) for s in pipeline.stages]),
+        FieldSpec("", "Pipeline", plain(deal.pipeline)),
+        _spec("company", "Company", deal.company.name if deal.company else None, link=deal.company),
+        *_links("Contacts", deal.contacts),
+        _spec("tags", "Tags", deal.tags, edit=", ".join(deal.tags), hint="comma-separated tags"),
+    ]
+    marketing = [
+        _spec("source_channel", "Source channel", deal.source_channel),
+        _spec("source_site", "Site", deal.source_site, options=SITE_OPTIONS),
+        _spec("source_message", "Original message", deal.source_message),
+        _spec("source_url", "Source URL", deal.source_url),
+    ]
+    closing = [
+        _spec("loss_reason", "Loss reason", deal.loss_reason),
+        FieldSpec("", "Created", plain(when(deal.created_at, crm))),
+        FieldSpec("", "Updated", plain(when(deal.updated_at, crm))),
+        FieldSpec("", "Closed", plain(when(deal.closed_at, crm))),
+    ]
+    files = [FieldSpec("", "File" if i == 0 else "", plain(name, one_line=True)) for i, name in enumerate(deal.files)]
+    groups: list[Group] = [("Main", main), ("Marketing", marketing)]
+    if crm.pipelines.fields:
+        groups.append(("Custom fields", _custom_fields(dict(crm.pipelines.fields), deal.custom)))
+    groups += [("Closing", closing), ("Files", files or [FieldSpec("", "Files", plain(EMPTY))])]
+    return groups
+
+
+def contact_groups(crm: Crm, contact: ContactDetail, users: list[tuple[str, str]]) -> list[Group]:
+    main = [
+        _spec("name", "Name", contact.name),
+        _spec("responsible", "Responsible", contact.responsible, options=users),
+        _spec("company", "Company", contact.company.name if contact.company else None, link=contact.company),
+        _spec("position", "Position", contact.position),
+        _spec("department", "Department", contact.department),
+        _spec("phone", "Phones", [format_phone(p) for p in contact.phones], edit="", hint="add a phone: +7 916 123-45-67"),
+        _spec("email", "E-mails", contact.emails, edit="", hint="add an e-mail"),
+        _spec("gender", "Gender", contact.gender, options=GENDER_OPTIONS),
+        _spec("birthday", "Birthday", contact.birthday, hint="1990-05-17 or 17.05.1990"),
+    ]
+    messengers = [FieldSpec("", m.kind, plain(m.value, one_line=True)) for m in contact.messengers]
+    groups: list[Group] = [("Main", main)]
+    if messengers:
+        groups.append(("Messengers", messengers))
+    if crm.pipelines.contact_fields:
+        groups.append(("Custom fields", _custom_fields(dict(crm.pipelines.contact_fields), contact.custom)))
+    groups.append(("Deals", _links("Deals", contact.deals, "none yet — l starts one")))
+    if contact.tags:
+        groups.append(("Tags", [FieldSpec("", "Tags", plain(contact.tags))]))
+    return groups
+
+
+def company_groups(crm: Crm, company: CompanyDetail, users: list[tuple[str, str]]) -> list[Group]:
+    main = [
+        _spec("name", "Name (brand)", company.name),
+        _spec("responsible", "Responsible", company.responsible, options=users),
+        _spec("inn", "INN", company.inn, hint="10 or 12 digits"),
+        _spec("company_type", "Type", company.company_type, options=[(t, t) for t in COMPANY_TYPES]),
+        _spec("territory", "Territory", company.territory, options=[(t, t) for t in TERRITORIES]),
+        _spec("web", "Web site", company.web),
+        _spec("address", "Address", company.address),
+        _spec("phone", "Phones", [format_phone(p) for p in company.phones], edit="", hint="add a phone"),
+        _spec("email", "E-mails", company.emails, edit="", hint="add an e-mail"),
+    ]
+    business = [
+        _spec("turnover", "Turnover", company.turnover),
+        _spec("industry", "Industry", company.industry),
+        _spec("employees", "Employees", company.employees),
+        _spec("needs", "Identified needs", company.needs),
+    ]
+    groups: list[Group] = [("Main", main), ("Business", business)]
+    if crm.pipelines.company_fields:
+        groups.append(("Custom fields", _custom_fields(dict(crm.pipelines.company_fields), company.custom)))
+    groups.append(("Contacts", _links("Contacts", company.contacts, "none yet — a adds one")))
+    groups.append(("Deals", _links("Deals", company.deals, "none yet — l starts one")))
+    if company.tags:
+        groups.append(("Tags", [FieldSpec("", "Tags", plain(company.tags))]))
+    return groups
+
+
+def completeness(detail: Detail) -> Text:
+    """The manual's "required" fields of a contact/company: a mark, not a block."""
+    if isinstance(detail, DealDetail):
+        return Text("")
+    labels = CONTACT_LABELS if isinstance(detail, ContactDetail) else COMPANY_LABELS
+    if not detail.missing_required:
+        return Text("✓ complete", style="green")
+    missing = ", ".join(labels.get(k, k) for k in detail.missing_required)
+    return Text(f"✗ incomplete: {missing}", style="yellow")
+
+
+def subtitle(detail: Detail) -> Text:
+    line = Text()
+    if isinstance(detail, DealDetail):
+        line.append(clean(f"{detail.pipeline} › {detail.stage}", one_line=True), style="bold")
+        line.append(f"  ·  {money(detail.budget_rub)}")
+        if detail.budget_usd is not None:
+            line.append(f"  ·  {money(detail.budget_usd, 'USD')}")
+        line.append(f"  ·  {clean(detail.responsible, one_line=True)}")
+        return line
+    line.append(clean(detail.responsible, one_line=True))
+    line.append("  ·  ")
+    line.append_text(completeness(detail))
+    return line
+
+
+def _tag_list(raw: str) -> list[str]:
+    return [t.strip().lstrip("#") for t in raw.split(",") if t.strip().lstrip("#")]
+
+
+# -- the screen ----------------------------------------------------------------------------
+
+
+@dataclass
+class CardData:
+    detail: Detail
+    items: list[TimelineItem]
+    users: list[tuple[str, str]]
+
+
+class CardScreen(Screen[None]):
+    """A deal, contact or company card; see the module docstring."""
+
+    CSS_PATH = "card.tcss"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="card.back"),
+        # the activity bar shows these, so the footer keeps to navigation
+        Binding("n", "note", "Add note", show=False, id="card.note"),
+        Binding("t", "task", "Add task", show=False, id="card.task"),
+        Binding("c", "call", "Log a call", show=False, id="card.call"),
+        Binding("p", "pin", "Pin/unpin note", show=False, id="card.pin"),
+        Binding("y", "copy_deal", "Copy deal", show=False, id="card.copy_deal"),
+        Binding("l", "new_deal", "New deal", show=False, id="card.new_deal"),
+        Binding("a", "new_contact", "New contact", show=False, id="card.new_contact"),
+        Binding("right", "focus_timeline", "Timeline", show=False, id="card.timeline"),
+        Binding("left", "focus_fields", "Fields", show=False, id="card.fields"),
+        Binding("ctrl+r", "reload", "Reload", show=False, id="card.reload"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, data: CardData | None, error: str | None = None) -> None:
+            super().__init__()
+            self.data = data
+            self.error = error
+
+    class Changed(Message):
+        """A write went through: say so and re-read the record."""
+
+        def __init__(self, note: str, row: FieldRow | None = None, *, failed: bool = False) -> None:
+            super().__init__()
+            self.note = note
+            self.row = row
+            self.failed = failed
+
+    class FieldRefused(Message):
+        def __init__(self, row: FieldRow, value: str, error: BaseException) -> None:
+            super().__init__()
+            self.row = row
+            self.value = value
+            self.error = error
+
+    class MoveRefused(Message):
+        """A stage move (or its gate-form retry) was refused."""
+
+        def __init__(self, stage_key: str, error: BaseException, values: dict[str, str]) -> None:
+            super().__init__()
+            self.stage_key = stage_key
+            self.error = error
+            self.values = values
+
+    def __init__(self, entity_type: str, entity_id: str) -> None:
+        if entity_type not in ENTITY_TITLES:
+            raise ValueError(f"a card shows a deal, contact or company, not {entity_type!r}")
+        super().__init__()
+        self.entity_type = entity_type
+        self.entity_id = entity_id
+        self.detail: Detail | None = None
+        self._specs: list[Group] | None = None
+        self._refusal: GateRefused | None = None
+        self._last_row: FieldRow | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="card-header"):
+            yield Static(Text(f"{ENTITY_TITLES[self.entity_type]} · loading…"), id="card-title")
+            yield Static("", id="card-subtitle")
+        with Horizontal(id="card-body"):
+            yield VerticalScroll(id="card-fields")
+            with Vertical(id="card-side"):
+                yield Static("Timeline", id="timeline-title")
+                yield TimelineView(id="timeline")
+        yield ActivityBar(self.entity_type, id="activity-bar")
+        yield Footer()
+
+    # -- loading ------------------------------------------------------------------------
+
+    def on_screen_resume(self) -> None:
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, group="card-load", exit_on_error=False)
+    def _load(self) -> None:
+        crm = crm_of(self)
+        try:
+            detail: Detail
+            if self.entity_type == "deal":
+                detail = get_deal(crm, self.entity_id)
+            elif self.entity_type == "contact":
+                detail = get_contact(crm, self.entity_id)
+            else:
+                detail = get_company(crm, self.entity_id)
+            items = timeline(crm, self.entity_type, detail.id)
+            users = [(u.name, u.name) for u in list_users(crm, include_inactive=False)]
+        except Exception as exc:  # shown on the card; the app keeps running
+            self.post_message(self.Loaded(None, error_message(exc)))
+            return
+        self.post_message(self.Loaded(CardData(detail, items, users)))
+
+    async def on_card_screen_loaded(self, message: Loaded) -> None:
+        if message.data is None:
+            self.query_one("#card-title", Static).update(plain(f"{ENTITY_TITLES[self.entity_type]} · {message.error}"))
+            return
+        data = message.data
+        self.detail = data.detail
+        title = Text(f"{ENTITY_TITLES[self.entity_type]} · ", style="bold")
+        title.append_text(plain(data.detail.name, one_line=True, style="bold"))
+        self.query_one("#card-title", Static).update(title)
+        self.query_one("#card-subtitle", Static).update(subtitle(data.detail))
+        timeline_view = self.query_one(TimelineView)
+        current = timeline_view.current
+        timeline_view.show(data.items, crm_of(self), keep_ref=current.ref_id if current else None)
+        await self._show_fields(data)
+
+    async def _show_fields(self, data: CardData) -> None:
+        crm = crm_of(self)
+        detail = data.detail
+        if isinstance(detail, DealDetail):
+            groups = deal_groups(crm, detail, data.users)
+        elif isinstance(detail, ContactDetail):
+            groups = contact_groups(crm, detail, data.users)
+        else:
+            groups = company_groups(crm, detail, data.users)
+        if groups == self._specs:
+            return
+        focused = self.focused
+        focus_key = (focused.spec.key or focused.spec.label) if isinstance(focused, FieldRow) else None
+        first = self._specs is None
+        self._specs = groups
+        container = self.query_one("#card-fields", VerticalScroll)
+        await container.remove_children()
+        widgets: list[Static | FieldRow] = []
+        for title, specs in groups:
+            widgets.append(GroupTitle(title))
+            widgets.extend(FieldRow(spec) for spec in specs)
+        await container.mount_all(widgets)
+        rows = list(self.query(FieldRow))
+        target = next((r for r in rows if focus_key and (r.spec.key or r.spec.label) == focus_key), None)
+        if target is not None:
+            target.focus(scroll_visible=False)
+        elif first and rows:
+            rows[0].focus(scroll_visible=False)
+
+    # -- editing fields ---------------------------------------------------------------
+
+    @on(FieldRow.EditSubmitted)
+    def _edit_submitted(self, event: FieldRow.EditSubmitted) -> None:
+        event.stop()
+        self._save_field(event.row, event.key, event.value)
+
+    @work(thread=True, exclusive=True, group="card-save", exit_on_error=False)
+    def _save_field(self, row: FieldRow, key: str, value: str) -> None:
+        crm = crm_of(self)
+        note = "Saved"
+        try:
+            if self.entity_type == "deal":
+                if key == "stage":
+                    outcome = move_deal(crm, self.entity_id, value)
+                    note = f"Moved to {outcome.to_stage}" + (f"; task: {outcome.auto_task}" if outcome.auto_task else "")
+                elif key == "tags":
+                    current = set(map(fold, self.detail.tags)) if self.detail else set()
+                    wanted = _tag_list(value)
+                    keep = {fold(t) for t in wanted}
+                    set_deal_tags(crm, self.entity_id, [t for t in wanted if fold(t) not in current],
+                                  [t for t in (self.detail.tags if self.detail else []) if fold(t) not in keep])
+                else:
+                    edit_deal(crm, self.entity_id, {key: value})
+            elif self.entity_type == "contact":
+                edit_contact(crm, self.entity_id, {key: value})
+            else:
+                edit_company(crm, self.entity_id, {key: value})
+        except Exception as exc:  # the refusal is shown under the field
+            self.post_message(self.FieldRefused(row, value, exc))
+            return
+        self.post_message(self.Changed(note, row))
+
+    def on_card_screen_changed(self, message: Changed) -> None:
+        if message.row is not None and message.row.is_attached:
+            message.row.finish_edit()
+        self.notify(clean(message.note, one_line=True), severity="error" if message.failed else "information", markup=False)
+        self.action_reload()
+
+    def on_card_screen_field_refused(self, message: FieldRefused) -> None:
+        row = message.row
+        error = message.error
+        refusal = error if isinstance(error, GateRefused) and row.spec.key == "stage" else None
+        if row.is_attached:
+            if refusal is not None:  # the deal stays where it is: show that, not the refused choice
+                row.finish_edit()
+            row.show_error(error_message(error, under_field=True))
+        if refusal is not None:
+            self._open_gate_form(message.value, refusal, {})
+
+    def _open_gate_form(self, stage_key: str, refusal: GateRefused, values: dict[str, str], message: str | None = None,
+                        errors: dict[str, str] | None = None) -> None:
+        """The gate asks for fields: fill exactly those, then retry the move."""
+        assert isinstance(self.detail, DealDetail)
+        self._refusal = refusal
+
+        def retry(filled: dict[str, str] | None) -> None:
+            if filled:
+                self._move(stage_key, filled)
+
+        form = GateForm(self.detail.name, refusal.stage_name, refusal.missing, values, errors, message)
+        self.app.push_screen(form, retry)
+
+    @work(thread=True, exclusive=True, group="card-save", exit_on_error=False)
+    def _move(self, stage_key: str, values: dict[str, str]) -> None:
+        try:
+            outcome = move_deal(crm_of(self), self.entity_id, stage_key, set_values=values)
+        except Exception as exc:  # back to the gate form with the message
+            self.post_message(self.MoveRefused(stage_key, exc, values))
+            return
+        task = f"; task: {outcome.auto_task}" if outcome.auto_task else ""
+        self.post_message(self.Changed(f"Moved to {outcome.to_stage}{task}"))
+
+    def on_card_screen_move_refused(self, message: MoveRefused) -> None:
+        error = message.error
+        if isinstance(error, GateRefused):
+            self._open_gate_form(message.stage_key, error, message.values, error_message(error))
+        elif isinstance(error, ValidationError) and self._refusal is not None:
+            name = fold(error.field_name)
+            key = next((m.key for m in self._refusal.missing if name in (fold(m.key), fold(m.label))), None)
+            errors = {key: error.message} if key else None
+            self._open_gate_form(message.stage_key, self._refusal, message.values, None if key else error_message(error), errors)
+        else:
+            self.notify(error_message(error), severity="error", markup=False)
+
+    # -- links and activity -----------------------------------------------------------------
+
+    @on(FieldRow.LinkOpened)
+    def _open_link(self, event: FieldRow.LinkOpened) -> None:
+        event.stop()
+        self.app.push_screen(CardScreen(event.link.entity_type, event.link.id))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Record-specific activities exist only on their records."""
+        if action == "copy_deal":
+            return self.entity_type == "deal"
+        if action == "new_deal":
+            return self.entity_type in ("contact", "company")
+        if action == "new_contact":
+            return self.entity_type == "company"
+        return True
+
+    def _record_name(self) -> str:
+        return self.detail.name if self.detail else ""
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_focus_timeline(self) -> None:
+        self.query_one(TimelineView).focus()
+
+    def action_focus_fields(self) -> None:
+        rows = list(self.query(FieldRow))
+        if rows and not isinstance(self.focused, FieldRow):
+            (self._last_row if self._last_row in rows else rows[0]).focus()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if isinstance(event.widget, FieldRow):
+            self._last_row = event.widget
+
+    def action_note(self) -> None:
+        self.app.push_screen(note_dialog(crm_of(self), self.entity_type, self.entity_id))
+
+    def action_call(self) -> None:
+        self.app.push_screen(call_dialog(crm_of(self), self.entity_type, self.entity_id))
+
+    def action_task(self) -> None:
+        self.app.push_screen(add_task_dialog(crm_of(self), self.entity_type, self.entity_id, self._record_name()))
+
+    def action_pin(self) -> None:
+        item = self.query_one(TimelineView).current
+        if item is None or item.kind not in PINNABLE or not item.ref_id:
+            self.notify("Move to a note or call in the timeline to pin it", severity="warning")
+            return
+        self._toggle_pin(item.ref_id, not item.pinned)
+
+    @work(thread=True, exclusive=True, group="card-save", exit_on_error=False)
+    def _toggle_pin(self, note_id: str, pinned: bool) -> None:
+        try:
+            set_pinned(crm_of(self), note_id, pinned)
+        except Exception as exc:  # reported, the card stays as it was
+            self.post_message(self.Changed(error_message(exc), failed=True))
+            return
+        self.post_message(self.Changed("Pinned" if pinned else "Unpinned"))
+
+    def _open_created(self, entity_type: str) -> Callable[[Detail | None], None]:
+        """A dialog callback: open the card of what the dialog created."""
+
+        def opened(detail: Detail | None) -> None:
+            if detail is not None:
+                self.app.push_screen(CardScreen(entity_type, detail.id))
+
+        return opened
+
+    def action_copy_deal(self) -> None:
+        if isinstance(self.detail, DealDetail):
+            self.app.push_screen(copy_deal_dialog(crm_of(self), self.detail), self._open_created("deal"))
+
+    def action_new_deal(self) -> None:
+        detail = self.detail
+        if isinstance(detail, ContactDetail):
+            dialog = new_deal_dialog(crm_of(self), contact=detail, pipeline=getattr(self.app, "pipeline_key", None))
+        elif isinstance(detail, CompanyDetail):
+            dialog = new_deal_dialog(crm_of(self), company=detail, pipeline=getattr(self.app, "pipeline_key", None))
+        else:
+            return
+        self.app.push_screen(dialog, self._open_created("deal"))
+
+    def action_new_contact(self) -> None:
+        if isinstance(self.detail, CompanyDetail):
+            self.app.push_screen(PartyForm(crm_of(self), "contact", company=self.detail.name), self._open_created("contact"))

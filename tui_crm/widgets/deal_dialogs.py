@@ -1,0 +1,103 @@
+"""Deal dialogs started from cards: a quick new deal for a contact or
+company (``capture_lead`` then ``link_contact``), and copying a deal
+(``copy_deal``: target pipeline and stage, what comes along).
+
+A copy enters its stage through the gate like any move, so a refusal names
+the missing fields in the dialog and nothing is created.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tui_crm.services.context import Crm
+from tui_crm.services.deal_copy import CopyOptions, copy_deal
+from tui_crm.services.deals import LeadInput, capture_lead, link_contact
+from tui_crm.services.views import CompanyDetail, ContactDetail, DealDetail
+from tui_crm.widgets.form_dialog import FormDialog, FormField
+
+
+def pipeline_options(crm: Crm) -> list[tuple[str, str]]:
+    return [(p.name, p.key) for p in crm.pipelines.pipelines]
+
+
+def stage_options(crm: Crm) -> list[tuple[str, str]]:
+    """Every (pipeline › stage) a deal can be put in, as ``pipeline/stage``."""
+    return [
+        (f"{p.name} › {s.name}", f"{p.key}/{s.key}")
+        for p in crm.pipelines.pipelines
+        for s in p.stages
+        if s.kind != "unsorted"
+    ]
+
+
+def new_deal_dialog(
+    crm: Crm, *, contact: ContactDetail | None = None, company: CompanyDetail | None = None, pipeline: str | None = None
+) -> FormDialog[DealDetail]:
+    """A deal for this contact/company: the company is prefilled, the contact linked as main."""
+    company_name = company.name if company else (contact.company.name if contact and contact.company else "")
+    company_id = company.id if company else (contact.company.id if contact and contact.company else None)
+    owner = contact.name if contact else (company.name if company else "")
+
+    def submit(values: dict[str, Any]) -> DealDetail:
+        typed_company = str(values["company"]).strip()
+        company_ref = company_id if company_id and typed_company == company_name else typed_company or None
+        deal = capture_lead(
+            crm,
+            LeadInput(
+                name=str(values["name"]), budget=str(values["budget"]).strip() or None,
+                pipeline=str(values["pipeline"]) or None, company=company_ref, note=str(values["note"]).strip() or None,
+            ),
+        )
+        if contact is not None:
+            deal = link_contact(crm, deal.id, contact.id, main=True)
+        return deal
+
+    return FormDialog(
+        "New deal",
+        [
+            FormField("name", "Deal name", required=True, placeholder="Сайт для Магнита"),
+            FormField("budget", "Budget (RUB)", placeholder="1 500 000", aliases=("budget_rub", "Бюджет (RUB)", "budget")),
+            FormField(
+                "pipeline", "Pipeline", kind="select", value=pipeline or crm.settings.default_pipeline,
+                options=pipeline_options(crm), required=True,
+            ),
+            FormField("company", "Company", value=company_name),
+            FormField("note", "Note"),
+        ],
+        submit,
+        intro=f"For: {owner}" if owner else "",
+    )
+
+
+def copy_deal_dialog(crm: Crm, deal: DealDetail) -> FormDialog[DealDetail]:
+    """Copy a deal (monthly invoices): where to, and what comes along."""
+
+    def submit(values: dict[str, Any]) -> DealDetail:
+        pipeline_key, _, stage_key = str(values["target"]).partition("/")
+        return copy_deal(
+            crm,
+            deal.id,
+            CopyOptions(
+                pipeline=pipeline_key, stage=stage_key, name=str(values["name"]).strip() or None,
+                contacts=bool(values["contacts"]), tags=bool(values["tags"]), files=bool(values["files"]),
+                keep_created_at=bool(values["keep_created_at"]),
+            ),
+        )
+
+    return FormDialog(
+        "Copy deal",
+        [
+            FormField("name", "Name of the copy", value=deal.name, required=True),
+            FormField(
+                "target", "Pipeline › stage", kind="select", value=f"{deal.pipeline_key}/{deal.stage_key}",
+                options=stage_options(crm), required=True,
+            ),
+            FormField("contacts", "Contacts come along", kind="checkbox", value=True),
+            FormField("tags", "Tags come along", kind="checkbox", value=True),
+            FormField("files", "Files come along", kind="checkbox", value=True),
+            FormField("keep_created_at", "Keep the creation date", kind="checkbox", value=False),
+        ],
+        submit,
+        save_label="Copy",
+    )
