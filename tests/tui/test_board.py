@@ -43,7 +43,7 @@ def board_of(app: CrmApp) -> BoardScreen:
 
 
 def column(app: CrmApp, key: str) -> BoardColumn:
-    return app.board.query_one(f"#column-{key}", BoardColumn)
+    return next(c for c in app.board.columns if c.stage.key == key)
 
 
 def names_in(app: CrmApp, key: str) -> list[str]:

@@ -220,8 +220,14 @@ class BoardScreen(Screen[None]):
         self.totals = totals
         holder = self.query_one("#columns", ColumnsScroll)
         if rebuild:
-            await holder.remove_children()
-            await holder.mount_all([BoardColumn(t.stage, self._fetcher(pipeline.key, t.stage), self.is_selected) for t in totals])
+            existing = self.columns
+            for column, total in zip(existing, totals, strict=False):
+                column.retarget(total.stage, self._fetcher(pipeline.key, total.stage))
+            if len(existing) > len(totals):
+                await holder.remove_children(existing[len(totals) :])
+            elif len(totals) > len(existing):
+                extra = totals[len(existing) :]
+                await holder.mount_all([BoardColumn(t.stage, self._fetcher(pipeline.key, t.stage), self.is_selected) for t in extra])
             holder.fit_columns()
         for column, total in zip(self.columns, totals, strict=True):
             column.load(total, pages.get(total.stage.key, []), generation, unsorted if total.stage.kind == "unsorted" else 0)

@@ -122,7 +122,7 @@ class BoardColumn(Vertical, can_focus=True):
             self.column = column
 
     def __init__(self, stage: StageView, fetch: PageFetch, is_selected: Callable[[str], bool]) -> None:
-        super().__init__(id=f"column-{stage.key}", classes=f"-{stage.kind}")
+        super().__init__(classes=f"-{stage.kind}")
         self.stage = stage
         self.fetch = fetch
         self.is_selected = is_selected
@@ -135,6 +135,21 @@ class BoardColumn(Vertical, can_focus=True):
         self.cursor = 0
         self.slots = 1
         self.cards: list[DealCard] = []
+
+    def retarget(self, stage: StageView, fetch: PageFetch) -> None:
+        """Show another stage in this column (a pipeline switch).
+
+        Re-using mounted columns and their cards instead of mounting new ones
+        saves most of a switch: styling fresh widgets is what costs.
+        """
+        self.remove_class(f"-{self.stage.kind}")
+        self.add_class(f"-{stage.kind}")
+        self.stage, self.fetch = stage, fetch
+        self.pages, self.cursor, self.top = {}, 0, 0
+        self._loading.clear()
+        header = self.query_one(ColumnHeader)
+        header.stage_name, header.kind = safe_text(stage.name, keep_newlines=False), stage.kind
+        header.refresh()
 
     # ---- layout -------------------------------------------------------
     def compose(self) -> ComposeResult:
