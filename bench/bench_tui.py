@@ -35,7 +35,9 @@ SWITCH_TARGET = 0.200
 def run_probe(db: Path, switches: int) -> tuple[float, list[float]]:
     env = {**os.environ, "TEXTUAL_ANIMATION": "none"}
     start = time.time()
-    out = subprocess.run([sys.executable, str(PROBE), str(db), str(switches)], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, str(PROBE), str(db), str(switches)], env=env, capture_output=True, text=True, check=True
+    )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     return result["ready"] - start, [v / 1000 for v in result["switch_ms"]]
 
@@ -65,17 +67,21 @@ def main() -> int:
         sw_ok = "ok" if s["median"] <= SWITCH_TARGET else "**over**"
         rows.append([f"cold start to interactive board, {label}", ms(c["median"]), ms(c["p90"]), cold_ok])
         rows.append([f"pipeline switch, {label}", ms(s["median"]), ms(s["p90"]), sw_ok])
-        print(f"{label}: cold start median {ms(c['median'])} p90 {ms(c['p90'])}; switch median {ms(s['median'])} p90 {ms(s['p90'])}")
-    body = "\n".join([
-        "## TUI: cold start and pipeline switch",
-        "",
-        f"`{command_line()}` — {now_stamp()}; {machine_info()}",
-        "",
-        f"Cold start target {COLD_TARGET:.1f} s (10k deals); switch target {SWITCH_TARGET * 1000:.0f} ms. "
-        "Headless (`run_test`), so terminal output is not included.",
-        "",
-        table(["what", "median", "p90", "verdict"], rows),
-    ])
+        print(
+            f"{label}: cold start median {ms(c['median'])} p90 {ms(c['p90'])}; switch median {ms(s['median'])} p90 {ms(s['p90'])}"
+        )
+    body = "\n".join(
+        [
+            "## TUI: cold start and pipeline switch",
+            "",
+            f"`{command_line()}` — {now_stamp()}; {machine_info()}",
+            "",
+            f"Cold start target {COLD_TARGET:.1f} s (10k deals); switch target {SWITCH_TARGET * 1000:.0f} ms. "
+            "Headless (`run_test`), so terminal output is not included.",
+            "",
+            table(["what", "median", "p90", "verdict"], rows),
+        ]
+    )
     if not args.no_doc:
         update_doc("tui", body)
     return 0
