@@ -15,10 +15,10 @@ from pathlib import Path
 
 
 async def main(db: Path, switches: int) -> None:
-    from tui_crm.config import load_settings
-    from tui_crm.services.context import open_crm
     from tui_crm.app import make_app
+    from tui_crm.config import load_settings
     from tui_crm.screens.board import BoardScreen
+    from tui_crm.services.context import open_crm
 
     crm = open_crm(load_settings(db=db))
     app = make_app(crm)

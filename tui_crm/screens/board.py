@@ -227,7 +227,8 @@ class BoardScreen(Screen[None]):
                 await holder.remove_children(existing[len(totals) :])
             elif len(totals) > len(existing):
                 extra = totals[len(existing) :]
-                await holder.mount_all([BoardColumn(t.stage, self._fetcher(pipeline.key, t.stage), self.is_selected) for t in extra])
+                fresh = [BoardColumn(t.stage, self._fetcher(pipeline.key, t.stage), self.is_selected) for t in extra]
+                await holder.mount_all(fresh)
             holder.fit_columns()
         for column, total in zip(self.columns, totals, strict=True):
             column.load(total, pages.get(total.stage.key, []), generation, unsorted if total.stage.kind == "unsorted" else 0)
