@@ -50,13 +50,14 @@ def open_tui(pipeline: str | None = None) -> None:
 
 
 def _register() -> None:
-    from tui_crm.cli import commands_add, commands_misc, commands_records, commands_work
+    from tui_crm.cli import commands_add, commands_misc, commands_records, commands_sync, commands_work
 
     app.add_typer(commands_add.app, name="add")
     for name, sub in commands_records.apps.items():
         app.add_typer(sub, name=name)
     commands_work.register(app)
     commands_misc.register(app)
+    commands_sync.register(app)
 
 
 _register()
@@ -67,7 +68,10 @@ def run() -> None:
     from tui_crm.domain.errors import AmbiguousError, CrmError, DuplicateFound, GateRefused
 
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns (not raises) the code of a typer.Exit.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except CrmError as exc:
         from tui_crm.cli.output import error
 
@@ -89,11 +93,12 @@ def run() -> None:
         print("aborted", file=sys.stderr)
         sys.exit(exit_codes.ERROR)
     except Exception as exc:  # click usage errors and the unexpected
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        # Typer >= 0.2x vendors click (typer._click), whose exceptions are not
+        # click.ClickException: recognise either by their interface.
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            sys.exit(code)
         raise
     finally:
         if state._crm is not None:

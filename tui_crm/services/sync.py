@@ -1,0 +1,496 @@
+"""Sync use cases the CLI and the TUI call: connect an account, sync, dry
+run, status, conflicts.
+
+The account's address and integration id are kept in the store's settings
+(``sync.amocrm.*``); tokens and the client secret only in the OS keyring
+(:class:`~tui_crm.sync.amocrm.KeyringTokenStore`). ``sync.last_at`` (ISO
+UTC) is what the status bar shows as the last sync.
+
+Resolving a conflict (``keep``):
+
+* ``local``: the local value stays and is sent at the next sync;
+* ``remote``: the remote value is written locally;
+* ``value``: a third value is written locally and sent at the next sync;
+* gate notices (a stage change pulled without the fields the gate wants)
+  and deletion notices are acknowledged with ``remote``; ``local`` moves
+  the deal back to its previous stage, or restores a record deleted
+  remotely and creates it again there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from tui_crm.domain.errors import CrmError, NotFoundError, ValidationError
+from tui_crm.services.context import Crm
+from tui_crm.storage.models import ChangeLog, Setting
+
+if TYPE_CHECKING:
+    from tui_crm.sync.adapter import Adapter
+    from tui_crm.sync.engine import SyncReport
+
+LAST_SYNC_KEY = "sync.last_at"
+_BASE_URL = "sync.amocrm.base_url"
+_ACCOUNT = "sync.amocrm.account"
+_CLIENT_ID = "sync.amocrm.client_id"
+_REDIRECT = "sync.amocrm.redirect_uri"
+_SECRET_SERVICE = "tui-crm"
+DEFAULT_REDIRECT = "https://localhost/tui-crm/oauth"
+
+
+class SyncNotConfigured(CrmError):
+    """No remote account is connected."""
+
+
+@dataclass
+class ConnectedAccount:
+    account: str
+    base_url: str
+    name: str | None = None
+    long_lived: bool = False
+    local_unsynced: int = 0  # deals, contacts, companies here that the first sync will create remotely
+
+
+@dataclass
+class ConflictView:
+    id: str
+    kind: str  # conflict | gate | deleted
+    entity: str
+    record_id: str
+    record_name: str
+    field: str
+    base: Any
+    local: Any
+    remote: Any
+    detail: str | None
+    created_at: datetime
+    resolved_at: datetime | None = None
+    resolution: str | None = None
+
+
+@dataclass
+class SyncStatus:
+    account: str | None
+    pending: int
+    last_sync: datetime | None
+    open_conflicts: int
+    open_notices: int
+    pending_by_entity: dict[str, int] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------- settings
+
+
+def _setting(crm: Crm, key: str) -> str | None:
+    with crm.read() as session:
+        row = session.get(Setting, key)
+    return row.value if row and row.value else None
+
+
+def _set_settings(crm: Crm, values: dict[str, str | None]) -> None:
+    with crm.uow() as work:
+        for key, value in values.items():
+            row = work.session.get(Setting, key)
+            if value is None:
+                if row is not None:
+                    work.session.delete(row)
+                continue
+            row = row or Setting(key=key, value="")
+            row.value = value
+            work.session.add(row)
+
+
+def account_address(subdomain: str | None = None, base_url: str | None = None) -> tuple[str, str]:
+    """(account key, https address) from a subdomain (``acme``, ``acme.kommo.com``) or a full address."""
+    if base_url:
+        parts = urlsplit(base_url.strip())
+        if not parts.hostname:
+            raise ValidationError("base-url", f"{base_url!r} is not an address")
+        return (parts.netloc, f"{parts.scheme}://{parts.netloc}")
+    if not subdomain or not subdomain.strip():
+        raise ValidationError("subdomain", "give the account's subdomain, e.g. --subdomain acme (for acme.amocrm.ru)")
+    host = subdomain.strip().lower()
+    if host.startswith(("http://", "https://")):
+        return account_address(base_url=host)
+    if "." not in host:
+        host = f"{host}.amocrm.ru"
+    return host, f"https://{host}"
+
+
+def _secret_user(account: str) -> str:
+    return f"amocrm-app:{account}"
+
+
+def _lock_dir(crm: Crm) -> Path:
+    return crm.settings.db_path.parent / ".tui-crm-locks"
+
+
+def connect_amocrm(
+    crm: Crm,
+    *,
+    subdomain: str | None = None,
+    base_url: str | None = None,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    redirect_uri: str | None = None,
+    code: str | None = None,
+    long_lived_token: str | None = None,
+) -> ConnectedAccount:
+    """Store the account and its tokens (keyring), then check them with one API call."""
+    from tui_crm.sync.amocrm import AmoClient, KeyringTokenStore, OAuthApp, TokenPair, exchange_code
+
+    account, url = account_address(subdomain, base_url)
+    store = KeyringTokenStore(account)
+    app: OAuthApp | None = None
+    if long_lived_token:
+        pair = TokenPair.long_lived_token(long_lived_token)
+    else:
+        if not (client_id and client_secret and code):
+            raise ValidationError(
+                "auth",
+                "give --client-id, --client-secret and --code (from the integration's consent redirect), "
+                "or --long-lived-token for a private integration",
+            )
+        app = OAuthApp(client_id, client_secret, redirect_uri or DEFAULT_REDIRECT)
+        pair = exchange_code(url, app, code)
+    store.save(pair)
+    if app is not None:
+        _save_secret(account, app.client_secret)
+    _set_settings(
+        crm,
+        {
+            _BASE_URL: url,
+            _ACCOUNT: account,
+            _CLIENT_ID: app.client_id if app else None,
+            _REDIRECT: app.redirect_uri if app else None,
+        },
+    )
+    client = AmoClient(url, store, oauth=app, lock_dir=_lock_dir(crm))
+    try:
+        info = client.account()
+    finally:
+        client.close()
+    return ConnectedAccount(account, url, str(info.get("name") or "") or None, pair.long_lived, _unsynced_records(crm, account))
+
+
+def _unsynced_records(crm: Crm, account: str) -> int:
+    """Live deals, contacts and companies not linked to a record of this account yet."""
+    from tui_crm.storage.sync_tables import SyncIdMap
+    from tui_crm.sync.local import MODELS
+
+    total = 0
+    with crm.read() as session:
+        for entity in ("deal", "contact", "company"):
+            model = MODELS[entity]
+            linked = select(SyncIdMap.local_id).where(SyncIdMap.adapter == f"amocrm:{account}", SyncIdMap.entity == entity)
+            total += int(
+                session.exec(
+                    select(func.count()).select_from(model).where(col(model.deleted_at).is_(None), col(model.id).not_in(linked))
+                ).one()
+            )
+    return total
+
+
+def _save_secret(account: str, secret: str) -> None:
+    from tui_crm.sync.amocrm import KeyringTokenStore
+
+    KeyringTokenStore._keyring().set_password(_SECRET_SERVICE, _secret_user(account), secret)
+
+
+def _load_secret(account: str) -> str | None:
+    from tui_crm.sync.amocrm import KeyringTokenStore
+
+    try:
+        return KeyringTokenStore._keyring().get_password(_SECRET_SERVICE, _secret_user(account))
+    except Exception:  # noqa: BLE001 - no keyring: refresh is then impossible, the client says so
+        return None
+
+
+def connected_account(crm: Crm) -> tuple[str, str] | None:
+    account, url = _setting(crm, _ACCOUNT), _setting(crm, _BASE_URL)
+    return (account, url) if account and url else None
+
+
+def make_adapter(crm: Crm, *, max_rps: int = 7, base_url: str | None = None) -> Adapter:
+    """The adapter of the connected account (tokens from the keyring)."""
+    from tui_crm.sync.amocrm import AmoClient, KeyringTokenStore, OAuthApp
+    from tui_crm.sync.amocrm.adapter import AmoAdapter
+
+    connected = connected_account(crm)
+    if connected is None:
+        raise SyncNotConfigured(
+            "No amoCRM account is connected. Run: crm auth amocrm --subdomain NAME --long-lived-token TOKEN "
+            "(or --client-id/--client-secret/--code)."
+        )
+    account, url = connected
+    if base_url:
+        url = base_url
+    app = None
+    client_id = _setting(crm, _CLIENT_ID)
+    if client_id:
+        secret = _load_secret(account)
+        if secret:
+            app = OAuthApp(client_id, secret, _setting(crm, _REDIRECT) or DEFAULT_REDIRECT)
+    client = AmoClient(url, KeyringTokenStore(account), oauth=app, lock_dir=_lock_dir(crm), max_rps=max_rps)
+    return AmoAdapter(client, account)
+
+
+# ------------------------------------------------------------------- sync
+
+
+def run_sync(
+    crm: Crm,
+    *,
+    adapter: Adapter | None = None,
+    progress: Callable[[str, str, int, int | None], None] | None = None,
+    push: bool = True,
+    pull: bool = True,
+) -> SyncReport:
+    """Push pending changes, then pull remote ones. Raises AmoError/CrmError on failure."""
+    from tui_crm.sync.engine import SyncEngine
+
+    own = adapter is None
+    adapter = adapter or make_adapter(crm)
+    try:
+        return SyncEngine(crm, adapter, progress=progress).run(push=push, pull=pull)
+    finally:
+        if own:
+            adapter.close()
+
+
+@dataclass
+class PlannedChange:
+    entity: str
+    action: str  # create | update
+    record_id: str
+    fields: dict[str, Any]
+
+
+def dry_run(crm: Crm) -> list[PlannedChange]:
+    """What the next push would send (computed offline from the change log and the shadows)."""
+    from tui_crm.sync.engine import SyncEngine
+
+    connected = connected_account(crm)
+    name = f"amocrm:{connected[0]}" if connected else "amocrm:?"
+    engine = SyncEngine(crm, _OfflineAdapter(name))
+    out: list[PlannedChange] = []
+    for entity, plan in engine.plan().items():
+        for action, items in plan.items():
+            out.extend(PlannedChange(entity, action, record_id, fields) for record_id, fields in items)
+    return out
+
+
+class _OfflineAdapter:
+    """Stands in for an adapter where only the offline parts of the engine run (dry run)."""
+
+    entities = ("company", "contact", "deal", "task", "note")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def normalize(self, entity: str, fields: dict[str, Any]) -> dict[str, Any]:
+        return fields
+
+    def close(self) -> None:
+        return None
+
+
+# ----------------------------------------------------------------- status
+
+
+def sync_status(crm: Crm) -> SyncStatus:
+    from tui_crm.services.status import last_sync
+    from tui_crm.storage.sync_tables import SyncConflict
+    from tui_crm.sync.mapping import TABLES
+
+    connected = connected_account(crm)
+    with crm.read() as session:
+        rows = session.exec(
+            select(ChangeLog.entity, func.count(func.distinct(ChangeLog.entity_id)))
+            .where(col(ChangeLog.synced_at).is_(None))
+            .group_by(ChangeLog.entity)
+        ).all()
+        by_entity = {entity: int(count) for entity, count in rows if entity in TABLES.values() or entity == "unsorted_entry"}
+        pending = int(session.exec(select(func.count()).select_from(ChangeLog).where(col(ChangeLog.synced_at).is_(None))).one())
+        kinds = session.exec(
+            select(SyncConflict.kind, func.count()).where(col(SyncConflict.resolved_at).is_(None)).group_by(SyncConflict.kind)
+        ).all()
+    counts = {kind: int(n) for kind, n in kinds}
+    return SyncStatus(
+        account=connected[0] if connected else None,
+        pending=pending,
+        last_sync=last_sync(crm),
+        open_conflicts=counts.get("conflict", 0),
+        open_notices=sum(n for k, n in counts.items() if k != "conflict"),
+        pending_by_entity=by_entity,
+    )
+
+
+# -------------------------------------------------------------- conflicts
+
+
+def _record_name(session: Any, entity: str, local_id: str) -> str:
+    from tui_crm.sync.local import MODELS
+
+    model = MODELS.get(entity)
+    row = session.get(model, local_id) if model else None
+    if row is None:
+        return local_id[:8]
+    return str(getattr(row, "name", None) or getattr(row, "text", "") or local_id[:8])
+
+
+def _loads(raw: str | None) -> Any:
+    return json.loads(raw) if raw else None
+
+
+def list_conflicts(crm: Crm, *, include_resolved: bool = False) -> list[ConflictView]:
+    from tui_crm.storage.sync_tables import SyncConflict
+
+    with crm.read() as session:
+        stmt = select(SyncConflict)
+        if not include_resolved:
+            stmt = stmt.where(col(SyncConflict.resolved_at).is_(None))
+        rows = session.exec(stmt.order_by(col(SyncConflict.created_at), col(SyncConflict.id))).all()
+        return [
+            ConflictView(
+                id=row.id,
+                kind=row.kind,
+                entity=row.entity,
+                record_id=row.local_id,
+                record_name=_record_name(session, row.entity, row.local_id),
+                field=row.field,
+                base=_loads(row.base_json),
+                local=_loads(row.local_json),
+                remote=_loads(row.remote_json),
+                detail=row.detail,
+                created_at=row.created_at,
+                resolved_at=row.resolved_at,
+                resolution=row.resolution,
+            )
+            for row in rows
+        ]
+
+
+def _find_conflict(session: Any, ref: str) -> Any:
+    from tui_crm.storage.sync_tables import SyncConflict
+
+    ref = ref.strip().lower()
+    rows = session.exec(
+        select(SyncConflict).where(col(SyncConflict.id).startswith(ref), col(SyncConflict.resolved_at).is_(None))
+    ).all()
+    if not rows:
+        raise NotFoundError(f"No open conflict {ref!r}. List them with: crm sync conflicts")
+    if len(rows) > 1:
+        from tui_crm.domain.errors import AmbiguousError
+
+        raise AmbiguousError(f"{len(rows)} conflicts start with {ref!r}", [r.id[:8] for r in rows])
+    return rows[0]
+
+
+def parse_field_value(crm: Crm, entity: str, field_name: str, raw: str) -> Any:
+    """A typed value for a canonical field, from what a person typed."""
+    from tui_crm.domain.fields import validate_value
+    from tui_crm.domain.money import parse_money
+    from tui_crm.services.deal_values import to_minor
+    from tui_crm.sync.mapping import SET_FIELDS
+
+    text = raw.strip()
+    if text == "":
+        return [] if field_name in SET_FIELDS else None
+    if field_name in SET_FIELDS:
+        return [part.strip() for part in text.split(",") if part.strip()]
+    if field_name in ("budget_rub", "budget_usd"):
+        return to_minor(parse_money(text, field_name))
+    if field_name.startswith("custom."):
+        key = field_name.split(".", 1)[1]
+        defs = crm.pipelines.custom_fields_for(entity) if entity in ("deal", "contact", "company") else {}
+        if key in defs:
+            return validate_value(defs[key], text, phone_region=crm.settings.phone_region, now=crm.now())
+    if field_name in ("due_at",):
+        from tui_crm.domain.when import parse_when
+
+        return int(parse_when(text, crm.now())[0].timestamp())
+    if field_name in ("completed", "deleted"):
+        return text.lower() in ("1", "yes", "true", "да", "y")
+    return text
+
+
+def resolve_conflict(crm: Crm, ref: str, keep: str) -> ConflictView:
+    """Resolve one open conflict: keep ``local``, ``remote``, or any other text as the new value."""
+    from tui_crm.storage.sync_tables import SyncIdMap, SyncShadow
+    from tui_crm.sync.local import MODELS, LocalStore, SyncUnitOfWork
+
+    choice = keep.strip()
+    with crm.read() as session:
+        row = _find_conflict(session, ref)
+    store = LocalStore()
+    entity, local_id, field_name = row.entity, row.local_id, row.field
+    remote, local = _loads(row.remote_json), _loads(row.local_json)
+    now = crm.clock().astimezone(UTC)
+
+    def set_shadow(session: Any, value: Any) -> None:
+        shadow = session.get(SyncShadow, (row.adapter, entity, local_id))
+        if shadow is None:
+            return
+        fields = json.loads(shadow.fields_json)
+        fields[field_name] = value
+        shadow.fields_json = json.dumps(fields, ensure_ascii=False, sort_keys=True)
+        session.add(shadow)
+
+    def close(session: Any, resolution: str) -> None:
+        fresh = session.get(type(row), row.id)
+        fresh.resolved_at, fresh.resolution = now, resolution
+        session.add(fresh)
+
+    lowered = choice.lower()
+    if row.kind == "conflict":
+        if lowered == "remote":
+            work = SyncUnitOfWork(crm.engine, crm.user_id, batch_id="sync:resolve")
+            work.now = now
+            with work:
+                store.apply(work, entity, local_id, {field_name: remote}, new=False)
+                set_shadow(work.session, remote)
+                close(work.session, "remote")
+        else:
+            value = local if lowered == "local" else parse_field_value(crm, entity, field_name, choice)
+            with crm.uow() as work:
+                if lowered != "local":
+                    store.apply(work, entity, local_id, {field_name: value}, new=False)
+                elif work.session.get(MODELS[entity], local_id) is not None:
+                    work.log(entity, local_id, "update", {field_name: [remote, value]})  # queued for the next push
+                set_shadow(work.session, remote)
+                close(work.session, "local" if lowered == "local" else "value")
+    elif row.kind == "gate":
+        with crm.uow() as work:
+            if lowered == "local" and local:
+                store.apply(work, entity, local_id, {"stage_id": local}, new=False)
+                set_shadow(work.session, remote)
+            close(work.session, "local" if lowered == "local" else "ack")
+    elif row.kind == "deleted":
+        with crm.uow() as work:
+            if lowered == "local":
+                record = work.session.get(MODELS[entity], local_id)
+                if record is not None:
+                    work.restore(record)
+                    from tui_crm.services.records import reindex
+
+                    if entity in ("deal", "contact", "company"):
+                        reindex(work.session, entity, local_id)
+                for model in (SyncIdMap, SyncShadow):
+                    found = work.session.get(model, (row.adapter, entity, local_id))
+                    if found is not None:
+                        work.session.delete(found)
+            close(work.session, "local" if lowered == "local" else "ack")
+    else:  # pragma: no cover - unknown kinds are only acknowledged
+        with crm.uow() as work:
+            close(work.session, "ack")
+    return next(c for c in list_conflicts(crm, include_resolved=True) if c.id == row.id)
