@@ -123,7 +123,8 @@ def capture_lead(crm: Crm, data: LeadInput) -> DealDetail:
                 entity=deal,
             )
         reindex(session, "deal", deal.id)
-    return get_deal(crm, deal.id)
+        detail = deal_detail(session, deal)  # read in the same transaction: no second one
+    return detail
 
 
 def _stage_of_kind(pipeline: PipelineView, kind: str) -> StageView:
