@@ -10,18 +10,25 @@ Navigation is a shallow stack: the board is the base screen, a section
 replacing whichever section was there — and a card goes on top of that.
 Keys, palette and `?` help all come from the bindings declared with ids
 (see :mod:`tui_crm.commands`).
+
+Sync: `S` runs a sync now (push then pull) in a thread worker, its progress
+in the status bar, its outcome in a notification, then reloads what is on
+screen; `C` opens the sync conflicts. With ``sync_interval_minutes = N`` in
+config.toml (off by default) a connected store also syncs every N minutes.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 from textual.signal import Signal
+from textual.worker import get_current_worker
 
 from tui_crm.commands import CrmCommands, load_keymap, screen_actions
 from tui_crm.domain.errors import CrmError
@@ -31,6 +38,11 @@ from tui_crm.services.context import Crm
 from tui_crm.services.status import last_sync, pending_changes
 from tui_crm.services.views import DealDetail
 from tui_crm.widgets.status_bar import StatusBar, StoreStatus
+from tui_crm.widgets.sync_runner import Outcome, ProgressLine, explain_failure, summarize, sync_interval_minutes
+
+if TYPE_CHECKING:
+    from tui_crm.sync.adapter import Adapter
+    from tui_crm.sync.engine import SyncReport
 
 THEMES = {"dark": "textual-dark", "light": "textual-light"}
 STATUS_EVERY = 5.0
@@ -43,7 +55,12 @@ SECTIONS = {
     "companies": ("tui_crm.screens.lists", "ListScreen"),
     "agenda": ("tui_crm.screens.agenda", "AgendaScreen"),
     "unsorted": ("tui_crm.screens.unsorted", "UnsortedScreen"),
+    "conflicts": ("tui_crm.screens.conflicts", "ConflictsScreen"),
 }
+
+
+class SyncStopped(Exception):
+    """Raised from the progress callback when the app stops a running sync (quit)."""
 
 
 class CrmApp(App[None]):
@@ -63,6 +80,8 @@ class CrmApp(App[None]):
         Binding("a", "open_agenda", "Agenda", show=False, id="app.agenda"),
         Binding("u", "open_unsorted", "Unsorted inbox", show=False, id="app.unsorted"),
         Binding("z", "undo_delete", "Undo delete", id="app.undo_delete"),
+        Binding("S", "sync_now", "Sync now", show=False, id="app.sync_now"),
+        Binding("C", "open_conflicts", "Sync conflicts", show=False, id="app.conflicts"),
         Binding("ctrl+t", "toggle_theme", "Light/dark theme", show=False, id="app.theme"),
         Binding("q", "quit", "Quit", show=False, id="app.quit"),
     ]
@@ -81,6 +100,8 @@ class CrmApp(App[None]):
         self.store_status = StoreStatus(user=crm.user_name, pending=0, last_sync=None)
         self.status_signal: Signal[StoreStatus] = Signal(self, "store-status")
         self._undo_batch: tuple[str, int] | None = None
+        self._sync_progress = ""
+        self._syncing = False
 
     # ---- screens ------------------------------------------------------
     def get_default_screen(self) -> Screen[Any]:
@@ -90,6 +111,9 @@ class CrmApp(App[None]):
         self.screen_change_signal.subscribe(self, self._screen_changed)
         self.refresh_status()
         self.set_interval(STATUS_EVERY, self.refresh_status)
+        minutes = sync_interval_minutes(self.crm.settings.config_dir)
+        if minutes > 0:
+            self.set_interval(minutes * 60, self._background_sync)
 
     @property
     def board(self) -> BoardScreen:
@@ -139,6 +163,9 @@ class CrmApp(App[None]):
 
     async def action_open_unsorted(self) -> None:
         await self._show_section(self._section("unsorted", self.pipeline_key))
+
+    async def action_open_conflicts(self) -> None:
+        await self._show_section(self._section("conflicts"))
 
     def open_card(self, entity_type: str, entity_id: str) -> None:
         """Push the card of a deal, contact or company on top of the stack."""
@@ -210,16 +237,122 @@ class CrmApp(App[None]):
         self.board.reload()
         self.refresh_status()
 
+    # ---- sync ---------------------------------------------------------
+    def make_sync_adapter(self) -> Adapter:
+        """The connected account's adapter (tests replace this to lift the rate limit)."""
+        from tui_crm.services.sync import make_adapter
+
+        return make_adapter(self.crm)
+
+    def action_sync_now(self) -> None:
+        """`S`: push then pull now; progress in the status bar, outcome in a notification."""
+        if self._syncing:
+            self.notify("A sync is already running.", title="Sync", markup=False)
+            return
+        self._syncing = True
+        self._run_sync(quiet=False)
+
+    def _background_sync(self) -> None:
+        """Every ``sync_interval_minutes``: a quiet sync if an account is connected."""
+        if not self._syncing:
+            self._syncing = True
+            self._run_sync(quiet=True)
+
+    @work(thread=True, exclusive=True, group="sync", exit_on_error=False)
+    def _run_sync(self, quiet: bool) -> None:
+        from tui_crm.services.sync import connected_account, run_sync
+
+        worker = get_current_worker()
+        throttle = ProgressLine()
+
+        def progress(phase: str, entity: str, done: int, total: int | None) -> None:
+            if worker.is_cancelled:
+                raise SyncStopped("the app stopped the sync")
+            line = throttle(phase, entity, done, total)
+            if line is not None:
+                self.call_from_thread(self._show_sync_progress, line)
+
+        result: SyncReport | BaseException | None = None
+        try:
+            if not quiet or connected_account(self.crm) is not None:
+                self.call_from_thread(self._show_sync_progress, "connecting")
+                adapter = self.make_sync_adapter()
+                try:
+                    result = run_sync(self.crm, adapter=adapter, progress=progress)
+                finally:
+                    adapter.close()
+        except SyncStopped:
+            return
+        except Exception as exc:  # every failure is reported, none crashes the app
+            result = exc
+        if not worker.is_cancelled:
+            self.call_from_thread(self._sync_finished, result, quiet)
+
+    def _conflicts_key(self) -> str:
+        """The key that opens the conflicts (after keymap overrides), for messages."""
+        for active in self.screen.active_bindings.values():
+            if active.binding.action == "open_conflicts":
+                return self.get_key_display(active.binding)
+        return "C"
+
+    def _show_sync_progress(self, line: str) -> None:
+        self._sync_progress = line
+        self._publish_status(self.store_status)
+
+    def _sync_finished(self, result: SyncReport | BaseException | None, quiet: bool) -> None:
+        self._syncing = False
+        self._show_sync_progress("")
+        outcome: Outcome | None
+        if isinstance(result, BaseException):
+            outcome = explain_failure(result)
+        elif result is not None:
+            outcome = summarize(result, self._conflicts_key())
+            if quiet and outcome.severity == "information":
+                outcome = None
+        else:
+            outcome = None
+        if outcome is not None:
+            timeout = 5 if outcome.severity == "information" else 12
+            self.notify(outcome.text, title=outcome.title, severity=outcome.severity, timeout=timeout, markup=False)
+        self.refresh_status()
+        if result is not None:
+            self._reload_screens()
+
+    def _reload_screens(self) -> None:
+        """After a sync: reload the board and the full screen on top of it."""
+        full = [s for s in self.screen_stack if not isinstance(s, ModalScreen)]
+        if full and isinstance(full[0], BoardScreen):
+            full[0].reload()
+        if len(full) > 1:
+            top = full[-1]
+            reload = getattr(top, "action_reload", None) or getattr(top, "reload", None)
+            if callable(reload):
+                reload()
+
     # ---- status bar ---------------------------------------------------
     @work(thread=True, exclusive=True, group="status", exit_on_error=False)
     def refresh_status(self) -> None:
-        """Poll pending sync changes and the last sync time; publish to bars."""
-        status = StoreStatus(
-            user=self.crm.user_name, pending=pending_changes(self.crm), last_sync=last_sync(self.crm), now=self.crm.now()
-        )
+        """Poll pending sync changes, the last sync time and open conflicts; publish to bars."""
+        from tui_crm.services.sync import sync_status
+
+        try:
+            info = sync_status(self.crm)
+        except Exception:  # noqa: BLE001 - no sync tables or a busy store: the counts alone
+            status = StoreStatus(
+                user=self.crm.user_name, pending=pending_changes(self.crm), last_sync=last_sync(self.crm), now=self.crm.now()
+            )
+        else:
+            status = StoreStatus(
+                user=self.crm.user_name,
+                pending=info.pending,
+                last_sync=info.last_sync,
+                now=self.crm.now(),
+                conflicts=info.open_conflicts + info.open_notices,
+            )
         self.call_from_thread(self._publish_status, status)
 
     def _publish_status(self, status: StoreStatus) -> None:
+        status = replace(status, syncing=self._sync_progress)
         if status != self.store_status:
             self.store_status = status
             self.status_signal.publish(status)

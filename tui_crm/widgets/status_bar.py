@@ -1,5 +1,8 @@
 """The status line every screen shows: who is working, what waits for sync.
 
+It also shows a running sync's progress (``⟳ syncing… pull deals 120/400``)
+and, when some are open, how many sync conflicts wait to be resolved.
+
 The app polls the store (``services.status``) in a worker and publishes a
 :class:`StoreStatus` on ``app.status_signal``; each bar subscribes, so no
 bar ever queries the database itself. A screen may add its own context on
@@ -25,13 +28,16 @@ class StoreStatus:
     """What the bar shows about the store; ``now`` dates the last sync.
 
     ``now`` does not take part in comparisons, so a poll that finds nothing
-    new does not repaint every bar.
+    new does not repaint every bar. ``conflicts`` counts open sync conflicts
+    and notices; ``syncing`` is the progress of a running sync ("" when none).
     """
 
     user: str
     pending: int
     last_sync: datetime | None
     now: datetime | None = field(default=None, compare=False)
+    conflicts: int = 0
+    syncing: str = ""
 
 
 def describe_sync(status: StoreStatus) -> str:
@@ -86,7 +92,13 @@ class StatusBar(Horizontal):
         """Render a fresh :class:`StoreStatus` (called by the app's signal)."""
         text = Text()
         text.append(f"● {safe_text(status.user, keep_newlines=False)}", style="bold")
-        text.append(f"  ⇅ {describe_sync(status)}")
+        if status.syncing:
+            text.append(f"  ⟳ syncing… {safe_text(status.syncing, keep_newlines=False)}", style="bold")
+        else:
+            text.append(f"  ⇅ {describe_sync(status)}")
+        if status.conflicts > 0:
+            plural = "s" if status.conflicts != 1 else ""
+            text.append(f"  ⚠ {status.conflicts} sync conflict{plural}", style="bold yellow")
         self.query_one("#status-left", Label).update(text)
 
     def watch_context(self, context: str) -> None:
