@@ -27,6 +27,14 @@ _FIELD_LABELS = {
     "company_id": "Компания",
     "loss_reason": "Причина отказа",
     "name": "Название",
+    "source_channel": "Канал",
+    "source_site": "Сайт",
+    "source_message": "Сообщение",
+    "source_url": "Ссылка",
+    "contacts": "Контакты",
+    "tags": "Теги",
+    "phones": "Телефон",
+    "emails": "Email",
 }
 _QUIET_FIELDS = {"stage_entered_at", "closed_at", "pipeline_id", "deleted_at"}
 
