@@ -32,6 +32,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+# The fake amoCRM, a test keyring and a connected store, for tests/sync and tests/tui.
+pytest_plugins = ["tests.fake_amocrm.fixtures"]
+
 MSK = ZoneInfo("Europe/Moscow")
 # A Thursday; Friday 27, weekend 28-29, Monday 30 November.
 START = datetime(2026, 11, 26, 12, 0, tzinfo=MSK)

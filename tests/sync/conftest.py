@@ -9,44 +9,13 @@ process tests run ``crm sync`` with the real limits.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import keyring
 import pytest
 
 from tests.fake_amocrm import FakeAmo
-from tests.fake_amocrm.keyrings import MemoryKeyring
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeAmo]:
-    server = FakeAmo.start()
-    server.limits.enabled = False
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def store(crm: Any, fake: FakeAmo, memory_keyring: MemoryKeyring) -> Any:
-    """The test's ``crm`` connected to the fake with its long-lived token."""
-    from tui_crm.services.sync import connect_amocrm
-
-    connect_amocrm(crm, base_url=fake.base_url, long_lived_token=fake.token)
-    return crm
 
 
 @pytest.fixture

@@ -8,10 +8,9 @@ a second. Names start with ``test_sync_ui_`` so snapshots never collide.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import keyring
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Label
@@ -32,32 +31,6 @@ SnapCompare = Callable[..., bool]
 REMOTE_NAME = "[bold red]Сайт[/] для Магнита"
 
 
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeAmo]:
-    server = FakeAmo.start()
-    server.limits.enabled = False
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def store(crm: Crm, fake: FakeAmo, memory_keyring: MemoryKeyring) -> Crm:
-    """The TUI test store connected to the fake with its long-lived token."""
-    sync_service.connect_amocrm(crm, base_url=fake.base_url, long_lived_token=fake.token)
-    return crm
 
 
 def fast_adapter(crm: Crm) -> Any:

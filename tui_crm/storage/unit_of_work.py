@@ -45,6 +45,9 @@ def record_fields(record: SQLModel) -> dict[str, Any]:
 class UnitOfWork:
     """A write transaction bound to the acting user."""
 
+    # Change-log rows of changes that came from the remote are born synced.
+    writes_synced_rows = False
+
     def __init__(self, engine: Engine, user_id: str | None, batch_id: str | None = None) -> None:
         self.engine = engine
         self.user_id = user_id
@@ -82,6 +85,7 @@ class UnitOfWork:
                 user_id=self.user_id,
                 at=self.now,
                 batch_id=self.batch_id,
+                synced_at=self.now if self.writes_synced_rows else None,
             )
         )
 

@@ -24,7 +24,6 @@ from sqlmodel import Session, col, select
 from tui_crm.domain.text import fold
 from tui_crm.services.records import add_channel, change_tags, reindex, remove_channel, set_custom_value
 from tui_crm.storage.models import (
-    ChangeLog,
     Channel,
     Company,
     Contact,
@@ -39,7 +38,7 @@ from tui_crm.storage.models import (
     Tag,
     Task,
 )
-from tui_crm.storage.unit_of_work import UnitOfWork, to_jsonable
+from tui_crm.storage.unit_of_work import UnitOfWork
 from tui_crm.sync.mapping import CUSTOM_PREFIX, clean
 
 MODELS: dict[str, type[Record]] = {"company": Company, "contact": Contact, "deal": Deal, "task": Task, "note": Note}
@@ -49,19 +48,7 @@ _CHUNK = 500
 class SyncUnitOfWork(UnitOfWork):
     """A write transaction for pulled changes: its change-log rows are already synced."""
 
-    def log(self, entity: str, entity_id: str, op: str, changes: dict[str, Any]) -> None:
-        self.session.add(
-            ChangeLog(
-                entity=entity,
-                entity_id=entity_id,
-                op=op,
-                changes=json.dumps(to_jsonable(changes), ensure_ascii=False),
-                user_id=self.user_id,
-                at=self.now,
-                batch_id=self.batch_id,
-                synced_at=self.now,
-            )
-        )
+    writes_synced_rows = True
 
 
 _RANDOM = random.Random(os.urandom(32))
