@@ -78,6 +78,7 @@ def deals_list(
 @deals.command("show")
 def deals_show(ref: Annotated[str, typer.Argument(help="Id prefix or name.")], json_: JsonOpt = False) -> None:
     """A deal with its fields, contacts and timeline."""
+    from tui_crm.domain.fields import format_value
     from tui_crm.services.deals import get_deal
     from tui_crm.services.notes import timeline
 
@@ -88,6 +89,11 @@ def deals_show(ref: Annotated[str, typer.Argument(help="Id prefix or name.")], j
         emit_json({"deal": deal, "timeline": items})
         return
     labels = {k: f.label for k, f in crm.pipelines.fields.items()}
+
+    def shown(key: str, value: object) -> str:
+        field = crm.pipelines.fields.get(key)
+        return clean(format_value(field, value) if field else value)
+
     fields(
         f"{deal.name}  [{deal.id[:8]}]",
         [
@@ -98,7 +104,7 @@ def deals_show(ref: Annotated[str, typer.Argument(help="Id prefix or name.")], j
             ("Компания", deal.company.name if deal.company else None),
             ("Контакты", ", ".join(c.name + (" (main)" if c.is_main else "") for c in deal.contacts)),
             ("Теги", ", ".join(deal.tags)),
-            *[(labels.get(k, k), clean(v)) for k, v in deal.custom.items()],
+            *[(labels.get(k, k), shown(k, v)) for k, v in deal.custom.items()],
             ("Канал", deal.source_channel),
             ("Сайт", deal.source_site),
             ("Ссылка", deal.source_url),
