@@ -102,6 +102,7 @@ class CrmApp(App[None]):
         self._undo_batch: tuple[str, int] | None = None
         self._sync_progress = ""
         self._syncing = False
+        self.startup_notice: str | None = None  # e.g. "this is the demo database"
 
     # ---- screens ------------------------------------------------------
     def get_default_screen(self) -> Screen[Any]:
@@ -114,6 +115,8 @@ class CrmApp(App[None]):
         minutes = sync_interval_minutes(self.crm.settings.config_dir)
         if minutes > 0:
             self.set_interval(minutes * 60, self._background_sync)
+        if self.startup_notice:
+            self.notify(self.startup_notice, title="Demo", timeout=20, markup=False)
 
     @property
     def board(self) -> BoardScreen:

@@ -32,21 +32,24 @@ def main(
     db: Annotated[str | None, typer.Option("--db", help="Database file (default: CRM_DB or the user data dir).")] = None,
     user: Annotated[str | None, typer.Option("--user", help="Act as this user (name or email).")] = None,
     pipeline: Annotated[str | None, typer.Option("--pipeline", "-P", help="Pipeline the app opens on.")] = None,
+    no_demo: Annotated[bool, typer.Option("--no-demo", help="Open your own database even while it is empty.")] = False,
 ) -> None:
     state.db, state.user = db, user
     if ctx.invoked_subcommand is None:
-        open_tui(pipeline)
+        open_tui(pipeline, demo=not no_demo)
 
 
-def open_tui(pipeline: str | None = None) -> None:
+def open_tui(pipeline: str | None = None, demo: bool = True) -> None:
     """The only place the CLI imports Textual."""
-    from tui_crm.services.demo import seed_if_empty
+    from tui_crm.services.demo import store_for_app
 
-    crm = state.crm()
-    seed_if_empty(crm)
+    crm, notice = store_for_app(state.crm()) if demo else (state.crm(), None)
+    state._crm = crm
     from tui_crm.app import make_app
 
-    make_app(crm, pipeline).run()
+    app = make_app(crm, pipeline)
+    app.startup_notice = notice
+    app.run()
 
 
 def _register() -> None:

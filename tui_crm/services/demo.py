@@ -7,12 +7,14 @@ automatic tasks, change log), seeded from a fixed random seed.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlmodel import func, select
 
+from tui_crm.config import Settings
 from tui_crm.domain.validation import inn_check_digits
-from tui_crm.services.context import Crm
+from tui_crm.services.context import Crm, open_crm
 from tui_crm.services.deals import LeadInput, capture_lead, move_deal
 from tui_crm.services.notes import add_note
 from tui_crm.services.records import resolve
@@ -180,10 +182,32 @@ def _add_dated_task(crm: Crm, deal_id: str, rng: random.Random) -> None:
         )
 
 
-def seed_if_empty(crm: Crm) -> bool:
-    """First start on a fresh database: seed the demo so the board is not empty."""
+def has_deals(crm: Crm) -> bool:
     with crm.read() as session:
-        if session.exec(select(func.count()).select_from(Deal)).one():
-            return False
-    seed_demo(crm)
-    return True
+        return bool(session.exec(select(func.count()).select_from(Deal)).one())
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """A demo store beside the user's own, never the same file."""
+    db_path = settings.db_path.with_name("demo.sqlite3")
+    return replace(settings, db_path=db_path, files_dir=db_path.with_name(db_path.name + ".files"))
+
+
+def store_for_app(crm: Crm) -> tuple[Crm, str | None]:
+    """The store the app opens, and a notice when it is the demo.
+
+    While the user's own database has no deals the app shows a seeded demo
+    database instead, kept in a separate file: demo deals must never mix with
+    real ones (they would be pushed to the team's amoCRM by the next sync).
+    """
+    if has_deals(crm):
+        return crm, None
+    demo = open_crm(demo_settings(crm.settings))
+    crm.close()
+    if not has_deals(demo):
+        seed_demo(demo)
+    notice = (
+        f"Demo data ({demo.settings.db_path}). Your own database is still empty: capture a lead with "
+        "`crm add lead NAME` or run `crm --no-demo` to work in it; leads added here stay in the demo."
+    )
+    return demo, notice
