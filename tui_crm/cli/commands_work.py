@@ -50,7 +50,7 @@ def copy(
     keep_created: Annotated[bool, typer.Option("--keep-created", help="Keep the creation date.")] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Copy a deal (e.g. a monthly invoice) into a pipeline and stage."""
+    """Copy a deal into a pipeline and stage (monthly invoices and the like)."""
     from tui_crm.services.deal_copy import CopyOptions, copy_deal
 
     options = CopyOptions(
