@@ -37,6 +37,7 @@ from tui_crm.screens.board import BoardScreen
 from tui_crm.services.context import Crm
 from tui_crm.services.status import last_sync, pending_changes
 from tui_crm.services.views import DealDetail
+from tui_crm.startup import release_gc
 from tui_crm.widgets.status_bar import StatusBar, StoreStatus
 from tui_crm.widgets.sync_runner import Outcome, ProgressLine, explain_failure, summarize, sync_interval_minutes
 
@@ -109,6 +110,7 @@ class CrmApp(App[None]):
         return BoardScreen(self.pipeline_key)
 
     def on_mount(self) -> None:
+        self.call_after_refresh(release_gc)
         self.screen_change_signal.subscribe(self, self._screen_changed)
         self.refresh_status()
         self.set_interval(STATUS_EVERY, self.refresh_status)

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-ENTRY = "import sys; from tui_crm.cli.main import run; sys.argv[0] = 'crm'; run()"
+ENTRY = "import sys; from tui_crm.startup import run; sys.argv[0] = 'crm'; run()"
 
 
 @pytest.fixture

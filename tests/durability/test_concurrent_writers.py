@@ -28,7 +28,7 @@ def crm_command() -> list[str]:
     script = Path(sys.executable).parent / "crm"
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "from tui_crm.cli.main import run; run()"]
+    return [sys.executable, "-c", "from tui_crm.startup import run; run()"]
 
 
 def lines(path: Path) -> list[str]:

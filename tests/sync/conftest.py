@@ -72,7 +72,7 @@ def cf_value(fake: FakeAmo, etype: str, rec: dict[str, Any], name: str) -> Any:
     return None
 
 
-ENTRY = "import sys; from tui_crm.cli.main import run; sys.argv[0] = 'crm'; run()"
+ENTRY = "import sys; from tui_crm.startup import run; sys.argv[0] = 'crm'; run()"
 
 
 class Cli:

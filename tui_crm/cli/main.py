@@ -43,6 +43,7 @@ def open_tui(pipeline: str | None = None, demo: bool = True) -> None:
     """The only place the CLI imports Textual."""
     from tui_crm.services.demo import store_for_app
 
+    state.opening_app = True
     crm, notice = store_for_app(state.crm()) if demo else (state.crm(), None)
     state._crm = crm
     from tui_crm.app import make_app
@@ -106,8 +107,3 @@ def run() -> None:
     finally:
         if state._crm is not None:
             state._crm.close()
-
-
-def run_tui() -> None:
-    """``tui-crm``: the app; the same global options and commands as ``crm``."""
-    run()

@@ -15,6 +15,8 @@ class CliState:
     db: str | None = None
     user: str | None = None
     _crm: Crm | None = field(default=None, repr=False)
+    # The app ends start-up itself, after its first frame (see tui_crm.startup).
+    opening_app: bool = False
 
     def settings(self) -> Settings:
         from tui_crm.config import load_settings
@@ -25,8 +27,11 @@ class CliState:
         """Open the store on first use (commands that never need it never pay)."""
         if self._crm is None:
             from tui_crm.services.context import open_crm
+            from tui_crm.startup import release_gc
 
             self._crm = open_crm(self.settings())
+            if not self.opening_app:
+                release_gc()
         return self._crm
 
 
