@@ -13,11 +13,24 @@ from datetime import date, datetime
 
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+from sqlmodel._compat import SQLModelConfig
 
 from tui_crm.domain.ids import new_id, utcnow
 
 
-class Record(SQLModel):
+class Row(SQLModel):
+    """Base of every table.
+
+    Table rows are never validated by pydantic (SQLModel constructs them
+    directly), so their validators and serializers are built only if
+    something asks for one; building them for ~25 tables at import was a
+    tenth of a cold ``crm add lead``.
+    """
+
+    model_config = SQLModelConfig(defer_build=True)
+
+
+class Record(Row):
     """Columns every syncable row has."""
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
@@ -86,7 +99,7 @@ class Contact(Record, table=True):
     birthday: date | None = None
 
 
-class Channel(SQLModel, table=True):
+class Channel(Row, table=True):
     """A phone, email, site or messenger handle of a contact or company.
 
     ``normalized`` holds the E.164 phone or lowercased email that duplicate
@@ -135,7 +148,7 @@ class Deal(Record, table=True):
     stage_entered_at: datetime = Field(default_factory=utcnow)
 
 
-class DealContact(SQLModel, table=True):
+class DealContact(Row, table=True):
     __tablename__ = "deal_contact"
 
     deal_id: str = Field(foreign_key="deal.id", primary_key=True)
@@ -143,7 +156,7 @@ class DealContact(SQLModel, table=True):
     is_main: bool = False
 
 
-class CustomValue(SQLModel, table=True):
+class CustomValue(Row, table=True):
     """A custom field's value (JSON text) on a deal, contact or company."""
 
     __tablename__ = "custom_value"
@@ -168,7 +181,7 @@ class CustomFieldDef(Record, table=True):
     sort: int = 0
 
 
-class Tag(SQLModel, table=True):
+class Tag(Row, table=True):
     __tablename__ = "tag"
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
@@ -176,7 +189,7 @@ class Tag(SQLModel, table=True):
     name_fold: str = Field(unique=True)
 
 
-class EntityTag(SQLModel, table=True):
+class EntityTag(Row, table=True):
     __tablename__ = "entity_tag"
 
     entity_type: str = Field(primary_key=True)
@@ -216,7 +229,7 @@ class Note(Record, table=True):
     call_outcome: str | None = None
 
 
-class StoredFile(SQLModel, table=True):
+class StoredFile(Row, table=True):
     """File content lives under the data dir, addressed by its SHA-256."""
 
     __tablename__ = "file"
@@ -253,7 +266,7 @@ class UnsortedEntry(Record, table=True):
     deal_id: str | None = Field(default=None, foreign_key="deal.id")
 
 
-class ChangeLog(SQLModel, table=True):
+class ChangeLog(Row, table=True):
     """One row per mutation: timeline, undo and the sync outbox.
 
     ``changes`` is JSON ``{field: [old, new]}``. ``synced_at`` stays NULL
@@ -277,7 +290,7 @@ class ChangeLog(SQLModel, table=True):
     synced_at: datetime | None = None
 
 
-class Setting(SQLModel, table=True):
+class Setting(Row, table=True):
     """Small key/value state kept with the data (last sync, schema notes)."""
 
     __tablename__ = "setting"

@@ -29,12 +29,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Column, Index, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from tui_crm.domain.ids import new_id, utcnow
+from tui_crm.storage.models import Row
 
 
-class SyncIdMap(SQLModel, table=True):
+class SyncIdMap(Row, table=True):
     __tablename__ = "sync_id_map"
     __table_args__ = (
         UniqueConstraint("adapter", "entity", "remote_id", name="uq_sync_id_map_remote"),
@@ -51,7 +52,7 @@ class SyncIdMap(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-class SyncCursor(SQLModel, table=True):
+class SyncCursor(Row, table=True):
     __tablename__ = "sync_cursor"
 
     adapter: str = Field(primary_key=True)
@@ -64,7 +65,7 @@ class SyncCursor(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-class SyncShadow(SQLModel, table=True):
+class SyncShadow(Row, table=True):
     __tablename__ = "sync_shadow"
 
     adapter: str = Field(primary_key=True)
@@ -75,7 +76,7 @@ class SyncShadow(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-class SyncConflict(SQLModel, table=True):
+class SyncConflict(Row, table=True):
     __tablename__ = "sync_conflict"
     __table_args__ = (Index("ix_sync_conflict_open", "resolved_at", "entity", "local_id"),)
 
@@ -95,7 +96,7 @@ class SyncConflict(SQLModel, table=True):
     resolution: str | None = None  # local | remote | value | ack
 
 
-class SyncUnsortedLink(SQLModel, table=True):
+class SyncUnsortedLink(Row, table=True):
     __tablename__ = "sync_unsorted_link"
 
     adapter: str = Field(primary_key=True)
@@ -107,7 +108,7 @@ class SyncUnsortedLink(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-class SyncMeta(SQLModel, table=True):
+class SyncMeta(Row, table=True):
     __tablename__ = "sync_meta"
 
     adapter: str = Field(primary_key=True)

@@ -39,7 +39,10 @@ def to_jsonable(value: Any) -> Any:
 
 def record_fields(record: SQLModel) -> dict[str, Any]:
     """The user-visible columns of a row, for a "create" log entry."""
-    return {k: to_jsonable(v) for k, v in record.model_dump().items() if k not in _SKIP and v is not None}
+    # Read the columns directly: model_dump() would build the pydantic
+    # serializer that storage.models defers.
+    values = ((name, getattr(record, name)) for name in type(record).model_fields)
+    return {k: to_jsonable(v) for k, v in values if k not in _SKIP and v is not None}
 
 
 class UnitOfWork:
