@@ -6,11 +6,21 @@ transactions start with ``BEGIN IMMEDIATE``: a deferred transaction that
 upgrades from read to write can fail at once with "database is locked"
 instead of waiting, which is exactly what two writers (the TUI and a CLI
 capture) would hit.
+
+Waiting for the write lock is done here, not by SQLite's busy handler: that
+handler backs off to 100 ms naps, so beside a writer that re-takes the lock
+within a millisecond of committing (a sync pulling page after page, a bulk
+loop) a CLI capture could nap for seconds while the lock changed hands many
+times. :func:`begin_immediate` retries every few milliseconds instead, and
+gives up with SQLite's own "database is locked" only after the same 30 s.
 """
 
 from __future__ import annotations
 
 import os
+import random
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +54,26 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def begin_immediate(dbapi_connection: sqlite3.Connection, timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+    """Take the write lock, polling every 1-4 ms until ``timeout_ms`` passes."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    dbapi_connection.execute("PRAGMA busy_timeout = 0")
+    try:
+        while True:
+            try:
+                dbapi_connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(random.uniform(0.001, 0.004))
+    finally:
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")  # for the statements that follow
+
+
 def _on_begin(conn: Any) -> None:
     if conn.get_execution_options().get(WRITE_OPTION):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        begin_immediate(conn.connection.driver_connection)
     else:
         conn.exec_driver_sql("BEGIN")
 
