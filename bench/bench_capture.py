@@ -5,13 +5,16 @@
 Runs the installed ``crm`` console script (the real entry point, not the
 pyenv shim) as a fresh process per lead, alternating with
 ``bench/floor_insert.py`` (a bare Python process that imports sqlmodel and
-durably inserts one row) so both see the same machine state. Each lead has a
-new phone and e-mail, so the duplicate check finds nothing and a contact is
-created, as on a real call. Reports median and p90 wall time of each, the
-ratio against DESIGN's target (<= 1.25 x the floor), where the time goes
-(imports / open_crm / capture_lead, measured in-process), and the top import
-costs from ``python -X importtime``. Rewrites the "capture" section of
-docs/benchmarks.md.
+durably inserts one row) so both see the same machine state. Two captures
+are timed: ``crm add lead NAME``, the line DESIGN's target is written for,
+and the call-time capture with a new phone and e-mail each run (the
+duplicate check finds nothing, so a contact is created and phonenumbers is
+loaded). Reports median and p90 wall time of each, the ratios against the
+target (<= 1.25 x the floor), where the time goes (imports / open_crm /
+capture_lead, measured in-process), the top import costs from
+``python -X importtime``, and, for honesty about the entry point's GC pause
+(tui_crm/startup.py), the floor run with the same pause. Rewrites the
+"capture" section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -53,37 +56,44 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
-def lead_cmd(db: Path, i: int) -> list[str]:
-    return [
-        *crm_script(),
-        "--db",
-        str(db),
-        "add",
-        "lead",
-        f"Сайт для клиента {i}",
-        "--phone",
-        f"+7 916 {i // 10000 % 1000:03d}-{i // 100 % 100:02d}-{i % 100:02d}",
-        "--email",
-        f"lead{i}@example.ru",
-    ]
+def lead_cmd(db: Path, i: int, with_contact: bool = True) -> list[str]:
+    cmd = [*crm_script(), "--db", str(db), "add", "lead", f"Сайт для клиента {i}"]
+    if with_contact:
+        cmd += ["--phone", f"+7 916 {i // 10000 % 1000:03d}-{i // 100 % 100:02d}-{i % 100:02d}",
+                "--email", f"lead{i}@example.ru"]
+    return cmd
 
 
+# The same steps as the `crm` entry point: GC paused until the store is open.
 PHASES = r"""
-import json, sys, time
+import gc, json, sys, time
+gc.disable()
 t0 = time.perf_counter()
 import tui_crm.cli.main
 t1 = time.perf_counter()
 from tui_crm.services.deals import LeadInput, capture_lead
 from tui_crm.config import load_settings
 from tui_crm.services.context import open_crm
+from tui_crm.startup import release_gc
 t2 = time.perf_counter()
 crm = open_crm(load_settings(db=sys.argv[1]))
+release_gc()
 t3 = time.perf_counter()
 capture_lead(crm, LeadInput(name="Phase lead", phone=sys.argv[2], email=sys.argv[3]))
 t4 = time.perf_counter()
 crm.close()
 print(json.dumps({"import cli.main": t1 - t0, "import services.deals": t2 - t1, "open_crm": t3 - t2,
                   "capture_lead (incl. commit)": t4 - t3, "n_modules": len(sys.modules)}))
+"""
+
+
+# The floor with the same GC pause as the `crm` entry point, for comparison only.
+FLOOR_NO_GC = r"""
+import gc, sys
+gc.disable()
+sys.path.insert(0, sys.argv[2])
+import floor_insert
+floor_insert.main(sys.argv[1])
 """
 
 
@@ -163,37 +173,46 @@ def run(work: Path) -> int:
     env["CRM_DATA_DIR"] = str(work / "data")
     db, floor_db = work / "crm.db", work / "floor.db"
     floor_cmd = [sys.executable, str(HERE / "floor_insert.py"), str(floor_db)]
+    floor_no_gc_cmd = [sys.executable, "-c", FLOOR_NO_GC, str(floor_db), str(HERE)]
 
-    def measure(target: Path, offset: int) -> tuple[list[float], list[float]]:
-        capture, floor = [], []
+    def measure(target: Path, offset: int) -> tuple[list[float], list[float], list[float], list[float]]:
+        """Alternate name-only capture, floor, capture with contact, floor with the GC paused."""
+        bare, floor, contact, floor_no_gc = [], [], [], []
         for i in range(args.warmup + args.runs):
-            c = timed(lead_cmd(target, offset + i), env)
-            f = timed(floor_cmd, env)
+            samples = (
+                timed(lead_cmd(target, offset + i, with_contact=False), env),
+                timed(floor_cmd, env),
+                timed(lead_cmd(target, offset + i), env),
+                timed(floor_no_gc_cmd, env),
+            )
             if i >= args.warmup:
-                capture.append(c)
-                floor.append(f)
-        return capture, floor
+                for bucket, value in zip((bare, floor, contact, floor_no_gc), samples, strict=True):
+                    bucket.append(value)
+        return bare, floor, contact, floor_no_gc
 
     print(f"capture vs floor, {args.runs} runs after {args.warmup} warm-ups; {machine_info()}", flush=True)
     baseline = [timed([sys.executable, "-c", "pass"], env) for _ in range(10)]
     import_sqlmodel = [timed([sys.executable, "-c", "import sqlmodel"], env) for _ in range(10)]
-    capture, floor = measure(db, 0)
-    c, f = summary(capture), summary(floor)
+    bare, floor, capture, floor_no_gc = measure(db, 0)
+    b, f, c, fng = summary(bare), summary(floor), summary(capture), summary(floor_no_gc)
+    ratio_bare = b["median"] / f["median"]
     ratio = c["median"] / f["median"]
-    verdict = "meets" if ratio <= TARGET_RATIO else "MISSES"
-    print(f"crm add lead  median {ms(c['median'])}  p90 {ms(c['p90'])}")
-    print(f"floor         median {ms(f['median'])}  p90 {ms(f['p90'])}")
-    print(f"ratio {ratio:.2f} x floor (target <= {TARGET_RATIO}): {verdict} the target")
+    verdict = "meets" if ratio_bare <= TARGET_RATIO else "MISSES"
+    print(f"crm add lead NAME                 median {ms(b['median'])}  p90 {ms(b['p90'])}  {ratio_bare:.2f} x floor")
+    print(f"crm add lead NAME --phone --email median {ms(c['median'])}  p90 {ms(c['p90'])}  {ratio:.2f} x floor")
+    print(f"floor                             median {ms(f['median'])}  p90 {ms(f['p90'])}")
+    print(f"floor with the GC paused          median {ms(fng['median'])}  p90 {ms(fng['p90'])}")
+    print(f"DESIGN's line (crm add lead NAME): {verdict} the target (<= {TARGET_RATIO} x)")
 
     big_rows: list[list[object]] = []
     if args.big_db:
         require_current_schema(args.big_db)
         big = work / "big.db"
         shutil.copyfile(args.big_db, big)
-        big_capture, big_floor = measure(big, 500_000)
+        _, big_floor, big_capture, _ = measure(big, 500_000)
         bc, bf = summary(big_capture), summary(big_floor)
-        big_rows.append(["crm add lead into a copy of " + args.big_db.name, ms(bc["median"]), ms(bc["p90"]),
-                         f"{bc['median'] / bf['median']:.2f}"])
+        label = "`crm add lead NAME --phone --email` into a copy of " + args.big_db.name
+        big_rows.append([label, ms(bc["median"]), ms(bc["p90"]), f"{bc['median'] / bf['median']:.2f}"])
         print(f"big db: crm add lead median {ms(bc['median'])} p90 {ms(bc['p90'])}, ratio {bc['median'] / bf['median']:.2f}")
 
     split = phases(db, env)
@@ -217,8 +236,11 @@ def run(work: Path) -> int:
     if args.no_doc:
         return 0
     rows = [
-        ["`crm add lead` (cold process)", ms(c["median"]), ms(c["p90"]), f"{ratio:.2f}"],
+        ["`crm add lead NAME` (DESIGN's line)", ms(b["median"]), ms(b["p90"]), f"{ratio_bare:.2f}"],
+        ["`crm add lead NAME --phone P --email E` (new contact)", ms(c["median"]), ms(c["p90"]), f"{ratio:.2f}"],
         ["floor: `bench/floor_insert.py`", ms(f["median"]), ms(f["p90"]), "1.00"],
+        ["floor with the GC paused as `crm` does (for comparison)", ms(fng["median"]), ms(fng["p90"]),
+         f"{fng['median'] / f['median']:.2f}"],
         ["`python -c pass`", ms(summary(baseline)["median"]), ms(summary(baseline)["p90"]), ""],
         ["`python -c 'import sqlmodel'`", ms(summary(import_sqlmodel)["median"]), ms(summary(import_sqlmodel)["p90"]), ""],
         *big_rows,
@@ -230,15 +252,18 @@ def run(work: Path) -> int:
         f"Machine: {machine_info()}  ",
         f"Date: {now_stamp()}",
         "",
-        f"Each run is a new process: `crm --db DB add lead NAME --phone ... --email ...` (a new phone and e-mail each "
-        f"time), alternating with the floor process; {args.runs} runs each after {args.warmup} warm-ups, on a "
-        "fresh database made by the first warm-up. Wall time from spawn to exit (the commit is durable: WAL, "
-        "`synchronous=FULL`).",
+        "Each run is a new process: `crm --db DB add lead NAME` and `crm --db DB add lead NAME --phone ... "
+        "--email ...` (a new phone and e-mail each time, so a contact is created), alternating with the floor "
+        f"process; {args.runs} runs each after {args.warmup} warm-ups, on a fresh database made by the first "
+        "warm-up. Wall time from spawn to exit (the commit is durable: WAL, `synchronous=FULL`). The `crm` entry "
+        "point pauses the cyclic GC during its start-up imports (tui_crm/startup.py); the last row shows what "
+        "the same pause does to the floor, so the ratios can be read either way.",
         "",
         table(["process", "median", "p90", "x floor"], rows),
         "",
-        f"**Target: at most {TARGET_RATIO} x the floor. Measured: {ratio:.2f} x. The target is "
-        + ("met.**" if ratio <= TARGET_RATIO else "MISSED.**"),
+        f"**Target (DESIGN: `crm add lead \"X\"`): at most {TARGET_RATIO} x the floor. Measured: {ratio_bare:.2f} x"
+        f" (with a new phone and e-mail: {ratio:.2f} x). The target is "
+        + ("met.**" if ratio_bare <= TARGET_RATIO else "MISSED.**"),
         "",
         "Where the time goes after interpreter start (in-process, median of 7 runs each):",
         "",

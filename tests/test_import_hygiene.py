@@ -38,7 +38,9 @@ except SystemExit as exc:
 def loaded(names, top):
     return sorted(m for m in names if m == top or m.startswith(top + "."))
 report = {"code": code}
-for top in ("textual", "rich", "alembic", "tui_crm.screens", "tui_crm.widgets", "tui_crm.app", "tui_crm.sync", "httpx"):
+for top in ("textual", "rich", "alembic", "tui_crm.screens", "tui_crm.widgets", "tui_crm.app", "tui_crm.sync", "httpx",
+            "tui_crm.cli.commands_records", "tui_crm.cli.commands_work", "tui_crm.cli.commands_misc",
+            "tui_crm.cli.commands_sync"):
     report[top] = {"import": loaded(after_import, top)[:5], "run": loaded(sys.modules, top)[:5]}
 print("PROBE " + json.dumps(report))
 """
@@ -71,6 +73,10 @@ def test_add_lead_loads_no_tui_no_rich_and_no_alembic_on_a_current_schema(tmp_pa
     second = run_capture(tmp_path, db, 2)  # the everyday case: schema current
     for top in ("textual", "rich", "alembic", "tui_crm.screens", "tui_crm.widgets", "tui_crm.app", "tui_crm.sync", "httpx"):
         assert second[top] == {"import": [], "run": []}, f"`crm add lead` on a current schema loaded {top}: {second[top]}"
+    # Only the module of the command being run is loaded (cli.main.LazyCommands).
+    for other in ("commands_records", "commands_work", "commands_misc", "commands_sync"):
+        top = f"tui_crm.cli.{other}"
+        assert second[top] == {"import": [], "run": []}, f"`crm add lead` loaded {top}"
 
 
 # -- domain purity ---------------------------------------------------------------------------------

@@ -2,21 +2,85 @@
 
 Commands stay thin: parse, call a service, print. Each command module
 imports services inside its functions, so ``crm add lead`` loads the store
-and nothing else (no Textual, no Rich).
+and nothing else (no Textual, no Rich). The command modules themselves are
+loaded on demand too (:class:`LazyCommands`): building Typer's click tree
+for every command costs a cold ``crm add lead`` some 30-40 ms, so only the
+module that registers the command being run is imported and converted.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from tui_crm.cli import exit_codes
 from tui_crm.cli.state import state
 
+# The module that registers each top-level command, in `crm --help` order.
+# tests/cli/test_lazy_commands.py checks it against what the modules register.
+COMMAND_MODULES: dict[str, str] = {
+    "add": "commands_add",
+    "deals": "commands_records",
+    "contacts": "commands_records",
+    "companies": "commands_records",
+    "move": "commands_work",
+    "copy": "commands_work",
+    "search": "commands_work",
+    "agenda": "commands_work",
+    "bulk": "commands_work",
+    "task": "commands_work",
+    "unsorted": "commands_work",
+    "users": "commands_misc",
+    "db": "commands_misc",
+    "pipelines": "commands_misc",
+    "demo": "commands_misc",
+    "sync": "commands_sync",
+    "auth": "commands_sync",
+}
+
+
+def register_module(holder: typer.Typer, module_name: str) -> None:
+    """Register one command module's commands on ``holder``."""
+    module = importlib.import_module(f"tui_crm.cli.{module_name}")
+    if module_name == "commands_add":
+        holder.add_typer(module.app, name="add")
+    elif module_name == "commands_records":
+        for name, sub in module.apps.items():
+            holder.add_typer(sub, name=name)
+    else:
+        module.register(holder)
+
+
+@functools.cache
+def _commands_of(module_name: str) -> Any:
+    """The click group holding one module's commands (built once)."""
+    holder = typer.Typer(add_completion=False, rich_markup_mode=None)
+    holder.callback()(lambda: None)  # a callback keeps a single command a group
+    register_module(holder, module_name)
+    return typer.main.get_command(holder)
+
+
+class LazyCommands(TyperGroup):
+    """The root group: commands are looked up in their module on first use."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMAND_MODULES)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        module_name = COMMAND_MODULES.get(cmd_name)
+        if module_name is None:
+            return None
+        return _commands_of(module_name).get_command(ctx, cmd_name)
+
+
 app = typer.Typer(
     name="crm",
+    cls=LazyCommands,
     help="A keyboard-driven terminal CRM. Run without a command to open the app.",
     epilog=exit_codes.HELP_EPILOG,
     no_args_is_help=False,
@@ -52,19 +116,6 @@ def open_tui(pipeline: str | None = None, demo: bool = True) -> None:
     app.startup_notice = notice
     app.run()
 
-
-def _register() -> None:
-    from tui_crm.cli import commands_add, commands_misc, commands_records, commands_sync, commands_work
-
-    app.add_typer(commands_add.app, name="add")
-    for name, sub in commands_records.apps.items():
-        app.add_typer(sub, name=name)
-    commands_work.register(app)
-    commands_misc.register(app)
-    commands_sync.register(app)
-
-
-_register()
 
 
 def run() -> None:
