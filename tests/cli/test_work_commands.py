@@ -37,15 +37,15 @@ def test_bulk_responsible_task_and_tags(invoke):
     invoke.ok("users", "add", "Иван")
     a = _lead(invoke, "Альфа", "--pipeline", "Тендеры")
     _lead(invoke, "Бета")
-    invoke.ok("bulk", "responsible", "Иван", "--pipeline", "Тендеры")
+    assert "1 open task went along" in invoke.ok("bulk", "responsible", "Иван", "--pipeline", "Тендеры")
     invoke.ok("bulk", "task", "Проверить документы", "--due", "в пятницу", "--pipeline", "Тендеры")
     invoke.ok("bulk", "tag", "--add", "тендер", "--pipeline", "Тендеры")
     rows = {d["name"]: d for d in invoke.json("deals", "list")}
     assert (rows["Альфа"]["responsible"], rows["Альфа"]["tags"]) == ("Иван", ["тендер"])
     assert (rows["Бета"]["responsible"], rows["Бета"]["tags"]) == ("Анна", [])
     tasks = invoke.json("task", "list", a)
-    # the bulk task goes to the deal's (new) responsible; the earlier auto task keeps its own
-    assert {t["text"]: t["responsible"] for t in tasks} == {"Связаться с лидом": "Анна", "Проверить документы": "Иван"}
+    # the open auto task went along with the deal; the bulk task goes to its new responsible
+    assert {t["text"]: t["responsible"] for t in tasks} == {"Связаться с лидом": "Иван", "Проверить документы": "Иван"}
 
 
 def test_deals_edit_and_show(invoke):

@@ -101,13 +101,15 @@ def test_copy_keeps_the_creation_date_only_when_asked(crm, invoice):
     assert fresh.created_at > invoice.created_at
 
 
-def test_copy_of_a_won_deal_is_closed_too(crm, invoice):
+def test_copy_of_a_won_deal_starts_at_lead_unless_a_stage_is_chosen(crm, invoice):
     won = {"scope": "Поддержка", "work_model": "Outstaff", "project_folder": "https://disk.example.com/s",
            "estimate_link": "https://disk.example.com/e", "closing_rub": "300 000"}  # fmt: skip
     move_deal(crm, invoice.id, "won", won)
     copied = copy_deal(crm, invoice.id, CopyOptions(name="Поддержка, ноябрь"))
-    assert copied.stage_key == "won"
-    assert copied.closed_at is not None
+    assert (copied.stage_key, copied.closed_at) == ("lead", None)  # a copy is new work
+    closed = copy_deal(crm, invoice.id, CopyOptions(stage="won"))  # chosen: through the gate, closed too
+    assert closed.stage_key == "won"
+    assert closed.closed_at is not None
     reopened = copy_deal(crm, invoice.id, CopyOptions(stage="Переговоры"))
     assert reopened.closed_at is None
 
@@ -135,7 +137,9 @@ def test_change_responsible_on_a_filter(crm, three):
     assert (report.selected, report.changed) == (2, 2)
     assert [get_deal(crm, x).responsible for x in (a, b, c)] == ["Иван", "Иван", "Анна"]
     rows = _batch_rows(crm, report.batch_id)
-    assert sorted(r.entity_id for r in rows) == sorted([a, b])
+    assert sorted(r.entity_id for r in rows if r.entity == "deal") == sorted([a, b])
+    # each deal's open auto task went along, in the same batch
+    assert report.tasks_moved == 2 and sorted(r.entity for r in rows) == ["deal", "deal", "task", "task"]
     assert all(json.loads(r.changes)["responsible_id"][1] != crm.user_id for r in rows)
 
 

@@ -130,14 +130,20 @@ def deals_edit(
     pairs: SetOpt,
     json_: JsonOpt = False,
 ) -> None:
-    """Set fields: crm deals edit 1a2b budget=2m segment=A city=Казань."""
-    from tui_crm.services.deals import edit_deal
+    """Set fields: crm deals edit 1a2b budget=2m segment=A city=Казань responsible=Иван."""
+    from tui_crm.services.deals import update_deal
 
-    deal = edit_deal(state.crm(), ref, parse_pairs(pairs))
+    edit = update_deal(state.crm(), ref, parse_pairs(pairs))
+    deal = edit.deal
     if json_:
         emit_json(deal)
         return
-    say(f"Updated deal {deal.id[:8]} «{clean(deal.name)}»")
+    handed = f"; {_tasks(edit.tasks_moved)} moved to {clean(deal.responsible)}" if edit.tasks_moved else ""
+    say(f"Updated deal {deal.id[:8]} «{clean(deal.name)}»{handed}")
+
+
+def _tasks(count: int) -> str:
+    return f"{count} open task" + ("" if count == 1 else "s")
 
 
 @deals.command("delete")

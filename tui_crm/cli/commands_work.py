@@ -40,7 +40,10 @@ def move(
 def copy(
     deal: Annotated[str, typer.Argument(help="Deal to copy.")],
     pipeline: Annotated[str | None, typer.Option(help="Target pipeline.")] = None,
-    stage: Annotated[str | None, typer.Option(help="Target stage.")] = None,
+    stage: Annotated[
+        str | None,
+        typer.Option(help="Target stage (through its gate). Default: the deal's stage while open, else Lead."),
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Name of the copy.")] = None,
     field: Annotated[list[str] | None, typer.Option("--field", help="Copy only these fields (repeatable).")] = None,
     no_fields: Annotated[bool, typer.Option("--no-fields", help="Copy no fields.")] = False,
@@ -204,7 +207,8 @@ def _report(report, json_: bool) -> None:  # type: ignore[no-untyped-def]
     if json_:
         emit_json(report)
         return
-    say(f"{report.action}: {report.changed} of {report.selected} deals changed (batch {report.batch_id[:8]})")
+    handed = f"; {report.tasks_moved} open task{'' if report.tasks_moved == 1 else 's'} went along" if report.tasks_moved else ""
+    say(f"{report.action}: {report.changed} of {report.selected} deals changed{handed} (batch {report.batch_id[:8]})")
     for o in report.outcomes:
         status = "moved" if o.moved else ("refused: missing " + ", ".join(o.missing) if o.missing else (o.error or "unchanged"))
         say(f"  {o.deal_id[:8]}  {clean(o.deal_name)}: {status}")
@@ -222,7 +226,7 @@ def bulk_responsible(
     id_: IdsF = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Give the selected deals to another user."""
+    """Give the selected deals to another user; their open tasks go along."""
     from tui_crm.services.bulk import change_responsible
 
     crm = state.crm()

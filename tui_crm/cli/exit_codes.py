@@ -7,7 +7,7 @@
 | 2 | bad command line (unknown option, missing argument) |
 | 3 | no record matches the id or name given |
 | 4 | several records match; use a longer id |
-| 5 | a value is invalid (phone, email, INN, money, date...); nothing saved |
+| 5 | a value is invalid (phone, email, INN, money...) or not allowed (a deactivated user); nothing saved |
 | 6 | a stage gate refused the move; stderr names the missing fields |
 | 7 | a likely duplicate exists; use --enrich or --force |
 | 8 | the settings or pipelines file is invalid |
@@ -28,7 +28,8 @@ CONFIG = 8
 SYNC = 9
 
 HELP_EPILOG = (
-    "Exit codes: 0 done, 1 error, 2 bad usage, 3 not found, 4 ambiguous, 5 invalid value, "
+    "Exit codes: 0 done, 1 error, 2 bad usage, 3 not found, 4 ambiguous, 5 invalid value or not allowed "
+    "(e.g. a deactivated --user), "
     "6 stage gate refused, 7 duplicate exists, 8 bad config, 9 sync failed."
 )
 

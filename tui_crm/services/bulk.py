@@ -20,7 +20,7 @@ from tui_crm.services.deals import move_in
 from tui_crm.services.parties import assignable_user
 from tui_crm.services.pipelines import find_pipeline, find_stage
 from tui_crm.services.records import change_tags, reindex
-from tui_crm.services.tasks import check_task_type, new_task
+from tui_crm.services.tasks import check_task_type, hand_over_open_tasks, new_task
 from tui_crm.services.views import MoveOutcome
 from tui_crm.storage.models import ChangeLog, Deal, Pipeline, Setting, Stage
 
@@ -34,6 +34,7 @@ class BulkReport:
     selected: int
     changed: int
     outcomes: list[MoveOutcome] = field(default_factory=list)
+    tasks_moved: int = 0  # responsible: open tasks that followed their deals to the new user
 
 
 def _deals(crm: Crm, ids: list[str] | None, flt: DealFilter | None) -> list[str]:
@@ -43,13 +44,21 @@ def _deals(crm: Crm, ids: list[str] | None, flt: DealFilter | None) -> list[str]
 
 
 def change_responsible(crm: Crm, user_ref: str, *, ids: list[str] | None = None, flt: DealFilter | None = None) -> BulkReport:
+    """Give the deals to another (active) user; each deal's open tasks the
+    previous responsible held go along, in the same batch."""
     targets = _deals(crm, ids, flt)
+    changed = moved = 0
     with crm.uow(batch_id=new_id()) as work:
         user = assignable_user(work.session, user_ref)
-        changed = sum(
-            1 for deal_id in targets if (d := work.session.get(Deal, deal_id)) and work.update(d, responsible_id=user.id)
-        )
-    return BulkReport(work.batch_id or "", "responsible", len(targets), changed)
+        for deal_id in targets:
+            deal = work.session.get(Deal, deal_id)
+            if deal is None:
+                continue
+            previous = deal.responsible_id
+            if work.update(deal, responsible_id=user.id):
+                changed += 1
+                moved += hand_over_open_tasks(work, deal, previous)
+    return BulkReport(work.batch_id or "", "responsible", len(targets), changed, tasks_moved=moved)
 
 
 def add_task_to_each(

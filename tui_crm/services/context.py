@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from tui_crm.config import Settings
-from tui_crm.domain.errors import ConfigError, NotFoundError
+from tui_crm.domain.errors import ConfigError, NotFoundError, ValidationError
 from tui_crm.domain.pipelines import PipelineConfig, parse_pipeline_config
 from tui_crm.domain.text import fold
 from tui_crm.storage.engine import make_engine
@@ -115,21 +115,51 @@ def _sync_pipelines_if_changed(crm: Crm, text: str) -> None:
 
 
 def _resolve_current_user(crm: Crm) -> User:
+    """The user this process acts as: the one asked for (``--user``,
+    ``CRM_USER``, config.toml), else the first active admin; on first use
+    of an empty store, a new admin.
+
+    A deactivated user is refused here, once, instead of in every write:
+    like amoCRM, deactivation locks the person out (reading too), so neither
+    a command nor the app runs and writes change-log rows as them.
+    """
     wanted = crm.settings.user
     with crm.read() as session:
         users = list(session.exec(select(User).where(User.deleted_at.is_(None))))  # type: ignore[union-attr]
+    active = [u for u in users if u.is_active]
     if wanted:
         key = fold(wanted)
         for user in users:
             if fold(user.name) == key or (user.email and fold(user.email) == key):
+                if not user.is_active:
+                    raise _deactivated(user, active)
                 return user
         if users:
             names = ", ".join(u.name for u in users)
             raise NotFoundError(f"No user {wanted!r}. Users: {names}. Add one with: crm users add NAME")
     if users:
-        admins = [u for u in users if u.is_admin and u.is_active] or [u for u in users if u.is_active] or users
+        if not active:
+            raise ValidationError("user", "every user of this CRM is deactivated; nobody can act in it")
+        admins = [u for u in active if u.is_admin] or active
         return admins[0]
     with crm.uow() as work:
         user = User(name=wanted or getpass.getuser(), is_admin=True)
         work.create(user)
     return user
+
+
+def _deactivated(user: User, active: list[User]) -> ValidationError:
+    """The refusal for a deactivated user, naming who can undo it and how."""
+    admins = [u for u in active if u.is_admin]
+    as_admin = f"--user {_arg(admins[0].name)} " if admins else ""
+    who = ", ".join(u.name for u in admins) or "an admin"
+    return ValidationError(
+        "user",
+        f"{user.name} is deactivated and cannot work in this CRM. "
+        f"{who} can reactivate them: crm {as_admin}users activate {_arg(user.name)}",
+    )
+
+
+def _arg(name: str) -> str:
+    """A name as typed on a command line (quoted only when it has spaces)."""
+    return f'"{name}"' if any(c.isspace() for c in name) else name

@@ -1,12 +1,17 @@
 """Copying a deal (the manual's monthly invoices): choose the target
 pipeline and stage, which fields come along, and whether tags, files and
-the creation date do. The copy enters its stage through the gate."""
+the creation date do. The copy enters its stage through the gate.
+
+Without a chosen stage a copy is new work: it stays in the source's stage
+only while that is an open working stage of the same pipeline; the copy of
+a won or lost deal (or one in another pipeline) starts at the Lead stage.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from tui_crm.domain.errors import ValidationError
 from tui_crm.domain.text import fold
@@ -16,8 +21,8 @@ from tui_crm.services.deals import _link_contact, check_gate, get_deal
 from tui_crm.services.pipelines import find_pipeline, find_stage
 from tui_crm.services.records import change_tags, custom_values, reindex, resolve, set_custom_value, tags_of
 from tui_crm.services.tasks import create_auto_task
-from tui_crm.services.views import DealDetail
-from tui_crm.storage.models import Contact, Deal, DealContact, EntityFile, Pipeline
+from tui_crm.services.views import DealDetail, PipelineView, StageView
+from tui_crm.storage.models import Contact, Deal, DealContact, EntityFile, Pipeline, User
 
 COPYABLE_COLUMNS = ("budget_rub", "budget_usd", "company", "source_channel", "source_site", "source_message", "source_url")
 
@@ -25,13 +30,41 @@ COPYABLE_COLUMNS = ("budget_rub", "budget_usd", "company", "source_channel", "so
 @dataclass
 class CopyOptions:
     pipeline: str | None = None  # default: the source deal's
-    stage: str | None = None  # default: the source deal's stage
+    stage: str | None = None  # default: ``default_copy_stage`` (the source's stage while open, else Lead)
     fields: list[str] | None = None  # None: every field; [] none
     name: str | None = None
     contacts: bool = True
     tags: bool = True
     files: bool = True
     keep_created_at: bool = False
+
+
+_NOT_A_START = ("won", "lost", "unsorted")
+
+
+def _default_stage(pipeline: PipelineView, source_stage_id: str) -> StageView:
+    same = next((s for s in pipeline.stages if s.id == source_stage_id), None)
+    if same is not None and same.kind not in _NOT_A_START:
+        return same
+    return next(s for s in pipeline.stages if s.kind == "lead")
+
+
+def default_copy_stage(crm: Crm, deal: DealDetail, pipeline_ref: str | None = None) -> StageView:
+    """Where a copy lands when no stage is chosen (the CLI without --stage;
+    what a copy dialog should preselect): the deal's own stage while it is
+    an open stage of the target pipeline, else that pipeline's Lead stage."""
+    pipeline = find_pipeline(crm, pipeline_ref or deal.pipeline_key)
+    same = next((s for s in pipeline.stages if s.key == deal.stage_key), None) if pipeline.key == deal.pipeline_key else None
+    return _default_stage(pipeline, same.id if same else "")
+
+
+def _copy_responsible(crm: Crm, session: Session, source: Deal) -> str | None:
+    """The source's responsible, unless deactivated: a deactivated user gets
+    no new deals, so the copy goes to whoever makes it."""
+    holder = session.get(User, source.responsible_id) if source.responsible_id else None
+    if holder is None or not holder.is_active or holder.deleted_at is not None:
+        return crm.user_id
+    return holder.id
 
 
 def copy_deal(crm: Crm, ref: str, options: CopyOptions) -> DealDetail:
@@ -41,12 +74,7 @@ def copy_deal(crm: Crm, ref: str, options: CopyOptions) -> DealDetail:
         source_pipeline = session.get(Pipeline, source.pipeline_id)
         assert source_pipeline is not None
         pipeline = find_pipeline(crm, options.pipeline or source_pipeline.key)
-        if options.stage:
-            stage = find_stage(pipeline, options.stage)
-        elif pipeline.id == source.pipeline_id:
-            stage = next(s for s in pipeline.stages if s.id == source.stage_id)
-        else:
-            stage = next(s for s in pipeline.stages if s.kind == "lead")
+        stage = find_stage(pipeline, options.stage) if options.stage else _default_stage(pipeline, source.stage_id)
         custom = custom_values(session, "deal", source.id)
         chosen = (
             set(COPYABLE_COLUMNS) | set(custom) if options.fields is None else {canonical_key(crm, f) for f in options.fields}
@@ -60,7 +88,7 @@ def copy_deal(crm: Crm, ref: str, options: CopyOptions) -> DealDetail:
             name_fold=fold(name),
             pipeline_id=pipeline.id,
             stage_id=stage.id,
-            responsible_id=source.responsible_id,
+            responsible_id=_copy_responsible(crm, session, source),
             stage_entered_at=work.now,
             closed_at=work.now if stage.kind in ("won", "lost") else None,
             company_id=source.company_id if "company" in chosen else None,

@@ -13,11 +13,11 @@ from tui_crm.domain.text import fold
 from tui_crm.domain.when import parse_when
 from tui_crm.services.contacts import ContactInput, company_for, write_contact
 from tui_crm.services.context import Crm
-from tui_crm.services.deal_values import from_minor, gate_values, parse_deal_values, write_deal_values
+from tui_crm.services.deal_values import ParsedValue, from_minor, gate_values, parse_deal_values, write_deal_values
 from tui_crm.services.parties import OnDuplicate, assignable_user
 from tui_crm.services.pipelines import find_pipeline, find_stage
 from tui_crm.services.records import change_tags, custom_values, reindex, resolve, tags_of, user_names
-from tui_crm.services.tasks import check_task_type, create_auto_task, new_task
+from tui_crm.services.tasks import check_task_type, create_auto_task, hand_over_open_tasks, new_task
 from tui_crm.services.views import DealDetail, LinkView, MoveOutcome, PipelineView, StageView
 from tui_crm.storage.models import Company, Contact, Deal, DealContact, EntityFile, Note, Pipeline, Stage
 from tui_crm.storage.unit_of_work import UnitOfWork
@@ -203,14 +203,36 @@ def get_deal(crm: Crm, ref: str) -> DealDetail:
         return deal_detail(session, resolve(session, Deal, ref))
 
 
+@dataclass
+class DealEdit:
+    """What an edit did: the deal as it is now, and how many of its open
+    tasks followed a new responsible (``hand_over_open_tasks``)."""
+
+    deal: DealDetail
+    tasks_moved: int = 0
+
+
 def edit_deal(crm: Crm, ref: str, values: dict[str, str]) -> DealDetail:
     """Set fields; validated first, nothing written if any value is bad."""
+    return update_deal(crm, ref, values).deal
+
+
+def update_deal(crm: Crm, ref: str, values: dict[str, str]) -> DealEdit:
+    """``edit_deal`` that also says how many open tasks changed hands."""
     parsed = parse_deal_values(crm, values)
     with crm.uow() as work:
         deal = resolve(work.session, Deal, ref)
-        write_deal_values(crm, work, deal, parsed)
+        moved = _write_values(crm, work, deal, parsed)
         reindex(work.session, "deal", deal.id)
-    return get_deal(crm, deal.id)
+    return DealEdit(get_deal(crm, deal.id), moved)
+
+
+def _write_values(crm: Crm, work: UnitOfWork, deal: Deal, parsed: list[ParsedValue]) -> int:
+    """``write_deal_values`` for an existing deal: a new responsible takes
+    over the deal's open tasks in the same transaction. Returns how many."""
+    previous = deal.responsible_id
+    write_deal_values(crm, work, deal, parsed)
+    return hand_over_open_tasks(work, deal, previous)
 
 
 def move_in(crm: Crm, work: UnitOfWork, deal: Deal, stage: Stage, pipeline_key: str) -> MoveOutcome:
@@ -251,7 +273,7 @@ def move_deal(
         stage_view = find_stage(pipeline, stage_ref)
         stage = work.session.get(Stage, stage_view.id)
         assert stage is not None
-        write_deal_values(crm, work, deal, parsed)
+        _write_values(crm, work, deal, parsed)  # --set responsible=... hands over the open tasks too
         outcome = move_in(crm, work, deal, stage, pipeline.key)
         reindex(work.session, "deal", deal.id)
     return outcome

@@ -20,7 +20,7 @@ from tui_crm.services.context import Crm
 from tui_crm.services.parties import assignable_user, find_user
 from tui_crm.services.records import resolve, user_names
 from tui_crm.services.views import TaskView
-from tui_crm.storage.models import Company, Contact, Deal, Record, Task
+from tui_crm.storage.models import Company, Contact, Deal, Record, Task, User
 from tui_crm.storage.unit_of_work import UnitOfWork
 
 TASK_TYPES = ("call", "meeting", "email", "follow-up", "other")
@@ -70,9 +70,19 @@ def new_task(
     entity: Record | None,
     auto_rule: str | None = None,
 ) -> Task:
-    """Create a task inside a caller's transaction."""
+    """Create a task inside a caller's transaction.
+
+    ``responsible_id`` here is implied (the deal's responsible for an
+    automatic or mass task; explicit choices pass ``assignable_user`` first).
+    A deactivated user cannot do the task and nobody would see it in their
+    agenda, so it goes to the current user instead.
+    """
     if not text.strip():
         raise ValidationError("task", "a task needs a text")
+    if responsible_id and responsible_id != crm.user_id:
+        holder = work.session.get(User, responsible_id)
+        if holder is None or not holder.is_active or holder.deleted_at is not None:
+            responsible_id = None
     task = Task(
         task_type=task_type,
         text=text.strip(),
@@ -103,6 +113,35 @@ def create_auto_task(crm: Crm, work: UnitOfWork, deal: Deal, rule: AutoTaskRule,
         entity=deal,
         auto_rule=stage_key,
     )
+
+
+def hand_over_open_tasks(work: UnitOfWork, deal: Deal, previous_id: str | None) -> int:
+    """After a deal changed hands, give its open tasks the previous
+    responsible held to the new one; returns how many moved.
+
+    Every path that changes a deal's responsible calls this in its own
+    transaction (amoCRM passes open deals on "по наследству" with their
+    tasks): otherwise the new manager never sees the deal's next step and
+    the old one keeps a task for a deal that is no longer theirs. Completed
+    and deleted tasks keep their user (history), and a task someone else
+    holds stays with them. Clearing the responsible moves nothing: an
+    unassigned task would vanish from every agenda.
+    """
+    new_id = deal.responsible_id
+    if new_id is None or previous_id is None or new_id == previous_id:
+        return 0
+    tasks = work.session.exec(
+        select(Task).where(
+            Task.entity_type == "deal",
+            Task.entity_id == deal.id,
+            Task.responsible_id == previous_id,
+            col(Task.completed_at).is_(None),
+            col(Task.deleted_at).is_(None),
+        )
+    ).all()
+    for task in tasks:
+        work.update(task, responsible_id=new_id)
+    return len(tasks)
 
 
 @dataclass
