@@ -290,4 +290,6 @@ async def run_mass_action(host: Screen[Any], ids: list[str], pipeline: PipelineV
         return None
     if report.action == "stage":
         await app.push_screen_wait(MassReportScreen(report))
+    elif report.action == "responsible" and report.tasks_moved:
+        app.notify(f"{report.tasks_moved} open task(s) went along to the new responsible", markup=False)
     return report
