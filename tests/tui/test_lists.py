@@ -13,11 +13,12 @@ from tui_crm.screens.card import CardScreen
 from tui_crm.screens.filter_bar import FilterScreen
 from tui_crm.screens.lists import ListScreen
 from tui_crm.screens.mass_action import ChoiceScreen, MassReportScreen, PromptScreen
-from tui_crm.services.contacts import ContactInput, add_contact
+from tui_crm.services.contacts import ContactInput, add_contact, list_contacts
 from tui_crm.services.context import Crm
 from tui_crm.services.deal_queries import DealFilter, count_deals, list_deals
 from tui_crm.services.deals import edit_deal, get_deal
 from tui_crm.services.parties import OnDuplicate
+from tui_crm.services.party_pages import PartyPager
 from tui_crm.widgets.duplicate_prompt import PartyForm
 from tui_crm.widgets.record_table import PAGE_SIZE, RecordTable
 
@@ -126,6 +127,33 @@ async def test_many_rows_page_from_sql(screens_crm: Crm) -> None:
         assert 1 not in table._pages and 2 in table._pages  # the middle page was never loaded
         assert "Контакт 0249" in screen_text(app)
         assert all(len(rows) <= PAGE_SIZE for rows in table._pages.values())
+
+
+async def test_contact_pages_follow_on_by_keyset(screens_crm: Crm) -> None:
+    """Paging down reads each next page after the last name seen (no OFFSET), and
+    the rows are exactly those of the offset-paged service, duplicates included."""
+    for i in range(230):
+        add_contact(screens_crm, ContactInput(name=f"Контакт {i % 90:03d}"), OnDuplicate.CREATE)  # names repeat
+    expected = [c.id for c in list_contacts(screens_crm, limit=1000)]
+    app = ScreensApp(screens_crm, lambda: ListScreen("contacts"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = table_of(app)
+        pager = table._source.page.__self__  # the list's PartyPager
+        assert isinstance(pager, PartyPager)
+        assert "after" in pager.plan(PAGE_SIZE, PAGE_SIZE)  # page 1 starts from page 0's last key
+        for _ in range(9):
+            await pilot.press("pagedown")
+            await settle(pilot)
+        assert {0, 1, 2} <= set(table._pages)
+        shown = [row.id for i in range(table.total) if (row := table.row_at(i)) is not None]
+        assert shown == expected
+        # a reload (the list shown again after a card) starts afresh: keys learnt before are dropped
+        table.move_cursor(150)
+        app.screen.reload(keep_position=True)
+        await settle(pilot)
+        assert table._source.page.__self__ is not pager
+        assert table.current_row is not None and table.current_row.id == expected[150]
 
 
 async def test_mass_delete_then_undo(screens_crm: Crm) -> None:

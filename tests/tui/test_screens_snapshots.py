@@ -91,3 +91,19 @@ def test_agenda_complete_dialog(snap_compare: SnapCompare, screens_crm: Crm) -> 
 def test_unsorted(snap_compare: SnapCompare, screens_crm: Crm) -> None:
     seed_screens(screens_crm)
     assert snap(snap_compare, screens_crm, lambda: UnsortedScreen("sales20"), "down")
+
+
+def test_contact_card_remove_phone_question(snap_compare: SnapCompare, screens_crm: Crm) -> None:
+    ids = seed_screens(screens_crm)
+
+    def focus_phone(pilot: Pilot[None]) -> None:
+        next(r for r in pilot.app.screen.query(FieldRow) if r.spec.removable == ("phone", "+79161234567")).focus()
+
+    assert snap(snap_compare, screens_crm, lambda: CardScreen("contact", ids["contact"]), "delete", before=focus_phone)
+
+
+def test_deal_card_contact_picker(snap_compare: SnapCompare, screens_crm: Crm) -> None:
+    """Results are plain text: the markup-named contact shows its brackets."""
+    ids = seed_screens(screens_crm)
+    keys = ("plus", *"x@exam", "enter")
+    assert snap(snap_compare, screens_crm, lambda: CardScreen("deal", ids["deal"]), *keys)

@@ -8,8 +8,15 @@ files, a contact's or company's completeness mark, and the timeline from
 
 Everything is edited in place (``e`` on a field) and saved through the
 record's edit service; a refused value is shown under the field and nothing
-is saved. A deal's stage changes through its gate: a refusal opens the gate
-form with exactly the missing fields and retries the move. The activity bar
+is saved. Each phone, e-mail and deal contact is a row of its own: ``e``
+there adds another one, ``delete``/``x`` removes that one after a yes/no
+question. Tags (deals, contacts, companies) are edited as one
+comma-separated list: what is added or left out is added or removed. A
+deal links an existing contact with ``+`` (search by name, phone or
+e-mail); unlinking its main contact makes the next one main.
+
+A deal's stage changes through its gate: a refusal opens the gate form
+with exactly the missing fields and retries the move. The activity bar
 adds notes, tasks and call logs, pins notes, copies a deal, and starts a new
 deal or contact from a contact or company.
 
@@ -38,17 +45,20 @@ from tui_crm.domain.errors import GateRefused, ValidationError
 from tui_crm.domain.fields import FieldDef, FieldType, format_value
 from tui_crm.domain.text import fold
 from tui_crm.domain.validation import format_phone
-from tui_crm.services.companies import COMPANY_TYPES, TERRITORIES, edit_company, get_company
-from tui_crm.services.contacts import edit_contact, get_contact
+from tui_crm.services.companies import COMPANY_TYPES, TERRITORIES, edit_company, get_company, set_company_tags
+from tui_crm.services.contacts import edit_contact, get_contact, set_contact_tags
 from tui_crm.services.context import Crm
-from tui_crm.services.deals import edit_deal, get_deal, move_deal, set_deal_tags
+from tui_crm.services.deal_contacts import unlink_contact
+from tui_crm.services.deals import edit_deal, get_deal, link_contact, move_deal, set_deal_tags
 from tui_crm.services.notes import set_pinned, timeline
 from tui_crm.services.users import list_users
 from tui_crm.services.views import CompanyDetail, ContactDetail, DealDetail, LinkView, TimelineItem
 from tui_crm.widgets.activity_bar import ActivityBar, call_dialog, note_dialog
+from tui_crm.widgets.contact_picker import ContactPicker
 from tui_crm.widgets.deal_dialogs import copy_deal_dialog, new_deal_dialog
 from tui_crm.widgets.duplicate_prompt import PartyForm
 from tui_crm.widgets.field_editor import FieldRow, FieldSpec, GroupTitle
+from tui_crm.widgets.form_dialog import ConfirmDialog
 from tui_crm.widgets.gate_form import GateForm
 from tui_crm.widgets.plain_text import EMPTY, clean, crm_of, error_message, money, plain, when
 from tui_crm.widgets.task_dialogs import add_task_dialog
@@ -87,14 +97,30 @@ def _money_spec(key: str, label: str, amount: Decimal | None, currency: str) -> 
     return _spec(key, label, money(amount, currency), edit="" if amount is None else money(amount, currency))
 
 
-def _links(label: str, links: Iterable[LinkView], empty: str = EMPTY) -> list[FieldSpec]:
+def _links(label: str, links: Iterable[LinkView], empty: str = EMPTY, *, removable: bool = False) -> list[FieldSpec]:
+    """One row per linked record (enter opens it); ``removable``: delete unlinks it."""
     rows: list[FieldSpec] = []
     for i, link in enumerate(links):
         shown = plain(link.name, one_line=True)
         if link.is_main:
             shown.append("  main", style="dim")
-        rows.append(FieldSpec("", label if i == 0 else "", shown, link=link))
+        rows.append(FieldSpec("", label if i == 0 else "", shown, link=link,
+                              removable=(link.entity_type, link.id) if removable else None))
     return rows or [FieldSpec("", label, plain(empty))]
+
+
+def _channels(kind: str, label: str, values: list[str], hint: str) -> list[FieldSpec]:
+    """One row per phone or e-mail, so one can be removed; ``e`` on any adds one."""
+    shown = [format_phone(v) if kind == "phone" else v for v in values]
+    rows = [
+        FieldSpec(kind, label if i == 0 else "", plain(text, one_line=True), hint=hint, removable=(kind, value))
+        for i, (text, value) in enumerate(zip(shown, values, strict=True))
+    ]
+    return rows or [FieldSpec(kind, label, plain(EMPTY), hint=hint)]
+
+
+def _tags_spec(tags: list[str]) -> FieldSpec:
+    return _spec("tags", "Tags", tags, edit=", ".join(tags), hint="comma-separated tags; leave one out to remove it")
 
 
 def _custom_edit_value(defn: FieldDef, value: object) -> str:
@@ -135,8 +161,8 @@ def deal_groups(crm: Crm, deal: DealDetail, users: list[tuple[str, str]]) -> lis
         _spec("stage", "Stage", deal.stage, edit=deal.stage_key, options=[(s.name, s.key) for s in pipeline.stages]),
         FieldSpec("", "Pipeline", plain(deal.pipeline)),
         _spec("company", "Company", deal.company.name if deal.company else None, link=deal.company),
-        *_links("Contacts", deal.contacts),
-        _spec("tags", "Tags", deal.tags, edit=", ".join(deal.tags), hint="comma-separated tags"),
+        *_links("Contacts", deal.contacts, "none yet — + links one", removable=True),
+        _tags_spec(deal.tags),
     ]
     marketing = [
         _spec("source_channel", "Source channel", deal.source_channel),
@@ -165,10 +191,11 @@ def contact_groups(crm: Crm, contact: ContactDetail, users: list[tuple[str, str]
         _spec("company", "Company", contact.company.name if contact.company else None, link=contact.company),
         _spec("position", "Position", contact.position),
         _spec("department", "Department", contact.department),
-        _spec("phone", "Phones", [format_phone(p) for p in contact.phones], edit="", hint="add a phone: +7 916 123-45-67"),
-        _spec("email", "E-mails", contact.emails, edit="", hint="add an e-mail"),
+        *_channels("phone", "Phones", contact.phones, "add a phone: +7 916 123-45-67"),
+        *_channels("email", "E-mails", contact.emails, "add an e-mail"),
         _spec("gender", "Gender", contact.gender, options=GENDER_OPTIONS),
         _spec("birthday", "Birthday", contact.birthday, hint="1990-05-17 or 17.05.1990"),
+        _tags_spec(contact.tags),
     ]
     messengers = [FieldSpec("", m.kind, plain(m.value, one_line=True)) for m in contact.messengers]
     groups: list[Group] = [("Main", main)]
@@ -177,8 +204,6 @@ def contact_groups(crm: Crm, contact: ContactDetail, users: list[tuple[str, str]
     if crm.pipelines.contact_fields:
         groups.append(("Custom fields", _custom_fields(dict(crm.pipelines.contact_fields), contact.custom)))
     groups.append(("Deals", _links("Deals", contact.deals, "none yet — l starts one")))
-    if contact.tags:
-        groups.append(("Tags", [FieldSpec("", "Tags", plain(contact.tags))]))
     return groups
 
 
@@ -191,8 +216,9 @@ def company_groups(crm: Crm, company: CompanyDetail, users: list[tuple[str, str]
         _spec("territory", "Territory", company.territory, options=[(t, t) for t in TERRITORIES]),
         _spec("web", "Web site", company.web),
         _spec("address", "Address", company.address),
-        _spec("phone", "Phones", [format_phone(p) for p in company.phones], edit="", hint="add a phone"),
-        _spec("email", "E-mails", company.emails, edit="", hint="add an e-mail"),
+        *_channels("phone", "Phones", company.phones, "add a phone"),
+        *_channels("email", "E-mails", company.emails, "add an e-mail"),
+        _tags_spec(company.tags),
     ]
     business = [
         _spec("turnover", "Turnover", company.turnover),
@@ -205,8 +231,6 @@ def company_groups(crm: Crm, company: CompanyDetail, users: list[tuple[str, str]
         groups.append(("Custom fields", _custom_fields(dict(crm.pipelines.company_fields), company.custom)))
     groups.append(("Contacts", _links("Contacts", company.contacts, "none yet — a adds one")))
     groups.append(("Deals", _links("Deals", company.deals, "none yet — l starts one")))
-    if company.tags:
-        groups.append(("Tags", [FieldSpec("", "Tags", plain(company.tags))]))
     return groups
 
 
@@ -240,6 +264,17 @@ def _tag_list(raw: str) -> list[str]:
     return [t.strip().lstrip("#") for t in raw.split(",") if t.strip().lstrip("#")]
 
 
+def tag_changes(current: list[str], raw: str) -> tuple[list[str], list[str]]:
+    """The edited comma list against the tags now: (to add, to remove), case-insensitively."""
+    wanted = _tag_list(raw)
+    have = {fold(t) for t in current}
+    keep = {fold(t) for t in wanted}
+    return [t for t in wanted if fold(t) not in have], [t for t in current if fold(t) not in keep]
+
+
+REMOVE_NOUNS = {"phone": "phone", "email": "e-mail", "contact": "contact"}
+
+
 # -- the screen ----------------------------------------------------------------------------
 
 
@@ -265,16 +300,18 @@ class CardScreen(Screen[None]):
         Binding("y", "copy_deal", "Copy deal", show=False, id="card.copy_deal"),
         Binding("l", "new_deal", "New deal", show=False, id="card.new_deal"),
         Binding("a", "new_contact", "New contact", show=False, id="card.new_contact"),
+        Binding("plus", "link_contact", "Link contact", show=False, key_display="+", id="card.link_contact"),
         Binding("right", "focus_timeline", "Timeline", show=False, id="card.timeline"),
         Binding("left", "focus_fields", "Fields", show=False, id="card.fields"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="card.reload"),
     ]
 
     class Loaded(Message):
-        def __init__(self, data: CardData | None, error: str | None = None) -> None:
+        def __init__(self, data: CardData | None, error: str | None = None, generation: int = 0) -> None:
             super().__init__()
             self.data = data
             self.error = error
+            self.generation = generation
 
     class Changed(Message):
         """A write went through: say so and re-read the record."""
@@ -311,6 +348,7 @@ class CardScreen(Screen[None]):
         self._specs: list[Group] | None = None
         self._refusal: GateRefused | None = None
         self._last_row: FieldRow | None = None
+        self._generation = 0  # of the newest read; older answers are dropped
 
     def compose(self) -> ComposeResult:
         with Vertical(id="card-header"):
@@ -330,10 +368,12 @@ class CardScreen(Screen[None]):
         self.action_reload()
 
     def action_reload(self) -> None:
-        self._load()
+        self._generation += 1
+        self._load(self._generation)
 
     @work(thread=True, exclusive=True, group="card-load", exit_on_error=False)
-    def _load(self) -> None:
+    def _load(self, generation: int) -> None:
+        """Read the record; only the newest read is shown (see ``on_card_screen_loaded``)."""
         crm = crm_of(self)
         try:
             detail: Detail
@@ -346,11 +386,15 @@ class CardScreen(Screen[None]):
             items = timeline(crm, self.entity_type, detail.id)
             users = [(u.name, u.name) for u in list_users(crm, include_inactive=False)]
         except Exception as exc:  # shown on the card; the app keeps running
-            self.post_message(self.Loaded(None, error_message(exc)))
+            self.post_message(self.Loaded(None, error_message(exc), generation))
             return
-        self.post_message(self.Loaded(CardData(detail, items, users)))
+        self.post_message(self.Loaded(CardData(detail, items, users), generation=generation))
 
     async def on_card_screen_loaded(self, message: Loaded) -> None:
+        if message.generation != self._generation:
+            # a read started before a later one (closing a dialog re-reads, and so
+            # does the write the dialog started): it may predate that write
+            return
         if message.data is None:
             self.query_one("#card-title", Static).update(plain(f"{ENTITY_TITLES[self.entity_type]} · {message.error}"))
             return
@@ -377,7 +421,9 @@ class CardScreen(Screen[None]):
         if groups == self._specs:
             return
         focused = self.focused
-        focus_key = (focused.spec.key or focused.spec.label) if isinstance(focused, FieldRow) else None
+        old_rows = list(self.query(FieldRow))
+        focus_ident = focused.spec.ident if isinstance(focused, FieldRow) else None
+        focus_index = old_rows.index(focused) if isinstance(focused, FieldRow) and focused in old_rows else None
         first = self._specs is None
         self._specs = groups
         container = self.query_one("#card-fields", VerticalScroll)
@@ -388,11 +434,17 @@ class CardScreen(Screen[None]):
             widgets.extend(FieldRow(spec) for spec in specs)
         await container.mount_all(widgets)
         rows = list(self.query(FieldRow))
-        target = next((r for r in rows if focus_key and (r.spec.key or r.spec.label) == focus_key), None)
+        target: FieldRow | None = None
+        if focus_index is not None and rows:
+            # the same item if it is still there (nearest to where it was), else
+            # whatever now stands in its place: after a removal, the next row
+            same = [i for i, r in enumerate(rows) if r.spec.ident == focus_ident]
+            index = min(same, key=lambda i: abs(i - focus_index)) if same else min(focus_index, len(rows) - 1)
+            target = rows[index]
+        elif first and rows:
+            target = rows[0]
         if target is not None:
             target.focus(scroll_visible=False)
-        elif first and rows:
-            rows[0].focus(scroll_visible=False)
 
     # -- editing fields ---------------------------------------------------------------
 
@@ -411,13 +463,12 @@ class CardScreen(Screen[None]):
                     outcome = move_deal(crm, self.entity_id, value)
                     note = f"Moved to {outcome.to_stage}" + (f"; task: {outcome.auto_task}" if outcome.auto_task else "")
                 elif key == "tags":
-                    current = set(map(fold, self.detail.tags)) if self.detail else set()
-                    wanted = _tag_list(value)
-                    keep = {fold(t) for t in wanted}
-                    set_deal_tags(crm, self.entity_id, [t for t in wanted if fold(t) not in current],
-                                  [t for t in (self.detail.tags if self.detail else []) if fold(t) not in keep])
+                    set_deal_tags(crm, self.entity_id, *tag_changes(self.detail.tags if self.detail else [], value))
                 else:
                     edit_deal(crm, self.entity_id, {key: value})
+            elif key == "tags":
+                setter = set_contact_tags if self.entity_type == "contact" else set_company_tags
+                setter(crm, self.entity_id, *tag_changes(self.detail.tags if self.detail else [], value))
             elif self.entity_type == "contact":
                 edit_contact(crm, self.entity_id, {key: value})
             else:
@@ -494,6 +545,8 @@ class CardScreen(Screen[None]):
             return self.entity_type in ("contact", "company")
         if action == "new_contact":
             return self.entity_type == "company"
+        if action == "link_contact":
+            return self.entity_type == "deal"
         return True
 
     def _record_name(self) -> str:
@@ -565,3 +618,66 @@ class CardScreen(Screen[None]):
     def action_new_contact(self) -> None:
         if isinstance(self.detail, CompanyDetail):
             self.app.push_screen(PartyForm(crm_of(self), "contact", company=self.detail.name), self._open_created("contact"))
+
+    # -- removing a phone, an e-mail or a deal's contact; linking a contact -------------------
+
+    @on(FieldRow.RemoveRequested)
+    def _remove_requested(self, event: FieldRow.RemoveRequested) -> None:
+        """Ask first: a removal is logged and synced, and there is no undo key for it."""
+        event.stop()
+        what, which = event.what, event.which
+        shown = event.row.spec.display.plain.removesuffix("  main")
+        if what == "contact":
+            title, question = "Unlink contact", f"Unlink «{clean(shown, one_line=True)}» from this deal?"
+        else:
+            noun = REMOVE_NOUNS.get(what, what)
+            title = f"Remove {noun}"
+            question = f"Remove the {noun} {clean(shown, one_line=True)} from «{clean(self._record_name(), one_line=True)}»?"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._remove(what, which, shown)
+
+        self.app.push_screen(ConfirmDialog(title, question, yes="Remove" if what != "contact" else "Unlink"), answered)
+
+    @work(thread=True, exclusive=True, group="card-save", exit_on_error=False)
+    def _remove(self, what: str, which: str, shown: str) -> None:
+        crm = crm_of(self)
+        try:
+            if what == "contact":
+                unlink_contact(crm, self.entity_id, which)
+                note = f"Unlinked {shown}"
+            elif self.entity_type == "contact":
+                edit_contact(crm, self.entity_id, {}, remove={what: which})
+                note = f"Removed {REMOVE_NOUNS.get(what, what)} {shown}"
+            else:
+                edit_company(crm, self.entity_id, {}, remove={what: which})
+                note = f"Removed {REMOVE_NOUNS.get(what, what)} {shown}"
+        except Exception as exc:  # reported; the card stays as it was
+            self.post_message(self.Changed(error_message(exc), failed=True))
+            return
+        self.post_message(self.Changed(note))
+
+    def action_link_contact(self) -> None:
+        detail = self.detail
+        if not isinstance(detail, DealDetail):
+            return
+        picker = ContactPicker(
+            crm_of(self), f"Link a contact to «{clean(detail.name, one_line=True)}»", linked=[c.id for c in detail.contacts]
+        )
+
+        def picked(contact_id: str | None) -> None:
+            if contact_id:
+                self._link(contact_id)
+
+        self.app.push_screen(picker, picked)
+
+    @work(thread=True, exclusive=True, group="card-save", exit_on_error=False)
+    def _link(self, contact_id: str) -> None:
+        try:
+            deal = link_contact(crm_of(self), self.entity_id, contact_id)
+        except Exception as exc:  # reported; the card stays as it was
+            self.post_message(self.Changed(error_message(exc), failed=True))
+            return
+        name = next((c.name for c in deal.contacts if c.id == contact_id), "the contact")
+        self.post_message(self.Changed(f"Linked {name}"))

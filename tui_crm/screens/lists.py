@@ -2,7 +2,10 @@
 
 ``ListScreen(kind)`` (``deals``, ``contacts``, ``companies``) pages its rows
 from SQL through the services into a ``RecordTable`` that draws only the
-visible window, so 100k rows scroll as smoothly as 100. Typing in the search
+visible window, so 100k rows scroll as smoothly as 100. Contacts and
+companies page by keyset (``services.party_pages.PartyPager``): each page
+starts from the last name seen instead of an ``OFFSET`` that walks every
+earlier row. Typing in the search
 box filters through the full-text index (``query=``), debounced so a word
 costs one query, not one per letter.
 
@@ -39,8 +42,8 @@ from tui_crm.services import bulk
 from tui_crm.services.companies import list_companies
 from tui_crm.services.contacts import list_contacts
 from tui_crm.services.context import Crm
-from tui_crm.services.counts import count_party_list
 from tui_crm.services.deal_queries import SORTS, DealFilter, count_deals, deal_ids, list_deals
+from tui_crm.services.party_pages import PartyPager
 from tui_crm.services.pipelines import find_pipeline
 from tui_crm.services.users import list_users
 from tui_crm.services.views import DealSummary, PartySummary
@@ -217,11 +220,9 @@ class ListScreen(Screen[None]):
                 page=lambda offset, limit: hits.rows()[offset : offset + limit],
                 key=lambda row: row.id,
             )
-        return RowSource(
-            count=lambda: count_party_list(crm, self.entity_type, responsible=responsible),
-            page=lambda offset, limit: lister(crm, responsible=responsible, limit=limit, offset=offset),
-            key=lambda row: row.id,
-        )
+        # keyset pages: a row deep in 100k contacts costs what the first one does
+        pager = PartyPager(crm, self.entity_type, responsible=responsible)
+        return RowSource(count=pager.count, page=pager.page, key=lambda row: row.id)
 
     def reload(self, *, keep_position: bool = False) -> None:
         table = self.table

@@ -26,6 +26,7 @@ from tui_crm.services.records import (
     channels_of,
     custom_values,
     reindex,
+    remove_channel,
     resolve,
     set_custom_value,
     tags_of,
@@ -152,8 +153,13 @@ def add_company(crm: Crm, data: CompanyInput, policy: OnDuplicate = OnDuplicate.
     return get_company(crm, company.id)
 
 
-def edit_company(crm: Crm, ref: str, values: dict[str, str]) -> CompanyDetail:
-    """Set fields from ``key=value``; ``phone``/``email`` add a channel."""
+def edit_company(crm: Crm, ref: str, values: dict[str, str], *, remove: dict[str, str] | None = None) -> CompanyDetail:
+    """Set fields from ``key=value``; ``phone``/``email`` add a channel.
+
+    ``remove`` maps a channel kind to the normalised value to drop (as
+    ``edit_contact`` takes it), so a card can remove a phone or an e-mail
+    through the same logged write path as every other edit.
+    """
     phones = [v for k, v in values.items() if k == "phone"]
     emails = [v for k, v in values.items() if k == "email"]
     rest = {("company_type" if k == "type" else k): v for k, v in values.items() if k not in ("phone", "email", "responsible")}
@@ -173,10 +179,22 @@ def edit_company(crm: Crm, ref: str, values: dict[str, str]) -> CompanyDetail:
         attach_channels(work, company, channels)
         for key, value in custom.items():
             set_custom_value(work, company, key, value)
+        for kind, normalized in (remove or {}).items():
+            remove_channel(work, company, kind, normalized)
         reindex(work.session, "company", company.id)
         for contact in work.session.exec(select(Contact).where(Contact.company_id == company.id)):
             reindex(work.session, "contact", contact.id)
     return get_company(crm, company.id)
+
+
+def set_company_tags(crm: Crm, ref: str, add: list[str], remove: list[str]) -> list[str]:
+    """Add and remove a company's tags in one logged change; returns the tags now on it.
+
+    The same rules as a deal's tags (``records.change_tags``).
+    """
+    with crm.uow() as work:
+        company = resolve(work.session, Company, ref)
+        return change_tags(work, company, add=add, remove=remove)
 
 
 def company_detail(session: Session, company: Company) -> CompanyDetail:

@@ -224,6 +224,17 @@ def edit_contact(crm: Crm, ref: str, values: dict[str, str], *, remove: dict[str
     return get_contact(crm, contact.id)
 
 
+def set_contact_tags(crm: Crm, ref: str, add: list[str], remove: list[str]) -> list[str]:
+    """Add and remove a contact's tags in one logged change; returns the tags now on it.
+
+    The same rules as a deal's tags (``records.change_tags``): case-insensitive,
+    the first spelling of a tag is kept, nothing is logged when nothing changed.
+    """
+    with crm.uow() as work:
+        contact = resolve(work.session, Contact, ref)
+        return change_tags(work, contact, add=add, remove=remove)
+
+
 def contact_detail(session: Session, contact: Contact) -> ContactDetail:
     users = user_names(session)
     channels = channels_of(session, "contact", contact.id)

@@ -1,5 +1,6 @@
 """The card's activity bar: note, task, call log, pin, and the record's own
-actions (copy a deal, a new deal or contact from a contact/company).
+actions (copy a deal or link a contact to it, a new deal or contact from a
+contact/company).
 
 The buttons only run the card screen's actions, so the keys, the footer and
 the mouse do the same thing; the dialogs for a note and a call log live here
@@ -20,7 +21,7 @@ from tui_crm.widgets.form_dialog import FormDialog, FormField
 # (key, label, screen action) per record type; the key is the card's binding.
 COMMON_ACTIVITIES = (("n", "Note", "note"), ("t", "Task", "task"), ("c", "Call", "call"), ("p", "Pin", "pin"))
 RECORD_ACTIVITIES = {
-    "deal": (("y", "Copy deal", "copy_deal"),),
+    "deal": (("y", "Copy deal", "copy_deal"), ("+", "Contact", "link_contact")),
     "contact": (("l", "New deal", "new_deal"),),
     "company": (("l", "New deal", "new_deal"), ("a", "New contact", "new_contact")),
 }

@@ -9,6 +9,11 @@ editor stays open with the message under the field). Escape cancels.
 A row may also carry a link to another record (a deal's company, a
 contact's deals): enter posts ``FieldRow.LinkOpened`` and the card opens
 that record's card.
+
+A row that stands for one removable item (a phone, an e-mail, a contact
+linked to a deal) carries ``FieldSpec.removable``: ``delete`` (or ``x``)
+posts ``FieldRow.RemoveRequested`` and the card asks before removing it.
+The key is offered (footer, ``?``) only on such rows.
 """
 
 from __future__ import annotations
@@ -47,10 +52,19 @@ class FieldSpec:
     options: Sequence[tuple[str, str]] = ()
     link: LinkView | None = None
     hint: str = ""
+    removable: tuple[str, str] | None = None  # (what, which): ("phone", "+7916…"), ("contact", id)
 
     @property
     def editable(self) -> bool:
         return bool(self.key)
+
+    @property
+    def ident(self) -> tuple[object, ...]:
+        """What this row stands for, so the card can keep the focus on it
+        across a reload (labels move: the second phone becomes the first)."""
+        if self.key or self.link or self.removable:
+            return (self.key, self.link.id if self.link else None, self.removable)
+        return ("", None, None, self.label)
 
 
 class FieldRow(Widget, can_focus=True):
@@ -58,6 +72,7 @@ class FieldRow(Widget, can_focus=True):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("e", "edit", "Edit", id="field.edit"),
+        Binding("delete,x", "remove", "Remove", id="field.remove"),
         Binding("enter", "activate", "Open", show=False, id="field.activate"),
         Binding("escape", "cancel_edit", "Cancel edit", show=False, id="field.cancel"),
         Binding("down,j", "step(1)", "Next field", show=False, id="field.next"),
@@ -94,6 +109,19 @@ class FieldRow(Widget, can_focus=True):
         def control(self) -> FieldRow:
             return self.row
 
+    class RemoveRequested(Message):
+        """Remove what this row stands for (``spec.removable``); the card confirms."""
+
+        def __init__(self, row: FieldRow, what: str, which: str) -> None:
+            super().__init__()
+            self.row = row
+            self.what = what
+            self.which = which
+
+        @property
+        def control(self) -> FieldRow:
+            return self.row
+
     class LinkOpened(Message):
         def __init__(self, row: FieldRow, link: LinkView) -> None:
             super().__init__()
@@ -111,7 +139,8 @@ class FieldRow(Widget, can_focus=True):
 
     def compose(self) -> ComposeResult:
         with Horizontal():
-            yield Static(plain(self.spec.label, one_line=True), classes="field-label")
+            # a follow-on row of a list (second phone, next contact) has no label: blank, not "—"
+            yield Static(plain(self.spec.label, one_line=True) if self.spec.label else "", classes="field-label")
             yield Static(self.spec.display, classes="field-value")
         yield Static("", classes="field-error")
 
@@ -119,12 +148,19 @@ class FieldRow(Widget, can_focus=True):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Escape cancels an edit only while editing (otherwise the card gets it:
-        back); the arrows move between fields only while not editing."""
+        back); the arrows move between fields only while not editing; remove
+        exists only on a row that stands for one removable item."""
         if action == "cancel_edit":
             return self.editing
         if action == "step":
             return not self.editing
+        if action == "remove":  # hidden (and the key passes on) where nothing can be removed
+            return self.spec.removable is not None and not self.editing
         return True
+
+    def action_remove(self) -> None:
+        if self.spec.removable is not None and not self.editing:
+            self.post_message(self.RemoveRequested(self, *self.spec.removable))
 
     def action_step(self, step: int) -> None:
         rows = list(self.screen.query(FieldRow))
