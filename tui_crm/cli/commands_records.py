@@ -1,9 +1,15 @@
-"""``crm deals|contacts|companies list|show|edit``."""
+"""``crm deals|contacts|companies list|show|edit|tag``, ``crm deals link|unlink``.
+
+Every command parses, calls one service and prints; what a removal or an
+unlink may do (normalising a typed phone, refusing one the record lacks,
+handing "main" to the next contact) is decided in ``services/`` once, for
+the CLI and the TUI cards alike.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,14 +17,30 @@ from tui_crm.cli.commands_add import JsonOpt, parse_pairs
 from tui_crm.cli.output import clean, emit_json, fields, say, table
 from tui_crm.cli.state import state
 
-deals = typer.Typer(help="List, show and edit deals.", no_args_is_help=True)
-contacts = typer.Typer(help="List, show and edit contacts.", no_args_is_help=True)
-companies = typer.Typer(help="List, show and edit companies.", no_args_is_help=True)
+if TYPE_CHECKING:  # services load only when a command runs (see cli/main.py)
+    from tui_crm.services.views import DealDetail
+
+deals = typer.Typer(help="List, show, edit and tag deals; link and unlink their contacts.", no_args_is_help=True)
+contacts = typer.Typer(help="List, show, edit and tag contacts.", no_args_is_help=True)
+companies = typer.Typer(help="List, show, edit and tag companies.", no_args_is_help=True)
 apps = {"deals": deals, "contacts": contacts, "companies": companies}
 
 LimitOpt = Annotated[int, typer.Option(help="Rows per page.")]
 OffsetOpt = Annotated[int, typer.Option(help="Skip this many rows.")]
 SetOpt = Annotated[list[str], typer.Argument(help="FIELD=VALUE pairs.")]
+PartySetOpt = Annotated[list[str] | None, typer.Argument(help="FIELD=VALUE pairs.", show_default=False)]
+TagAddOpt = Annotated[list[str] | None, typer.Option("--add", help="Tag to add (repeatable).", show_default=False)]
+TagRemoveOpt = Annotated[list[str] | None, typer.Option("--remove", help="Tag to remove (repeatable).", show_default=False)]
+RemoveOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--remove",
+        metavar="KIND=VALUE",
+        help="Remove a phone or e-mail, typed in any format: phone=\"8 916 123-45-67\", email=a@b.ru (repeatable). "
+        "One the record does not have is refused with exit code 3 and nothing is saved.",
+        show_default=False,
+    ),
+]
 
 
 @deals.command("list")
@@ -165,12 +187,11 @@ def deals_restore(ref: Annotated[str, typer.Argument()]) -> None:
 
 
 @deals.command("tag")
-def deals_tag(
-    ref: Annotated[str, typer.Argument()],
-    add: Annotated[list[str] | None, typer.Option("--add")] = None,
-    remove: Annotated[list[str] | None, typer.Option("--remove")] = None,
-) -> None:
-    """Add or remove tags on one deal."""
+def deals_tag(ref: Annotated[str, typer.Argument()], add: TagAddOpt = None, remove: TagRemoveOpt = None) -> None:
+    """Add or remove tags on one deal.
+
+    Example: crm deals tag 1a2b --add VIP --remove холодный
+    """
     from tui_crm.services.deals import set_deal_tags
 
     tags = set_deal_tags(state.crm(), ref, add or [], remove or [])
@@ -187,7 +208,28 @@ def deals_link(
     from tui_crm.services.deals import link_contact
 
     deal = link_contact(state.crm(), ref, contact, main)
-    say(f"Linked; contacts: {clean([c.name for c in deal.contacts])}")
+    say(f"Linked; contacts: {_contact_names(deal)}")
+
+
+@deals.command("unlink")
+def deals_unlink(
+    ref: Annotated[str, typer.Argument(help="Deal id prefix or name.")],
+    contact: Annotated[str, typer.Argument(help="Contact id prefix or name.")],
+    json_: JsonOpt = False,
+) -> None:
+    """Unlink a contact from a deal; if it was the main one, the next contact becomes main."""
+    from tui_crm.services.deal_contacts import unlink_contact
+
+    deal = unlink_contact(state.crm(), ref, contact)
+    if json_:
+        emit_json(deal)
+        return
+    say(f"Unlinked from deal {deal.id[:8]} «{clean(deal.name)}»; contacts: {_contact_names(deal) or '—'}")
+
+
+def _contact_names(deal: DealDetail) -> str:
+    """``Анна (main), Яна``: the deal's contacts in card order, the main one marked."""
+    return ", ".join(clean(c.name) + (" (main)" if c.is_main else "") for c in deal.contacts)
 
 
 def _party_list(kind: str, query: str | None, responsible: str | None, limit: int, offset: int, json_: bool) -> None:
@@ -253,6 +295,7 @@ def contacts_show(ref: Annotated[str, typer.Argument()], json_: JsonOpt = False)
             ("Пол", c.gender),
             ("День рождения", c.birthday),
             ("Мессенджеры", ", ".join(f"{m.kind}: {m.value}" for m in c.messengers)),
+            ("Теги", ", ".join(c.tags)),
             ("Сделки", ", ".join(d.name for d in c.deals)),
             ("Ответственный", c.responsible),
             ("Не заполнено", ", ".join(c.missing_required) or "всё заполнено"),
@@ -279,6 +322,7 @@ def companies_show(ref: Annotated[str, typer.Argument()], json_: JsonOpt = False
             ("Адрес", c.address),
             ("Телефоны", ", ".join(c.phones)),
             ("Email", ", ".join(c.emails)),
+            ("Теги", ", ".join(c.tags)),
             ("Отрасль", c.industry),
             ("Сотрудников", c.employees),
             ("Оборот", c.turnover),
@@ -292,12 +336,38 @@ def companies_show(ref: Annotated[str, typer.Argument()], json_: JsonOpt = False
     )
 
 
+def _removals(pairs: list[str] | None, items: list[str] | None) -> dict[str, list[str]]:
+    """``--remove phone=... --remove phone=...`` as kind -> values (a kind may repeat).
+
+    FIELD=VALUE pairs became optional so that ``--remove`` can stand alone;
+    an edit with neither stays a usage error (exit 2), as it was.
+    """
+    if not pairs and not items:
+        raise typer.BadParameter("nothing to change: give FIELD=VALUE pairs or --remove KIND=VALUE")
+    removals: dict[str, list[str]] = {}
+    for pair in items or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            from tui_crm.domain.errors import ValidationError
+
+            raise ValidationError("--remove", f"{pair!r}: write KIND=VALUE, e.g. --remove phone=+79161234567")
+        removals.setdefault(key.strip(), []).append(value)
+    return removals
+
+
 @contacts.command("edit")
-def contacts_edit(ref: Annotated[str, typer.Argument()], pairs: SetOpt, json_: JsonOpt = False) -> None:
-    """Set fields: phone=... email=... (added), position=..., birthday=..."""
+def contacts_edit(
+    ref: Annotated[str, typer.Argument()], pairs: PartySetOpt = None, remove: RemoveOpt = None, json_: JsonOpt = False
+) -> None:
+    """Set fields, add or remove a phone or e-mail.
+
+    \b
+    crm contacts edit Иван position=CTO birthday=17.05.1990 phone="+7 916 123-45-67"
+    crm contacts edit Иван --remove phone="8 916 123-45-67" --remove email=ivan@magnit.ru
+    """
     from tui_crm.services.contacts import edit_contact
 
-    c = edit_contact(state.crm(), ref, parse_pairs(pairs))
+    c = edit_contact(state.crm(), ref, parse_pairs(pairs), remove_typed=_removals(pairs, remove))
     if json_:
         emit_json(c)
         return
@@ -305,15 +375,46 @@ def contacts_edit(ref: Annotated[str, typer.Argument()], pairs: SetOpt, json_: J
 
 
 @companies.command("edit")
-def companies_edit(ref: Annotated[str, typer.Argument()], pairs: SetOpt, json_: JsonOpt = False) -> None:
-    """Set fields: inn=..., type=partner, territory=РФ, web=..."""
+def companies_edit(
+    ref: Annotated[str, typer.Argument()], pairs: PartySetOpt = None, remove: RemoveOpt = None, json_: JsonOpt = False
+) -> None:
+    """Set fields, add or remove a phone or e-mail.
+
+    \b
+    crm companies edit Магнит inn=7707083893 type=partner territory=РФ web=magnit.ru phone=...
+    crm companies edit Магнит --remove phone="+7 495 123-45-67" --remove email=info@magnit.ru
+    """
     from tui_crm.services.companies import edit_company
 
-    c = edit_company(state.crm(), ref, parse_pairs(pairs))
+    c = edit_company(state.crm(), ref, parse_pairs(pairs), remove_typed=_removals(pairs, remove))
     if json_:
         emit_json(c)
         return
     say(f"Updated company {c.id[:8]} «{clean(c.name)}»")
+
+
+@contacts.command("tag")
+def contacts_tag(ref: Annotated[str, typer.Argument()], add: TagAddOpt = None, remove: TagRemoveOpt = None) -> None:
+    """Add or remove tags on one contact.
+
+    Example: crm contacts tag Иван --add ЛПР --remove холодный
+    """
+    from tui_crm.services.contacts import set_contact_tags
+
+    tags = set_contact_tags(state.crm(), ref, add or [], remove or [])
+    say("Tags: " + (clean(tags) or "—"))
+
+
+@companies.command("tag")
+def companies_tag(ref: Annotated[str, typer.Argument()], add: TagAddOpt = None, remove: TagRemoveOpt = None) -> None:
+    """Add or remove tags on one company.
+
+    Example: crm companies tag Магнит --add партнёр --remove новый
+    """
+    from tui_crm.services.companies import set_company_tags
+
+    tags = set_company_tags(state.crm(), ref, add or [], remove or [])
+    say("Tags: " + (clean(tags) or "—"))
 
 
 @deals.command("attach")

@@ -5,7 +5,7 @@
 | 0 | done |
 | 1 | an error not listed below (message on stderr) |
 | 2 | bad command line (unknown option, missing argument) |
-| 3 | no record matches the id or name given |
+| 3 | no record matches the id or name given (or the phone/e-mail to remove is not on it) |
 | 4 | several records match; use a longer id |
 | 5 | a value is invalid (phone, email, INN, money...) or not allowed (a deactivated user); nothing saved |
 | 6 | a stage gate refused the move; stderr names the missing fields |

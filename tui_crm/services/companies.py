@@ -10,6 +10,7 @@ from tui_crm.domain.errors import ValidationError
 from tui_crm.domain.fields import validate_value
 from tui_crm.domain.text import fold
 from tui_crm.domain.validation import normalize_url, validate_inn
+from tui_crm.services.contacts import Removals, removal_targets, remove_channels
 from tui_crm.services.context import Crm
 from tui_crm.services.parties import (
     OnDuplicate,
@@ -26,7 +27,6 @@ from tui_crm.services.records import (
     channels_of,
     custom_values,
     reindex,
-    remove_channel,
     resolve,
     set_custom_value,
     tags_of,
@@ -153,13 +153,23 @@ def add_company(crm: Crm, data: CompanyInput, policy: OnDuplicate = OnDuplicate.
     return get_company(crm, company.id)
 
 
-def edit_company(crm: Crm, ref: str, values: dict[str, str], *, remove: dict[str, str] | None = None) -> CompanyDetail:
+def edit_company(
+    crm: Crm,
+    ref: str,
+    values: dict[str, str],
+    *,
+    remove: Removals | None = None,
+    remove_typed: Removals | None = None,
+) -> CompanyDetail:
     """Set fields from ``key=value``; ``phone``/``email`` add a channel.
 
-    ``remove`` maps a channel kind to the normalised value to drop (as
+    ``remove`` maps a channel kind to the normalised value(s) to drop (as
     ``edit_contact`` takes it), so a card can remove a phone or an e-mail
-    through the same logged write path as every other edit.
+    through the same logged write path as every other edit. ``remove_typed``
+    takes them as a user typed them and refuses one the company lacks (see
+    ``edit_contact``).
     """
+    targets = removal_targets(crm, remove_typed, ("phone", "email"))
     phones = [v for k, v in values.items() if k == "phone"]
     emails = [v for k, v in values.items() if k == "email"]
     rest = {("company_type" if k == "type" else k): v for k, v in values.items() if k not in ("phone", "email", "responsible")}
@@ -173,14 +183,13 @@ def edit_company(crm: Crm, ref: str, values: dict[str, str], *, remove: dict[str
     channels = validate_channels(phones, emails, crm.settings.phone_region)
     with crm.uow() as work:
         company = resolve(work.session, Company, ref)
+        remove_channels(work, company, remove, targets)  # first: a removal is checked against the record as it was
         if "responsible" in values:
             plain["responsible_id"] = assignable_user(work.session, values["responsible"]).id
         work.update(company, **plain)
         attach_channels(work, company, channels)
         for key, value in custom.items():
             set_custom_value(work, company, key, value)
-        for kind, normalized in (remove or {}).items():
-            remove_channel(work, company, kind, normalized)
         reindex(work.session, "company", company.id)
         for contact in work.session.exec(select(Contact).where(Contact.company_id == company.id)):
             reindex(work.session, "contact", contact.id)

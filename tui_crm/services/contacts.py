@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -10,6 +11,7 @@ from sqlmodel import Session, col, select
 from tui_crm.domain.errors import NotFoundError, ValidationError
 from tui_crm.domain.fields import validate_value
 from tui_crm.domain.text import fold
+from tui_crm.domain.validation import normalize_email, normalize_phone
 from tui_crm.domain.when import parse_when
 from tui_crm.services.context import Crm
 from tui_crm.services.parties import (
@@ -38,6 +40,9 @@ from tui_crm.services.records import (
 from tui_crm.services.views import ChannelView, ContactDetail, LinkView, PartySummary
 from tui_crm.storage.models import Company, Contact, Deal, DealContact
 from tui_crm.storage.unit_of_work import UnitOfWork
+
+Removals = Mapping[str, str | Sequence[str]]
+"""What ``edit_contact``/``edit_company`` remove: channel kind -> one value or several."""
 
 REQUIRED_CONTACT_FIELDS = ("name", "email", "phone", "gender", "birthday", "department", "position")
 GENDERS = {
@@ -179,11 +184,75 @@ def add_contact(crm: Crm, data: ContactInput, policy: OnDuplicate = OnDuplicate.
 CONTACT_EDITABLE = ("name", "position", "department", "gender", "birthday", "company", "responsible")
 
 
-def edit_contact(crm: Crm, ref: str, values: dict[str, str], *, remove: dict[str, str] | None = None) -> ContactDetail:
+def removal_targets(crm: Crm, remove: Removals | None, kinds: Sequence[str]) -> list[tuple[str, str]]:
+    """``(kind, normalised value)`` for each value to remove, as a user typed it.
+
+    A phone or e-mail is stored normalised (E.164, lower-case domain), so a
+    removal typed as ``8 916 123-45-67`` is put through the same validation
+    an added one goes through; otherwise it would match nothing. Done before
+    the transaction, so a malformed value refuses the whole edit.
+    """
+    targets: list[tuple[str, str]] = []
+    for kind, wanted in (remove or {}).items():
+        if kind not in kinds:
+            raise ValidationError(kind, f"cannot remove a {kind}; use {', '.join(kinds)}")
+        for raw in [wanted] if isinstance(wanted, str) else wanted:
+            if kind == "phone":
+                normalized = normalize_phone(raw, crm.settings.phone_region)
+            elif kind == "email":
+                normalized = normalize_email(raw)
+            else:
+                normalized = raw.strip()  # messengers are stored as typed, trimmed
+            if (kind, normalized) not in targets:  # the same number typed twice, two ways
+                targets.append((kind, normalized))
+    return targets
+
+
+def remove_channels(
+    work: UnitOfWork, record: Contact | Company, remove: Removals | None, targets: list[tuple[str, str]] | None
+) -> None:
+    """Drop channels: ``targets`` (from ``removal_targets``) must each be on
+    the record, else NotFoundError and the caller's transaction rolls back;
+    ``remove`` values are taken as stored and a missing one is skipped (a
+    card removes what it shows, so there is nothing to report)."""
+    for kind, wanted in (remove or {}).items():
+        for normalized in [wanted] if isinstance(wanted, str) else wanted:
+            remove_channel(work, record, kind, normalized)
+    entity = str(record.__tablename__)
+    for kind, normalized in targets or []:
+        if remove_channel(work, record, kind, normalized):
+            continue
+        have = [c.normalized for c in channels_of(work.session, entity, record.id) if c.kind == kind]
+        # an e-mail keeps its local part as typed (``Ivan@``), but nobody means
+        # a different mailbox by ``ivan@``: one match ignoring case is the one
+        same = [h for h in have if kind == "email" and h.casefold() == normalized.casefold()]
+        if len(same) == 1 and remove_channel(work, record, kind, same[0]):
+            continue
+        raise NotFoundError(f"{record.name} has no {kind} {normalized}; {kind}s: {', '.join(have) or 'none'}")
+
+
+CONTACT_CHANNEL_KINDS = ("phone", "email", *MESSENGER_KINDS)
+
+
+def edit_contact(
+    crm: Crm,
+    ref: str,
+    values: dict[str, str],
+    *,
+    remove: Removals | None = None,
+    remove_typed: Removals | None = None,
+) -> ContactDetail:
     """Set fields from ``key=value`` pairs; phone/email values are added.
+
+    ``remove`` maps a channel kind to the normalised value(s) to drop, as a
+    card shows them; one the contact lacks is skipped. ``remove_typed`` is
+    the same as a user typed it (the CLI): each value is normalised like an
+    added one, and one the contact lacks is refused (NotFoundError) so a
+    typo never looks like a successful removal.
 
     Every value is validated before anything is written.
     """
+    targets = removal_targets(crm, remove_typed, CONTACT_CHANNEL_KINDS)
     with crm.uow() as work:
         session = work.session
         contact = resolve(session, Contact, ref)
@@ -214,12 +283,11 @@ def edit_contact(crm: Crm, ref: str, values: dict[str, str], *, remove: dict[str
             else:
                 custom[key] = raw
         checked = _validate(crm, ContactInput(name=contact.name, phones=phones, emails=emails, custom=custom))
+        remove_channels(work, contact, remove, targets)  # first: a removal is checked against the record as it was
         work.update(contact, **plain)
         attach_channels(work, contact, checked.channels)
         for key, value in checked.custom.items():
             set_custom_value(work, contact, key, value)
-        for kind, normalized in (remove or {}).items():
-            remove_channel(work, contact, kind, normalized)
         reindex(session, "contact", contact.id)
     return get_contact(crm, contact.id)
 

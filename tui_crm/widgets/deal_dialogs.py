@@ -3,7 +3,11 @@ company (``capture_lead`` then ``link_contact``), and copying a deal
 (``copy_deal``: target pipeline and stage, what comes along).
 
 A copy enters its stage through the gate like any move, so a refusal names
-the missing fields in the dialog and nothing is created.
+the missing fields in the dialog and nothing is created. The stage the
+dialog preselects is the service's ``default_copy_stage`` (the CLI's default
+too): the deal's own stage while it is open, else Lead, so accepting the
+defaults on a won or lost deal starts new work instead of hitting the
+Lost gate (the loss reason is not copied).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from tui_crm.services.context import Crm
-from tui_crm.services.deal_copy import CopyOptions, copy_deal
+from tui_crm.services.deal_copy import CopyOptions, copy_deal, default_copy_stage
 from tui_crm.services.deals import LeadInput, capture_lead, link_contact
 from tui_crm.services.views import CompanyDetail, ContactDetail, DealDetail
 from tui_crm.widgets.form_dialog import FormDialog, FormField
@@ -71,7 +75,12 @@ def new_deal_dialog(
 
 
 def copy_deal_dialog(crm: Crm, deal: DealDetail) -> FormDialog[DealDetail]:
-    """Copy a deal (monthly invoices): where to, and what comes along."""
+    """Copy a deal (monthly invoices): where to, and what comes along.
+
+    One select holds every pipeline › stage, so picking another pipeline
+    means picking its stage too; only the preselection needs the default.
+    """
+    start = default_copy_stage(crm, deal)
 
     def submit(values: dict[str, Any]) -> DealDetail:
         pipeline_key, _, stage_key = str(values["target"]).partition("/")
@@ -90,7 +99,7 @@ def copy_deal_dialog(crm: Crm, deal: DealDetail) -> FormDialog[DealDetail]:
         [
             FormField("name", "Name of the copy", value=deal.name, required=True),
             FormField(
-                "target", "Pipeline › stage", kind="select", value=f"{deal.pipeline_key}/{deal.stage_key}",
+                "target", "Pipeline › stage", kind="select", value=f"{deal.pipeline_key}/{start.key}",
                 options=stage_options(crm), required=True,
             ),
             FormField("contacts", "Contacts come along", kind="checkbox", value=True),
