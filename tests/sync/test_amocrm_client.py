@@ -441,3 +441,31 @@ def test_adapter_imports_neither_textual_nor_storage() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+
+
+def test_a_request_in_flight_holds_its_place_in_the_window() -> None:
+    """Slow responses (a loaded machine, a slow network) must not let the next
+    burst overlap them at the server: a slot counts until its response is in."""
+    limiter = RateLimiter(2, period=0.2, margin=0.0)
+    order: list[str] = []
+    release = threading.Event()
+
+    def slow_request(name: str) -> None:
+        with limiter.slot():
+            order.append(f"{name} sent")
+            release.wait(timeout=10)
+            order.append(f"{name} answered")
+
+    first = [threading.Thread(target=slow_request, args=(n,)) for n in ("a", "b")]
+    for thread in first:
+        thread.start()
+    while order.count("a sent") + order.count("b sent") < 2:
+        threading.Event().wait(0.01)
+    late = threading.Thread(target=slow_request, args=("c",))
+    late.start()
+    threading.Event().wait(0.5)  # more than the 0.2 s window: only the open slots hold c back
+    assert "c sent" not in order
+    release.set()
+    for thread in (*first, late):
+        thread.join(timeout=10)
+    assert order.index("c sent") > max(order.index("a answered"), order.index("b answered"))

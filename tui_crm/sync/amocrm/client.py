@@ -216,9 +216,11 @@ class AmoClient:
         retried = False
         token = self.tokens.access_token()
         while True:
-            self.limiter.acquire()
             try:
-                response = self._http.request(method, url, params=params, json=json, headers={"Authorization": f"Bearer {token}"})
+                with self.limiter.slot():
+                    response = self._http.request(
+                        method, url, params=params, json=json, headers={"Authorization": f"Bearer {token}"}
+                    )
             except httpx.TransportError as exc:
                 sent = not isinstance(exc, _NOT_SENT)
                 if idempotent and not retried:

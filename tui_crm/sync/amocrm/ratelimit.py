@@ -5,9 +5,13 @@ whole account blocked (403 for every call until support lifts it). So the
 client never relies on 429s: every request, refreshes included, first waits
 for a slot in a sliding-window log shared by all threads using the limiter.
 
-The window is widened by a small ``margin`` (50 ms by default) because the
-server measures arrival times, which jitter by a few milliseconds relative to
-the moment the client sends.
+The server counts arrival times, which lag the moment the client decides to
+send by anything from a millisecond to, on a loaded machine, a good part of a
+second. So a request sent through :meth:`RateLimiter.slot` holds its place
+in the window while it is in flight and is logged at the time its response
+came back, an upper bound of its arrival: whatever the delays, no 1-second
+window at the server can see more than ``max_calls`` of them. The window is
+still widened by a small ``margin`` (50 ms) for the server's own clock.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 
 class RateLimiter:
@@ -38,14 +43,26 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._sent: deque[float] = deque()
-        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._lock = threading.Condition()
 
     def acquire(self) -> float:
-        """Block until a request may be sent; returns the seconds waited.
+        """Block until a request may be sent and log it now; returns the seconds waited."""
+        return self._wait(hold=False)
 
-        The lock is held while waiting, so waiting threads go one at a time
-        in arrival order.
-        """
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Send one request inside: it counts from now until its response is in."""
+        self._wait(hold=True)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                self._sent.append(self._clock())
+                self._lock.notify_all()
+
+    def _wait(self, hold: bool) -> float:
         waited = 0.0
         with self._lock:
             window = self.period + self.margin
@@ -53,12 +70,21 @@ class RateLimiter:
                 now = self._clock()
                 while self._sent and now - self._sent[0] >= window:
                     self._sent.popleft()
-                if len(self._sent) < self.max_calls:
-                    self._sent.append(now)
+                if len(self._sent) + self._in_flight < self.max_calls:
+                    if hold:
+                        self._in_flight += 1
+                    else:
+                        self._sent.append(now)
                     return waited
-                pause = self._sent[0] + window - now
-                self._sleep(pause)
-                waited += pause
+                if self._in_flight:
+                    # a response may free a place before the oldest entry ages out
+                    pause = self._sent[0] + window - now if self._sent else None
+                    self._lock.wait(timeout=pause)
+                    waited += self._clock() - now
+                else:
+                    pause = self._sent[0] + window - now
+                    self._sleep(pause)
+                    waited += pause
 
     def penalize(self, seconds: float) -> None:
         """Treat the window as full for ``seconds`` (after a 429, slow everyone down)."""
