@@ -11,6 +11,11 @@ replacing whichever section was there — and a card goes on top of that.
 Keys, palette and `?` help all come from the bindings declared with ids
 (see :mod:`tui_crm.commands`).
 
+Start-up: the status poll and the interval sync start once the board has
+shown its first data (:class:`~tui_crm.screens.board.BoardScreen.Ready`),
+and the garbage collector paused by :mod:`tui_crm.startup` is released
+after that frame.
+
 Sync: `S` runs a sync now (push then pull) in a thread worker, its progress
 in the status bar, its outcome in a notification, then reloads what is on
 screen; `C` opens the sync conflicts. With ``sync_interval_minutes = N`` in
@@ -104,14 +109,27 @@ class CrmApp(App[None]):
         self._sync_progress = ""
         self._syncing = False
         self.startup_notice: str | None = None  # e.g. "this is the demo database"
+        self._started = False
 
     # ---- screens ------------------------------------------------------
     def get_default_screen(self) -> Screen[Any]:
         return BoardScreen(self.pipeline_key)
 
     def on_mount(self) -> None:
-        self.call_after_refresh(release_gc)
         self.screen_change_signal.subscribe(self, self._screen_changed)
+        self._started = False
+
+    def on_board_screen_ready(self, message: BoardScreen.Ready) -> None:
+        """Start-up is over once the board has shown its data (or failed to).
+
+        Everything else waits until then: the status poll's worker imports
+        the sync tables and queries the store, and on two cores that thread
+        would slow the first frame down instead of running beside it.
+        """
+        if self._started:
+            return
+        self._started = True
+        self.call_after_refresh(release_gc)
         self.refresh_status()
         self.set_interval(STATUS_EVERY, self.refresh_status)
         minutes = sync_interval_minutes(self.crm.settings.config_dir)

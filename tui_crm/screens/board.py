@@ -1,12 +1,26 @@
 """The kanban board: a pipeline's stages as columns of deal cards.
 
 Everything heavy happens in thread workers: one load fetches the stage
-aggregates (count and budget sums) and the first page of every column;
-columns fetch further pages themselves as the cursor slides. Moves go
+aggregates (count and budget sums) and the first page of every column (one
+``board_pages`` call); columns fetch further pages themselves as the cursor
+slides. Moves go
 through ``adjacent_stage`` + ``move_deal``; a refusal opens the
 :class:`~tui_crm.widgets.gate_form.GateForm` with exactly the missing
 fields and retries with what was typed, until the gate passes or the user
 presses Escape (then nothing was written and the card stays).
+
+Start-up and switches are kept cheap (DESIGN: a cold start <= 1 s, a switch
+<= 200 ms), because styling, laying out and painting widgets is what costs:
+
+- the first load's worker sends the stages ahead of the data, so the empty
+  columns are mounted while the queries run; the footer is mounted with the
+  data (see :meth:`BoardScreen._mount_footer`); the app starts its own
+  background work on :class:`BoardScreen.Ready`;
+- a switch re-targets the mounted columns, hides the ones a shorter pipeline
+  does not need and shows them again later, never re-mounting cards;
+- only columns that have been on screen hold card widgets;
+- the dialogs (filter, pipeline choice, mass actions, gate form) are
+  imported when first opened, not with the board.
 """
 
 from __future__ import annotations
@@ -19,21 +33,19 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import HorizontalScroll
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Label
 
 from tui_crm.domain.errors import CrmError, GateRefused, MissingField, NotFoundError, ValidationError
 from tui_crm.domain.text import fold, safe_text
-from tui_crm.screens.filter_bar import FilterScreen, describe_filter
-from tui_crm.screens.mass_action import ChoiceScreen, run_mass_action
-from tui_crm.services.deal_queries import DealFilter, board_column, stage_totals
+from tui_crm.services.deal_queries import DealFilter, board_column, board_pages, stage_totals
 from tui_crm.services.deals import adjacent_stage, move_deal
 from tui_crm.services.pipelines import find_pipeline, list_pipelines
 from tui_crm.services.unsorted import count_unsorted
 from tui_crm.services.views import DealSummary, MoveOutcome, PipelineView, StageTotals, StageView
-from tui_crm.widgets.board_column import PAGE, BoardColumn, PageFetch
-from tui_crm.widgets.deal_card import whole_money
-from tui_crm.widgets.gate_form import GateForm
+from tui_crm.widgets.board_column import FOOTER_ROWS, HEADER_ROWS, PAGE, BoardColumn, PageFetch
+from tui_crm.widgets.deal_card import CARD_ROWS, whole_money
 from tui_crm.widgets.plain_text import crm_of
 from tui_crm.widgets.status_bar import StatusBar
 
@@ -56,11 +68,37 @@ class ColumnsScroll(HorizontalScroll, inherit_bindings=False, can_focus=False):
     first = 0
     """Index of the leftmost whole column shown."""
 
+    def on_mount(self) -> None:
+        # Scrolling by mouse or scrollbar brings columns on screen too.
+        self.watch(self, "scroll_x", self._scrolled, init=False)
+
     def on_resize(self) -> None:
         self.fit_columns()
 
+    def _scrolled(self) -> None:
+        self.call_after_refresh(self.reveal_columns)
+
+    def reveal_columns(self) -> None:
+        """Give the columns now (even partly) on screen their cards."""
+        view = self.region
+        for column in self.columns:
+            if not column.on_screen:
+                region = column.region  # screen coordinates, after scrolling
+                if region.width and region.x < view.right and region.right > view.x:
+                    column.reveal()
+
+    @property
+    def columns(self) -> list[BoardColumn]:
+        """The columns shown, from the children list (a DOM query walks every card)."""
+        return [child for child in self.children if isinstance(child, BoardColumn) and child.display]
+
+    @property
+    def spare_columns(self) -> list[BoardColumn]:
+        """Columns hidden after a switch to a pipeline with fewer stages, kept for reuse."""
+        return [child for child in self.children if isinstance(child, BoardColumn) and not child.display]
+
     def fit_columns(self) -> None:
-        columns = list(self.query(BoardColumn))
+        columns = self.columns
         if not columns:
             return
         available = self.scrollable_content_region.width
@@ -68,13 +106,14 @@ class ColumnsScroll(HorizontalScroll, inherit_bindings=False, can_focus=False):
         width = max(MIN_COLUMN, min(MAX_COLUMN, available // self.fits - 1))
         for column in columns:
             column.styles.width = width
+        self.call_after_refresh(self.reveal_columns)
         focused = self.screen.focused
         if isinstance(focused, BoardColumn):
             self.call_after_refresh(self.show_column, focused)
 
     def show_column(self, column: BoardColumn) -> None:
         """Scroll by whole columns so ``column`` is on screen, never half of one."""
-        columns = list(self.query(BoardColumn))
+        columns = self.columns
         if column not in columns:
             return
         index = columns.index(column)
@@ -84,7 +123,8 @@ class ColumnsScroll(HorizontalScroll, inherit_bindings=False, can_focus=False):
             self.first = index - self.fits + 1
         self.first = max(0, min(self.first, len(columns) - self.fits))
         step = columns[1].region.x - columns[0].region.x if len(columns) > 1 else 0
-        self.scroll_to(x=self.first * step, animate=False, immediate=True)
+        if self.scroll_x != self.first * step:  # a no-op scroll still lays the screen out again
+            self.scroll_to(x=self.first * step, animate=False, immediate=True)
 
 
 MOVE = Binding.Group("Move", compact=True)
@@ -118,10 +158,27 @@ class BoardScreen(Screen[None]):
         Binding("end,G", "edge(1)", "Last card", show=False, id="board.nav.last"),
     ]
 
+    class Ready(Message):
+        """The board's first load ended (shown, or failed and reported).
+
+        The app starts its background work (status polling, the interval
+        sync) on this rather than on mount, so that work does not compete
+        with the first frame for the interpreter.
+        """
+
+    class StagesKnown(Message, bubble=False):
+        """From the first load's worker: the stages, before their data."""
+
+        def __init__(self, generation: int, pipeline: PipelineView) -> None:
+            super().__init__()
+            self.generation = generation
+            self.pipeline = pipeline
+
     def __init__(self, pipeline: str | None = None) -> None:
         super().__init__()
         self.pipeline_key = pipeline
         self.pipeline: PipelineView | None = None
+        """The pipeline whose data the columns show (None until the first load)."""
         self.pipelines: list[PipelineView] = []
         self.flt = DealFilter()
         self.selected: dict[str, str] = {}
@@ -129,17 +186,19 @@ class BoardScreen(Screen[None]):
         self.totals: list[StageTotals] = []
         self._stale = True
         self._focus_after_load: tuple[str, str | None] | None = None
+        self._holder = ColumnsScroll(id="columns")
+        self._ready_sent = False
+        self._footer: Footer | None = None
 
     # ---- layout -------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Label("", id="board-title", markup=False)
-        yield ColumnsScroll(id="columns")
+        yield self._holder
         yield StatusBar()
-        yield Footer()
 
     @property
     def columns(self) -> list[BoardColumn]:
-        return list(self.query(BoardColumn))
+        return self._holder.columns
 
     @property
     def column(self) -> BoardColumn | None:
@@ -191,15 +250,103 @@ class BoardScreen(Screen[None]):
             except NotFoundError as error:
                 self.app.call_from_thread(self._notify, str(error), "warning")
                 pipeline = find_pipeline(crm, None) if pipeline_key else pipelines[0]
+            if self.pipeline is None:
+                # First load: the UI thread mounts and lays out the empty
+                # columns while this thread runs the queries (not blocking
+                # on it, as call_from_thread would).
+                self.post_message(self.StagesKnown(generation, pipeline))
             totals = stage_totals(crm, pipeline.key, flt)
-            pages = {
-                t.stage.key: board_column(crm, pipeline.key, t.stage.key, flt, limit=PAGE) if t.count else [] for t in totals
-            }
+            filled = board_pages(crm, pipeline.key, [t.stage.key for t in totals if t.count], flt, limit=PAGE)
+            pages = {t.stage.key: filled.get(t.stage.key, []) for t in totals}
             unsorted = count_unsorted(crm, pipeline.key)
         except CrmError as error:
             self.app.call_from_thread(self._notify, str(error), "error")
+            self.app.call_from_thread(self._mount_footer)
+            self.app.call_from_thread(self._send_ready)
             return
         self.app.call_from_thread(self._loaded, generation, pipelines, pipeline, totals, pages, unsorted)
+
+    async def on_board_screen_stages_known(self, message: StagesKnown) -> None:
+        if message.generation == self.generation and self.pipeline is None and not self.columns:
+            await self._ensure_columns(message.pipeline)
+            self._restore_focus({})
+
+    async def _ensure_columns(self, pipeline: PipelineView) -> None:
+        """One shown column per stage: re-target the mounted ones, hide or add the difference.
+
+        Re-using mounted columns and their cards instead of mounting new ones
+        saves most of a switch: styling fresh widgets is what costs. For the
+        same reason a column a pipeline with fewer stages does not need is
+        hidden, not removed, and shown again by the next pipeline that does.
+        """
+        holder = self._holder
+        existing = self.columns
+        stages = pipeline.stages
+        if [c.stage.id for c in existing] == [s.id for s in stages]:
+            return
+        if len(stages) > len(existing):
+            spare = holder.spare_columns[: len(stages) - len(existing)]
+            for column in spare:
+                column.display = True
+            existing += spare
+        for column, stage in zip(existing, stages, strict=False):
+            column.retarget(stage, self._fetcher(pipeline.key, stage))
+        if len(existing) > len(stages):
+            extra = existing[len(stages) :]
+            if self.focused in extra:
+                if stages:
+                    existing[len(stages) - 1].focus()
+                else:
+                    self.set_focus(None)
+            for column in extra:
+                column.display = False
+        elif len(stages) > len(existing):
+            slots, fits = self._guess_slots(), self._guess_fits(len(stages))
+            fresh = [
+                BoardColumn(stage, self._fetcher(pipeline.key, stage), self.is_selected, slots if index < fits else 0)
+                for index, stage in enumerate(stages[len(existing) :], start=len(existing))
+            ]
+            await holder.mount_all(fresh)
+        holder.fit_columns()
+
+    def _guess_slots(self) -> int:
+        """Cards a column will hold, from the screen size, before any layout.
+
+        A column is the screen less the title, the top padding, the status
+        bar and the footer. A wrong guess costs one correction on the
+        column's first resize.
+        """
+        area = self.app.size.height - 4 - HEADER_ROWS - FOOTER_ROWS
+        return max(1, (area + 1) // CARD_ROWS)
+
+    def _guess_fits(self, columns: int) -> int:
+        """Columns (even partly) on screen before any layout, as :meth:`ColumnsScroll.fit_columns` will share the width."""
+        screen_width = self.app.size.width
+        available = screen_width - 1  # as fit_columns sees it
+        fits = max(1, min(columns, available // (MIN_COLUMN + 1)))
+        width = max(MIN_COLUMN, min(MAX_COLUMN, available // fits - 1))
+        return -(-screen_width // (width + 1))  # a last column partly shown counts
+
+    async def _mount_footer(self) -> None:
+        """Add the footer with the first data, not in :meth:`compose`.
+
+        Textual's footer recomposes all its keys whenever the bindings may
+        have changed: when the screen activates and when the first column
+        takes the focus, each time while the first load is running. Mounted
+        once the board is loaded it composes its keys once (on the bindings
+        signal below), and start-up saves those rounds (~70 ms).
+        """
+        if self._footer is None:
+            self._footer = Footer()
+            self.query_one(StatusBar).add_class("-above-footer")
+            await self.mount(self._footer)
+            self.refresh_bindings()  # a footer shows no keys until it hears this
+
+    def _send_ready(self) -> None:
+        """Tell the app once, after the frame with the data has been painted."""
+        if not self._ready_sent:
+            self._ready_sent = True
+            self.call_after_refresh(self.post_message, self.Ready())
 
     async def _loaded(
         self,
@@ -213,27 +360,17 @@ class BoardScreen(Screen[None]):
         if generation != self.generation:
             return
         self.pipelines = pipelines
-        rebuild = self.pipeline is None or [s.id for s in self.pipeline.stages] != [s.id for s in pipeline.stages]
+        await self._ensure_columns(pipeline)
         self.pipeline = pipeline
         self.pipeline_key = pipeline.key
         self.app.pipeline_key = pipeline.key  # type: ignore[attr-defined]
         self.totals = totals
-        holder = self.query_one("#columns", ColumnsScroll)
-        if rebuild:
-            existing = self.columns
-            for column, total in zip(existing, totals, strict=False):
-                column.retarget(total.stage, self._fetcher(pipeline.key, total.stage))
-            if len(existing) > len(totals):
-                await holder.remove_children(existing[len(totals) :])
-            elif len(totals) > len(existing):
-                extra = totals[len(existing) :]
-                fresh = [BoardColumn(t.stage, self._fetcher(pipeline.key, t.stage), self.is_selected) for t in extra]
-                await holder.mount_all(fresh)
-            holder.fit_columns()
         for column, total in zip(self.columns, totals, strict=True):
             column.load(total, pages.get(total.stage.key, []), generation, unsorted if total.stage.kind == "unsorted" else 0)
         self._restore_focus(pages)
         self._update_title()
+        await self._mount_footer()
+        self._send_ready()
 
     def _fetcher(self, pipeline_key: str, stage: StageView) -> PageFetch:
         """A column's page source; reads the board's filter at call time."""
@@ -271,7 +408,11 @@ class BoardScreen(Screen[None]):
         title = Text()
         title.append(safe_text(self.pipeline.name, keep_newlines=False), style="bold")
         title.append(f"  {count} deal{'s' if count != 1 else ''} · {whole_money(rub, 'RUB')}")
-        described = describe_filter(self.flt)
+        described = ""
+        if self.flt != DealFilter():
+            from tui_crm.screens.filter_bar import describe_filter
+
+            described = describe_filter(self.flt)
         if described:
             title.append("   filter: ", style="dim")
             title.append(described, style="bold")
@@ -285,7 +426,7 @@ class BoardScreen(Screen[None]):
 
     def on_descendant_focus(self, event: Any) -> None:
         if isinstance(event.widget, BoardColumn):
-            holder = self.query_one("#columns", ColumnsScroll)
+            holder = self._holder
             self.call_after_refresh(holder.show_column, event.widget)
 
     def on_board_column_page_failed(self, message: BoardColumn.PageFailed) -> None:
@@ -430,6 +571,8 @@ class BoardScreen(Screen[None]):
                 return
             self._move(deal_id, name, step, target, result, missing)
 
+        from tui_crm.widgets.gate_form import GateForm
+
         self.app.push_screen(GateForm(name, target.name, missing, values, errors, message), retry)
 
     def _moved(self, outcome: MoveOutcome, target: StageView) -> None:
@@ -447,6 +590,8 @@ class BoardScreen(Screen[None]):
 
     # ---- filter, pipeline, mass actions -------------------------------
     def action_filter(self) -> None:
+        from tui_crm.screens.filter_bar import FilterScreen
+
         def apply(flt: DealFilter | None) -> None:
             if flt is not None:
                 self.flt = flt
@@ -456,6 +601,8 @@ class BoardScreen(Screen[None]):
 
     def action_pipeline(self) -> None:
         """`p`: pick another pipeline; the selection does not carry over."""
+        from tui_crm.screens.mass_action import ChoiceScreen
+
         options = [(p.key, p.name) for p in self.pipelines]
 
         def switch(key: str | None) -> None:
@@ -487,6 +634,8 @@ class BoardScreen(Screen[None]):
 
     @work(exclusive=True, group="board-mass")
     async def _mass(self, ids: list[str]) -> None:
+        from tui_crm.screens.mass_action import run_mass_action
+
         if self.pipeline is None:
             return
         report = await run_mass_action(self, ids, self.pipeline)
@@ -511,4 +660,3 @@ def _field_key(field_name: str, missing: list[MissingField]) -> str | None:
         if wanted in (fold(item.key), fold(item.label)) or (item.key == "company.inn" and "инн" in wanted):
             return item.key
     return None
-

@@ -7,10 +7,11 @@ subquery per visible deal over the (entity_id, completed_at, due_at) index.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_, exists, func, or_
 from sqlmodel import Session, col, select
@@ -107,7 +108,35 @@ def _task_mark(crm: Crm, next_due: datetime | None, all_day: bool | None, now: d
     return "today" if local.date() == now.date() else "planned"
 
 
-def _summaries(crm: Crm, session: Session, deals: list[Deal]) -> list[DealSummary]:
+class _SummaryRow(Protocol):
+    """What :func:`_summaries` reads of a deal: a ``Deal`` or a row of :data:`_SUMMARY_COLUMNS`."""
+
+    id: str
+    name: str
+    pipeline_id: str
+    stage_id: str
+    budget_rub: int | None
+    budget_usd: int | None
+    company_id: str | None
+    responsible_id: str | None
+    updated_at: datetime
+
+
+_SUMMARY_COLUMNS = (
+    Deal.id,
+    Deal.name,
+    Deal.pipeline_id,
+    Deal.stage_id,
+    Deal.budget_rub,
+    Deal.budget_usd,
+    Deal.company_id,
+    Deal.responsible_id,
+    Deal.updated_at,
+)
+"""The deal columns a summary needs; selecting only these skips building ORM objects."""
+
+
+def _summaries(crm: Crm, session: Session, deals: Sequence[_SummaryRow]) -> list[DealSummary]:
     """Decorate one page of deals with names, contact, tags and task mark."""
     if not deals:
         return []
@@ -211,10 +240,56 @@ def board_column(
     crm: Crm, pipeline_ref: str | None, stage_key: str, flt: DealFilter | None = None, *, limit: int = 50, offset: int = 0
 ) -> list[DealSummary]:
     """One page of a board column, most recently touched first."""
+    return board_pages(crm, pipeline_ref, [stage_key], flt, limit=limit, offset=offset)[stage_key]
+
+
+# A column's page walks ix_deal_board (pipeline, stage, deleted_at, updated_at)
+# and stops after ``limit`` rows. Left alone, SQLite picks the pipeline-wide
+# recency index for the "updated_at DESC, id DESC" order and skips the other
+# stages' deals one by one: 1-10 ms a column at 100k deals instead of ~0.1 ms.
+_BOARD_INDEX = "INDEXED BY ix_deal_board"
+
+
+def board_pages(
+    crm: Crm,
+    pipeline_ref: str | None,
+    stage_keys: list[str],
+    flt: DealFilter | None = None,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, list[DealSummary]]:
+    """A page of several board columns at once, by stage key.
+
+    Each page is what :func:`list_deals` returns for that pipeline and stage
+    (same filter, order, limit and offset), but all of them come from one
+    session: one indexed query per stage that reads the page's rows (only
+    the columns a summary shows), then one set of decorating queries for
+    every page together. Opening or switching a board of nine stages runs
+    ~15 statements instead of ~120.
+    """
     pipeline = find_pipeline(crm, pipeline_ref)
     base = flt or DealFilter()
-    column = DealFilter(**{**base.__dict__, "pipeline": pipeline.key, "stage": stage_key})
-    return list_deals(crm, column, limit=limit, offset=offset)
+    stages = [find_stage(pipeline, key) for key in stage_keys]
+    flt = DealFilter(**{**base.__dict__, "pipeline": pipeline.key, "stage": None})
+    order = SORTS["updated"]
+    with crm.read() as session:
+        conds = _where(crm, session, flt)
+        rows_by_stage: dict[str, list[_SummaryRow]] = {
+            key: list(
+                session.exec(
+                    select(*_SUMMARY_COLUMNS)
+                    .with_hint(Deal, _BOARD_INDEX, "sqlite")
+                    .where(*conds, Deal.stage_id == stage.id)
+                    .order_by(*order)
+                    .offset(offset)
+                    .limit(limit)
+                )
+            )
+            for key, stage in zip(stage_keys, stages, strict=True)
+        }
+        summaries = iter(_summaries(crm, session, [row for rows in rows_by_stage.values() for row in rows]))
+    return {key: [next(summaries) for _row in rows] for key, rows in rows_by_stage.items()}
 
 
 def deal_ids(crm: Crm, flt: DealFilter, limit: int = 100_000) -> list[str]:

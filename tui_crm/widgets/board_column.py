@@ -51,10 +51,14 @@ def stage_sums(totals: StageTotals) -> str:
 
 
 class ColumnHeader(Widget):
-    """Stage name with the deal count at the right, budget sums under it."""
+    """Stage name with the deal count at the right, budget sums under it, a rule.
+
+    The rule is drawn here rather than by a widget of its own: every widget
+    on the board is styled, laid out and composited on each load.
+    """
 
     DEFAULT_CSS = """
-    ColumnHeader { height: 2; width: 1fr; }
+    ColumnHeader { height: 3; width: 1fr; }
     """
 
     def __init__(self, name: str, kind: str) -> None:
@@ -85,7 +89,8 @@ class ColumnHeader(Widget):
         top = name + Text(" " * max(width - name.cell_len - count.cell_len, 1)) + count
         sums = Text(self.sums, style=styles["new" if self.alert else "muted"])
         sums.truncate(width, overflow="ellipsis")
-        return Text("\n").join([top, sums])
+        rule = Text("─" * width, style=styles["rule-focus" if self.focused else "rule"])
+        return Text("\n").join([top, sums, rule])
 
 
 class BoardColumn(Vertical, can_focus=True):
@@ -99,10 +104,7 @@ class BoardColumn(Vertical, can_focus=True):
         margin-right: 1;
         background: $surface;
     }
-    BoardColumn > .column--rule { width: 1fr; height: 1; color: $panel-lighten-2; }
-    BoardColumn:focus > .column--rule { color: $accent; }
-    BoardColumn > #cards { height: 1fr; }
-    BoardColumn > .column--more { width: 1fr; height: 1; color: $text-muted; text-align: center; }
+    BoardColumn > .column--more { dock: bottom; width: 1fr; height: 1; color: $text-muted; text-align: center; }
     BoardColumn .column--empty { color: $text-disabled; width: 1fr; text-align: center; padding-top: 1; }
     """
 
@@ -121,8 +123,10 @@ class BoardColumn(Vertical, can_focus=True):
             super().__init__()
             self.column = column
 
-    def __init__(self, stage: StageView, fetch: PageFetch, is_selected: Callable[[str], bool]) -> None:
-        super().__init__(classes=f"-{stage.kind}")
+    def __init__(self, stage: StageView, fetch: PageFetch, is_selected: Callable[[str], bool], slots: int = 0) -> None:
+        # No per-kind CSS class: a class change restyles the column and every
+        # card in it (~30 ms a column), and a pipeline switch re-targets all.
+        super().__init__()
         self.stage = stage
         self.fetch = fetch
         self.is_selected = is_selected
@@ -131,10 +135,29 @@ class BoardColumn(Vertical, can_focus=True):
         self.pages: dict[int, list[DealSummary]] = {}
         self._loading: set[int] = set()
         self.generation = 0
+        self.loaded = False
+        """False until the first :meth:`load`: an empty column says "no deals" only once it knows."""
         self.top = 0
         self.cursor = 0
         self.slots = 1
-        self.cards: list[DealCard] = []
+        self.on_screen = slots > 0
+        """Whether the column has been on screen: only then does it hold cards
+        (see :meth:`reveal`). A board of nine stages on a 160-column terminal
+        shows five; the other columns cost no card widgets until scrolled to."""
+        self.cards: list[DealCard] = [DealCard(index) for index in range(slots)]
+        """The recycled card widgets: created with the column when the board can
+        guess its height (one mount instead of a second round after the first
+        resize), corrected by :meth:`on_resize`."""
+        for card in self.cards:
+            card.display = False
+        if slots:
+            self.slots = slots
+        # Kept as attributes: a query per repaint walks the column's subtree.
+        self._header = ColumnHeader(stage.name, stage.kind)
+        self._empty = Label("no deals", classes="column--empty", markup=False)
+        self._empty.display = False
+        self._more = Label("", classes="column--more", markup=False)
+        self._more_text = ""
 
     def retarget(self, stage: StageView, fetch: PageFetch) -> None:
         """Show another stage in this column (a pipeline switch).
@@ -142,38 +165,49 @@ class BoardColumn(Vertical, can_focus=True):
         Re-using mounted columns and their cards instead of mounting new ones
         saves most of a switch: styling fresh widgets is what costs.
         """
-        self.remove_class(f"-{self.stage.kind}")
-        self.add_class(f"-{stage.kind}")
         self.stage, self.fetch = stage, fetch
         self.pages, self.cursor, self.top = {}, 0, 0
         self._loading.clear()
-        header = self.query_one(ColumnHeader)
+        header = self._header
         header.stage_name, header.kind = safe_text(stage.name, keep_newlines=False), stage.kind
         header.refresh()
 
     # ---- layout -------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield ColumnHeader(self.stage.name, self.stage.kind)
-        yield Label("─" * 60, classes="column--rule", markup=False)
-        with Vertical(id="cards"):
-            yield Label("no deals", classes="column--empty", markup=False)
-        yield Label("", classes="column--more", markup=False)
+        # Cards are mounted straight into the column (after these), with no
+        # container of their own: one widget fewer to style and lay out.
+        yield self._header
+        yield self._empty
+        yield self._more
+        yield from self.cards
 
     def on_resize(self, event: events.Resize) -> None:
         area = event.size.height - HEADER_ROWS - FOOTER_ROWS
         slots = max(1, (area + 1) // CARD_ROWS)
-        if slots != self.slots or len(self.cards) != slots:
+        if not self.on_screen:
+            self.slots = slots
+            self._scroll_to_cursor()
+        elif slots != self.slots or len(self.cards) != slots:
             self._set_slots(slots)
+        else:
+            # Data may have arrived before the column was mounted (the first
+            # load races the mount), when render_window could not paint it.
+            self.render_window()
+
+    def reveal(self) -> None:
+        """The column has come on screen: give it its cards (once)."""
+        if not self.on_screen:
+            self.on_screen = True
+            self._set_slots(self.slots)
 
     def _set_slots(self, slots: int) -> None:
         self.slots = slots
-        holder = self.query_one("#cards", Vertical)
         if len(self.cards) < slots:
             new = [DealCard(index) for index in range(len(self.cards), slots)]
             for card in new:
                 card.display = False
             self.cards.extend(new)
-            holder.mount_all(new)
+            self.mount_all(new)
         elif len(self.cards) > slots:
             extra, self.cards = self.cards[slots:], self.cards[:slots]
             self.remove_children(extra)
@@ -188,6 +222,7 @@ class BoardColumn(Vertical, can_focus=True):
     def load(self, totals: StageTotals, first_page: list[DealSummary], generation: int, unsorted_new: int = 0) -> None:
         """New data for the column; keeps the cursor where it was if it still fits."""
         self.generation = generation
+        self.loaded = True
         self.totals = totals
         self.unsorted_new = unsorted_new
         self.pages = {0: first_page}
@@ -202,7 +237,7 @@ class BoardColumn(Vertical, can_focus=True):
         if self.stage.kind == "unsorted":
             sums = f"✉ {self.unsorted_new} new request{'s' if self.unsorted_new != 1 else ''}"
             self.set_class(self.unsorted_new > 0, "-has-new")
-        self.query_one(ColumnHeader).set_totals(str(self.count), sums, alert=self.unsorted_new > 0)
+        self._header.set_totals(str(self.count), sums, alert=self.unsorted_new > 0)
 
     def row(self, index: int) -> DealSummary | None:
         """The deal at ``index`` if its page is here; else fetch it and say None."""
@@ -291,25 +326,28 @@ class BoardColumn(Vertical, can_focus=True):
                 )
             else:
                 card.display = False
-        self.query_one(".column--empty", Label).display = self.count == 0
+        self._empty.display = self.loaded and self.count == 0
         below = self.count - self.top - len(self.cards)
         parts = []
         if self.top > 0:
             parts.append(f"↑ {self.top}")
         if below > 0:
             parts.append(f"↓ {below} more")
-        self.query_one(".column--more", Label).update(Text("   ".join(parts)))
+        more = "   ".join(parts)
+        if more != self._more_text:
+            self._more_text = more
+            self._more.update(Text(more), layout=False)  # fixed size: no need to lay the screen out again
         # Fetch ahead so scrolling rarely shows a loading card.
         ahead = self.top + len(self.cards) + PAGE // 2
         if ahead < self.count:
             self._request(ahead // PAGE)
 
     def on_focus(self) -> None:
-        self.query_one(ColumnHeader).set_focused(True)
+        self._header.set_focused(True)
         self.render_window(focused=True)
 
     def on_blur(self) -> None:
-        self.query_one(ColumnHeader).set_focused(False)
+        self._header.set_focused(False)
         self.render_window(focused=False)
 
     def on_deal_card_clicked(self, message: DealCard.Clicked) -> None:

@@ -65,6 +65,8 @@ def text_styles(app: App[object]) -> dict[str, Style]:
             "won": Style(color=colors.get("text-success"), bold=True),
             "lost": Style(color=colors.get("text-error"), bold=True),
             "new": Style(color=colors.get("text-warning"), bold=True),
+            "rule": Style(color=colors.get("panel-lighten-2")),
+            "rule-focus": Style(color=colors.get("accent")),
         }
         _STYLE_CACHE[app.theme] = cached
     return cached
