@@ -73,7 +73,9 @@ class CrmApp(App[None]):
     """tui-crm: kanban board, lists, cards, agenda and unsorted over one store."""
 
     TITLE = "tui-crm"
-    CSS_PATH = "app.tcss"
+    # The board is the default screen, which Textual installs without loading
+    # a screen's own CSS_PATH: its stylesheet is listed here too.
+    CSS_PATH = ["app.tcss", "screens/board.tcss"]
     COMMANDS = {CrmCommands}
 
     BINDINGS = [

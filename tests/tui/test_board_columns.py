@@ -87,3 +87,22 @@ async def test_switching_pipelines_reuses_and_hides_columns(crm: Crm, seeded: di
         assert board.columns == first  # the hidden column is shown again, none mounted
         assert shown(column(app, "lead"))[0] == "CRM для сети клиник «Здоровье»"
         assert shown(column(app, "qualification")) == ["Портал Газпром"]
+
+
+async def test_keys_typed_faster_than_a_frame_each_move_one_column(crm: Crm, seeded: dict[str, str], settle: Settle) -> None:
+    """'lll' arriving in one burst (key repeat, a fast typist) moves three columns, not one."""
+    from textual import events
+
+    app = make_app(crm)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        columns = app.board.columns
+        start = columns.index(app.board.column)  # type: ignore[arg-type]
+        for _ in range(3):
+            app.post_message(events.Key("l", "l"))  # queued together, no frame in between
+        await settle(pilot)
+        assert columns.index(app.board.column) == start + 3  # type: ignore[arg-type]
+        app.post_message(events.Key("h", "h"))
+        app.post_message(events.Key("h", "h"))
+        await settle(pilot)
+        assert columns.index(app.board.column) == start + 1  # type: ignore[arg-type]

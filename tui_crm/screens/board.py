@@ -477,7 +477,9 @@ class BoardScreen(Screen[None]):
             return
         target = columns[index]
         row = current.visual_row
-        target.focus()
+        # Focus now, not on the next loop turn as Widget.focus() does: with
+        # "lll" typed quickly every key would start from the same column.
+        self.set_focus(target)
         target.set_cursor(target.top + row)
 
     def action_cursor(self, delta: int) -> None:
