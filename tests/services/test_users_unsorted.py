@@ -191,3 +191,18 @@ def test_decline_is_logged(crm, count_rows):
     assert after["note"] == before["note"] + 1
     # the status change and the reason note are both in the change log
     assert after["change_log"] == before["change_log"] + 2
+
+
+def test_the_inbox_count_is_every_new_request_not_a_page(crm):
+    """The board's Неразобранное header shows this count: it must not stop at
+    the 200 rows a list page holds, nor count what was already triaged."""
+    from tui_crm.services.unsorted import count_unsorted
+
+    for i in range(203):
+        add_incoming(crm, _request(sender_email=f"lead{i}@example.ru", subject=f"Заявка {i}"))
+    add_incoming(crm, _request(pipeline="Продажи RUS", sender_email="rus@example.ru"))
+    decline(crm, list_unsorted(crm, "Продажи 2.0")[0].id, "Спам")
+    assert len(list_unsorted(crm, "Продажи 2.0")) == 200  # one page
+    assert count_unsorted(crm, "Продажи 2.0") == 202
+    assert count_unsorted(crm, "Продажи RUS") == 1
+    assert count_unsorted(crm) == 203

@@ -8,7 +8,9 @@ out of the pipeline.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from tui_crm.domain.errors import ValidationError
@@ -71,20 +73,28 @@ def _view(entry: UnsortedEntry, pipeline_name: str) -> UnsortedView:
     )
 
 
+def _unsorted_where(crm: Crm, pipeline: str | None, status: str) -> list[Any]:
+    conditions: list[Any] = [col(UnsortedEntry.deleted_at).is_(None)]
+    if pipeline:
+        conditions.append(UnsortedEntry.pipeline_id == find_pipeline(crm, pipeline).id)
+    if status != "all":
+        conditions.append(UnsortedEntry.status == status)
+    return conditions
+
+
 def list_unsorted(crm: Crm, pipeline: str | None = None, status: str = "new", limit: int = 200) -> list[UnsortedView]:
     with crm.read() as session:
         stmt = select(UnsortedEntry, Pipeline.name).join(Pipeline, col(Pipeline.id) == col(UnsortedEntry.pipeline_id))
-        stmt = stmt.where(col(UnsortedEntry.deleted_at).is_(None))
-        if pipeline:
-            stmt = stmt.where(UnsortedEntry.pipeline_id == find_pipeline(crm, pipeline).id)
-        if status != "all":
-            stmt = stmt.where(UnsortedEntry.status == status)
+        stmt = stmt.where(*_unsorted_where(crm, pipeline, status))
         rows = session.exec(stmt.order_by(col(UnsortedEntry.received_at).desc()).limit(limit)).all()
         return [_view(entry, name) for entry, name in rows]
 
 
 def count_unsorted(crm: Crm, pipeline: str | None = None) -> int:
-    return len(list_unsorted(crm, pipeline))
+    """New requests waiting in the inbox: counted in SQL, not capped at a page."""
+    with crm.read() as session:
+        stmt = select(func.count()).select_from(UnsortedEntry).where(*_unsorted_where(crm, pipeline, "new"))
+        return int(session.exec(stmt).one())
 
 
 def accept(crm: Crm, ref: str, deal_name: str | None = None) -> DealDetail:
