@@ -84,7 +84,7 @@ class FieldRow(Widget, can_focus=True):
         height: auto;
         padding: 0 1;
         & > Horizontal { height: auto; }
-        & .field-label { width: 17; color: $text-muted; }
+        & .field-label { width: 17; padding-right: 1; color: $text-muted; }
         & .field-value { width: 1fr; height: auto; }
         & Input, & Select { width: 1fr; background: $boost; }
         & .field-error { color: $error; padding-left: 17; height: auto; display: none; }
