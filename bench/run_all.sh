@@ -18,6 +18,7 @@ fi
 python bench/bench_capture.py --big-db "$DB"
 python bench/bench_search.py --db "$DB"
 python bench/bench_board.py --db "$DB"
+python bench/bench_lists.py --db "$DB"
 DB10K="${BENCH_DB10K:-/tmp/bench-10k.db}"
 if [[ ! -f "$DB10K" || "${REGEN:-0}" == "1" ]] || (DB="$DB10K"; stale); then
     python bench/datagen.py --db "$DB10K" --deals 10000 --contacts 10000 --companies 2000 --force
