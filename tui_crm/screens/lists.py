@@ -15,6 +15,10 @@ pipeline (``p`` cycles, including all pipelines), filtered like the board
 (``f``), multi-selected (space, ctrl+a for everything the filter matches)
 and changed in bulk (``m``): responsible, a task for each, stage through
 each deal's gate with a per-deal report, tags, delete with undo (``z``).
+Contacts and companies select and change in bulk the same way (no stage;
+``services.party_bulk``); their ctrl+a takes what the list shows (the
+responsible filter and the search), and their ``z`` undoes the last mass
+delete of that kind only.
 """
 
 from __future__ import annotations
@@ -37,13 +41,13 @@ from textual.widgets import Footer, Input, Static
 from tui_crm.domain.validation import format_phone
 from tui_crm.screens.card import CardScreen
 from tui_crm.screens.filter_bar import FilterScreen, describe_filter
-from tui_crm.screens.mass_action import run_mass_action
-from tui_crm.services import bulk
+from tui_crm.screens.mass_action import PARTY_NOUNS, count_of, run_mass_action, run_party_mass_action
+from tui_crm.services import bulk, party_bulk
 from tui_crm.services.companies import list_companies
 from tui_crm.services.contacts import list_contacts
 from tui_crm.services.context import Crm
 from tui_crm.services.deal_queries import SORTS, DealFilter, count_deals, deal_ids, list_deals
-from tui_crm.services.party_pages import PartyPager
+from tui_crm.services.party_pages import PartyPager, party_ids
 from tui_crm.services.pipelines import find_pipeline
 from tui_crm.services.users import list_users
 from tui_crm.services.views import DealSummary, PartySummary
@@ -177,7 +181,7 @@ class ListScreen(Screen[None]):
         if self.kind == "deals":
             table: RecordTable[Any] = RecordTable(deal_columns(crm), selectable=True, empty_text=empty, id="list-table")
         else:
-            table = RecordTable(party_columns(crm, self.kind), empty_text=empty, id="list-table")
+            table = RecordTable(party_columns(crm, self.kind), selectable=True, empty_text=empty, id="list-table")
         table.sort_key = self.sort
         yield table
         yield Static("", id="list-status")
@@ -373,20 +377,28 @@ class ListScreen(Screen[None]):
         else:
             self.dismiss()
 
-    # -- mass actions (deals) ---------------------------------------------------------------------
+    # -- mass actions ------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("mass", "select_all", "undo", "pipeline"):
+        if action == "pipeline":
             return self.kind == "deals"
         return True
 
     def action_select_all(self) -> None:
-        self._select_all(replace(self.deal_filter, query=self.query_text.strip() or None))
+        if self.kind == "deals":
+            flt = replace(self.deal_filter, query=self.query_text.strip() or None)
+            self._select_all(lambda crm: deal_ids(crm, flt))
+            return
+        entity_type, query, responsible = self.entity_type, self.query_text.strip() or None, self.responsible
+        # the search's cap as the list applies it: select-all takes the rows the user can see
+        self._select_all(
+            lambda crm: party_ids(crm, entity_type, query=query, responsible=responsible, search_cap=SEARCH_CAP)
+        )
 
     @work(thread=True, exclusive=True, group="list-select", exit_on_error=False)
-    def _select_all(self, flt: DealFilter) -> None:
+    def _select_all(self, matching: Callable[[Crm], list[str]]) -> None:
         try:
-            ids = deal_ids(crm_of(self), flt)
+            ids = matching(crm_of(self))
         except Exception as exc:  # reported; the selection stays as it was
             self.post_message(self.Notice(error_message(exc), error=True))
             return
@@ -401,7 +413,10 @@ class ListScreen(Screen[None]):
         if not ids and table.current_row is not None:
             ids = [table.current_row.id]
         if not ids:
-            self.notify("Select deals first (space, or ctrl+a for all that match).", severity="warning")
+            self.notify(f"Select {self.kind} first (space, or ctrl+a for all that match).", severity="warning")
+            return
+        if self.kind != "deals":
+            self._party_mass(ids)
             return
         pipeline_key = self.deal_filter.pipeline or self._common_pipeline()
         if pipeline_key is None:
@@ -432,15 +447,37 @@ class ListScreen(Screen[None]):
         self.table.clear_selection()
         self.reload(keep_position=True)
 
+    @work(exclusive=True, group="list-mass")
+    async def _party_mass(self, ids: list[str]) -> None:
+        report = await run_party_mass_action(self, self.entity_type, ids)
+        if report is None:
+            return
+        noun = PARTY_NOUNS[self.entity_type]
+        if report.action == "delete":
+            self.notify(f"Deleted {count_of(report.changed, noun)} · z undoes", markup=False)
+        else:
+            self.notify(f"Done: {report.changed} of {count_of(report.selected, noun)} changed", markup=False)
+        self.table.clear_selection()
+        self.reload(keep_position=True)
+
     @work(thread=True, exclusive=True, group="list-undo", exit_on_error=False)
     def action_undo(self) -> None:
-        """Restore the deals the last mass delete removed (here or on the board)."""
+        """Restore what the last mass delete of this list's kind removed (deals:
+        here or on the board)."""
+        crm = crm_of(self)
         try:
-            report = bulk.undo_delete(crm_of(self))
+            if self.kind == "deals":
+                report = bulk.undo_delete(crm)
+            else:
+                report = party_bulk.undo_delete(crm, self.entity_type)
         except Exception as exc:  # e.g. nothing to undo
             self.post_message(self.Notice(error_message(exc), error=True))
             return
-        self.post_message(self.Notice(f"Restored {report.changed} deal(s)", reload=True))
+        if self.kind == "deals":
+            restored = f"{report.changed} deal(s)"
+        else:
+            restored = count_of(report.changed, PARTY_NOUNS[self.entity_type])
+        self.post_message(self.Notice(f"Restored {restored}", reload=True))
 
     def on_list_screen_notice(self, message: Notice) -> None:
         if message.reload:

@@ -1,4 +1,5 @@
-"""Mass actions on the selected deals (`m` on the board).
+"""Mass actions on the selected deals (`m` on the board and the deals list)
+and on selected contacts or companies (`m` on their lists).
 
 A menu picks the action, a small prompt asks for its argument, and the
 matching ``services.bulk`` call runs once for all ids in a worker thread.
@@ -25,7 +26,7 @@ from textual.widgets.option_list import Option
 
 from tui_crm.domain.errors import CrmError
 from tui_crm.domain.when import parse_when
-from tui_crm.services import bulk
+from tui_crm.services import bulk, party_bulk
 from tui_crm.services.bulk import BulkReport
 from tui_crm.services.users import list_users
 from tui_crm.services.views import PipelineView
@@ -219,9 +220,71 @@ ACTIONS: list[tuple[str, str]] = [
     ("delete", "Delete (z undoes)"),
 ]
 
+PARTY_ACTIONS: list[tuple[str, str]] = [item for item in ACTIONS if item[0] != "stage"]
+"""Contacts and companies have no stage; otherwise the deals' menu, in the same order."""
+
+PARTY_NOUNS = {"contact": ("contact", "contacts"), "company": ("company", "companies")}
+
 
 def _tags(raw: str) -> list[str]:
     return [t.strip().lstrip("#") for t in raw.split(",") if t.strip().lstrip("#")]
+
+
+def count_of(count: int, noun: tuple[str, str]) -> str:
+    """``1 company``, ``2 companies``: ``noun`` is (singular, plural)."""
+    return f"{count} {noun[0] if count == 1 else noun[1]}"
+
+
+async def _ask_user(host: Screen[Any]) -> str | None:
+    """The new responsible: an active user's id, or None when cancelled."""
+    crm = crm_of(host)
+    users = await host.run_worker(lambda: list_users(crm, include_inactive=False), thread=True).wait()
+    return await host.app.push_screen_wait(ChoiceScreen("New responsible", [(u.id, u.name) for u in users]))
+
+
+async def _ask_task(host: Screen[Any], count: int) -> dict[str, str] | None:
+    """Text and due moment of the task each record gets (checked as typed)."""
+    crm = crm_of(host)
+
+    def check_task(values: dict[str, str]) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        if not values["text"]:
+            errors["text"] = "what should be done?"
+        try:
+            parse_when(values["when"] or "", crm.now())
+        except CrmError as error:
+            errors["when"] = getattr(error, "message", str(error))
+        return errors
+
+    fields = [
+        PromptField("text", "Task", "Позвонить клиенту"),
+        PromptField("when", "Due", "tomorrow 10:00, +3d, 01.12", "tomorrow 10:00"),
+    ]
+    return await host.app.push_screen_wait(PromptScreen(f"Add a task to each of {count}", fields, check_task))
+
+
+async def _ask_tags(host: Screen[Any], count: int, adding: bool) -> list[str] | None:
+    """The tags to add or remove, or None when cancelled."""
+
+    def check_tags(values: dict[str, str]) -> dict[str, str]:
+        return {} if _tags(values["tags"]) else {"tags": "enter one or more tags, comma-separated"}
+
+    prompt = PromptScreen(
+        f"{'Add tags to' if adding else 'Remove tags from'} {count}", [PromptField("tags", "Tags", "vip, tender")], check_tags
+    )
+    tags = await host.app.push_screen_wait(prompt)
+    return _tags(tags["tags"]) if tags else None
+
+
+async def _run(host: Screen[Any], call: Callable[[], BulkReport]) -> BulkReport | None:
+    """The service call in a thread worker; a refusal becomes a notification."""
+    try:
+        report: BulkReport = await host.run_worker(call, thread=True, group="mass", exit_on_error=False).wait()
+    except Exception as error:  # noqa: BLE001 - WorkerFailed wraps the service's CrmError
+        cause = error.__cause__ or getattr(error, "error", None) or error
+        host.app.notify(str(cause), title="Mass action failed", severity="error", markup=False)
+        return None
+    return report
 
 
 async def run_mass_action(host: Screen[Any], ids: list[str], pipeline: PipelineView) -> BulkReport | None:
@@ -234,7 +297,7 @@ async def run_mass_action(host: Screen[Any], ids: list[str], pipeline: PipelineV
     app = host.app
     crm = crm_of(host)
     count = len(ids)
-    choice = await app.push_screen_wait(ChoiceScreen(f"{count} deal{'s' if count != 1 else ''} selected: what to do?", ACTIONS))
+    choice = await app.push_screen_wait(ChoiceScreen(f"{count_of(count, ('deal', 'deals'))} selected: what to do?", ACTIONS))
     call: Callable[[], BulkReport] | None = None
     if choice == "stage":
         options = [(s.key, s.name) for s in pipeline.stages]
@@ -242,54 +305,62 @@ async def run_mass_action(host: Screen[Any], ids: list[str], pipeline: PipelineV
         if stage:
             call = lambda: bulk.change_stage(crm, stage, pipeline_ref=pipeline.key, ids=ids)  # noqa: E731
     elif choice == "responsible":
-        users = await host.run_worker(lambda: list_users(crm, include_inactive=False), thread=True).wait()
-        user = await app.push_screen_wait(ChoiceScreen("New responsible", [(u.id, u.name) for u in users]))
+        user = await _ask_user(host)
         if user:
             call = lambda: bulk.change_responsible(crm, user, ids=ids)  # noqa: E731
     elif choice == "task":
-
-        def check_task(values: dict[str, str]) -> dict[str, str]:
-            errors: dict[str, str] = {}
-            if not values["text"]:
-                errors["text"] = "what should be done?"
-            try:
-                parse_when(values["when"] or "", crm.now())
-            except CrmError as error:
-                errors["when"] = getattr(error, "message", str(error))
-            return errors
-
-        fields = [
-            PromptField("text", "Task", "Позвонить клиенту"),
-            PromptField("when", "Due", "tomorrow 10:00, +3d, 01.12", "tomorrow 10:00"),
-        ]
-        task = await app.push_screen_wait(PromptScreen(f"Add a task to each of {count}", fields, check_task))
+        task = await _ask_task(host, count)
         if task:
             call = lambda: bulk.add_task_to_each(crm, task["text"], task["when"], ids=ids)  # noqa: E731
     elif choice in ("tag_add", "tag_remove"):
         adding = choice == "tag_add"
-
-        def check_tags(values: dict[str, str]) -> dict[str, str]:
-            return {} if _tags(values["tags"]) else {"tags": "enter one or more tags, comma-separated"}
-
-        prompt = PromptScreen(
-            f"{'Add tags to' if adding else 'Remove tags from'} {count}", [PromptField("tags", "Tags", "vip, tender")], check_tags
-        )
-        tags = await app.push_screen_wait(prompt)
-        if tags:
-            names = _tags(tags["tags"])
+        names = await _ask_tags(host, count, adding)
+        if names:
             call = lambda: bulk.change_tags_of_each(crm, names if adding else [], [] if adding else names, ids=ids)  # noqa: E731
     elif choice == "delete":
         call = lambda: bulk.delete(crm, ids=ids)  # noqa: E731
     if call is None:
         return None
-    try:
-        report: BulkReport = await host.run_worker(call, thread=True, group="mass", exit_on_error=False).wait()
-    except Exception as error:  # noqa: BLE001 - WorkerFailed wraps the service's CrmError
-        cause = error.__cause__ or getattr(error, "error", None) or error
-        app.notify(str(cause), title="Mass action failed", severity="error")
+    report = await _run(host, call)
+    if report is None:
         return None
     if report.action == "stage":
         await app.push_screen_wait(MassReportScreen(report))
     elif report.action == "responsible" and report.tasks_moved:
         app.notify(f"{report.tasks_moved} open task(s) went along to the new responsible", markup=False)
     return report
+
+
+async def run_party_mass_action(host: Screen[Any], entity_type: str, ids: list[str]) -> BulkReport | None:
+    """The mass-action menu for contacts or companies (``entity_type``):
+    responsible, a task for each, tags, delete; ``services.party_bulk`` runs it.
+
+    The same dialogs as the deals' menu and the same contract: call it
+    from an async worker of ``host``; None means cancelled or refused (the
+    refusal has been notified).
+    """
+    app = host.app
+    crm = crm_of(host)
+    count = len(ids)
+    title = f"{count_of(count, PARTY_NOUNS[entity_type])} selected: what to do?"
+    choice = await app.push_screen_wait(ChoiceScreen(title, PARTY_ACTIONS))
+    call: Callable[[], BulkReport] | None = None
+    if choice == "responsible":
+        user = await _ask_user(host)
+        if user:
+            call = lambda: party_bulk.change_responsible(crm, entity_type, user, ids=ids)  # noqa: E731
+    elif choice == "task":
+        task = await _ask_task(host, count)
+        if task:
+            call = lambda: party_bulk.add_task_to_each(crm, entity_type, task["text"], task["when"], ids=ids)  # noqa: E731
+    elif choice in ("tag_add", "tag_remove"):
+        adding = choice == "tag_add"
+        names = await _ask_tags(host, count, adding)
+        if names:
+            add, remove = (names, []) if adding else ([], names)
+            call = lambda: party_bulk.change_tags_of_each(crm, entity_type, add, remove, ids=ids)  # noqa: E731
+    elif choice == "delete":
+        call = lambda: party_bulk.delete(crm, entity_type, ids=ids)  # noqa: E731
+    if call is None:
+        return None
+    return await _run(host, call)

@@ -34,7 +34,7 @@ from sqlmodel import col, select
 
 from tui_crm.services.context import Crm
 from tui_crm.services.counts import count_party_list
-from tui_crm.services.parties import find_user, list_parties
+from tui_crm.services.parties import find_user, list_parties, search_ids
 from tui_crm.services.views import PartySummary
 from tui_crm.storage.models import Company, Contact
 
@@ -98,6 +98,38 @@ def party_page(
     by_id = {row.id: row for row in rows}
     kept = [key for key in keys if key[1] in by_id]
     return PartyPage([by_id[key[1]] for key in kept], kept)
+
+
+def party_ids(
+    crm: Crm,
+    entity_type: str,
+    *,
+    query: str | None = None,
+    responsible: str | None = None,
+    search_cap: int = 2000,
+    limit: int = 100_000,
+) -> list[str]:
+    """Ids of every live contact or company a list state shows (select-all, mass actions).
+
+    The same rows as the list: the responsible filter, and with a full-text
+    ``query`` the list's capped hits (``search_cap``, as ``list_contacts``
+    fetches them), so "select all" never reaches a row the user cannot see.
+    Name order, like the list.
+    """
+    if entity_type not in _MODELS:
+        raise ValueError(f"a party list holds contacts or companies, not {entity_type!r}")
+    model = _MODELS[entity_type]
+    with crm.read() as session:
+        conds: list[Any] = [col(model.deleted_at).is_(None)]
+        if responsible:
+            conds.append(model.responsible_id == find_user(session, responsible).id)
+        if query and query.strip():
+            hits = search_ids(session, entity_type, query, limit=search_cap)
+            if not hits:
+                return []
+            conds.append(col(model.id).in_(hits))
+        stmt = select(model.id).where(*conds).order_by(col(model.name_fold), col(model.id)).limit(limit)
+        return [str(i) for i in session.exec(stmt)]
 
 
 class PartyPager:

@@ -1,0 +1,217 @@
+"""Mass actions on the contacts or companies a list selects.
+
+The party counterpart of ``services.bulk`` (which is about deals): change
+responsible, add a task to each, add/remove tags, soft delete and undo.
+Each action is one transaction with one ``batch_id`` on its change-log rows,
+so the timeline and the sync outbox see every change, and a mass delete is
+undone as a whole, by that batch and nothing else.
+
+Targets are either explicit ``ids`` (the rows ticked in a list) or, when
+``ids`` is None, every record the list's state shows (``query`` and
+``responsible``, see ``party_pages.party_ids``). A stale id (deleted since
+it was selected, or gone) is skipped, not an error: a selection can
+outlive a change made elsewhere.
+
+A contact's or company's responsible changes alone, as ``edit_contact``
+changes it: only deals hand their open tasks over (``hand_over_open_tasks``).
+"""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from tui_crm.domain.errors import AmbiguousError, NotFoundError
+from tui_crm.domain.ids import new_id
+from tui_crm.domain.when import parse_when
+from tui_crm.services.bulk import BulkReport
+from tui_crm.services.context import Crm
+from tui_crm.services.parties import assignable_user
+from tui_crm.services.party_pages import party_ids
+from tui_crm.services.records import change_tags, reindex, tags_of
+from tui_crm.services.tasks import check_task_type, new_task
+from tui_crm.storage.models import ChangeLog, Company, Contact, Setting
+from tui_crm.storage.unit_of_work import UnitOfWork
+
+PartyModel = type[Contact] | type[Company]
+_MODELS: dict[str, PartyModel] = {"contact": Contact, "company": Company}
+NOUNS = {"contact": "contacts", "company": "companies"}
+LAST_DELETE_KEY = "party_bulk.last_delete_batch.{entity_type}"
+"""One "last mass delete" per kind, so `z` on the contacts list never
+brings back companies (or deals: ``bulk`` keeps its own)."""
+
+
+def _model(entity_type: str) -> PartyModel:
+    if entity_type not in _MODELS:
+        raise ValueError(f"party mass actions are for contacts or companies, not {entity_type!r}")
+    return _MODELS[entity_type]
+
+
+def _targets(
+    crm: Crm, entity_type: str, ids: list[str] | None, query: str | None, responsible: str | None
+) -> list[str]:
+    """The explicit selection, or everything the list state shows."""
+    _model(entity_type)
+    if ids is not None:
+        return list(dict.fromkeys(ids))  # a repeated id must not count (or act) twice
+    return party_ids(crm, entity_type, query=query, responsible=responsible)
+
+
+def _live(work: UnitOfWork, model: PartyModel, record_id: str) -> Contact | Company | None:
+    record = work.session.get(model, record_id)
+    return record if record is not None and record.deleted_at is None else None
+
+
+def change_responsible(
+    crm: Crm,
+    entity_type: str,
+    user_ref: str,
+    *,
+    ids: list[str] | None = None,
+    query: str | None = None,
+    responsible: str | None = None,
+) -> BulkReport:
+    """Give the records to another user; a deactivated user is refused
+    (``assignable_user``) before anything is written."""
+    model = _model(entity_type)
+    targets = _targets(crm, entity_type, ids, query, responsible)
+    changed = 0
+    with crm.uow(batch_id=new_id()) as work:
+        user = assignable_user(work.session, user_ref)
+        for record_id in targets:
+            record = _live(work, model, record_id)
+            if record is not None and work.update(record, responsible_id=user.id):
+                changed += 1
+    return BulkReport(work.batch_id or "", "responsible", len(targets), changed)
+
+
+def add_task_to_each(
+    crm: Crm,
+    entity_type: str,
+    text: str,
+    when: str,
+    task_type: str = "follow-up",
+    *,
+    ids: list[str] | None = None,
+    query: str | None = None,
+    responsible: str | None = None,
+) -> BulkReport:
+    """One task per record, for that record's responsible (``new_task`` gives
+    it to the current user when the responsible is deactivated). The due
+    moment and type are checked before anything is written."""
+    model = _model(entity_type)
+    due, all_day = parse_when(when, crm.now())
+    kind = check_task_type(task_type)
+    targets = _targets(crm, entity_type, ids, query, responsible)
+    changed = 0
+    with crm.uow(batch_id=new_id()) as work:
+        for record_id in targets:
+            record = _live(work, model, record_id)
+            if record is None:
+                continue
+            new_task(
+                crm,
+                work,
+                text=text,
+                due=due,
+                all_day=all_day,
+                task_type=kind,
+                responsible_id=record.responsible_id,
+                entity=record,
+            )
+            changed += 1
+    return BulkReport(work.batch_id or "", "task", len(targets), changed)
+
+
+def change_tags_of_each(
+    crm: Crm,
+    entity_type: str,
+    add: list[str],
+    remove: list[str],
+    *,
+    ids: list[str] | None = None,
+    query: str | None = None,
+    responsible: str | None = None,
+) -> BulkReport:
+    """Add and remove tags on each record (``records.change_tags``: case-insensitive,
+    logged only when a record's tags really changed); ``changed`` counts those."""
+    model = _model(entity_type)
+    targets = _targets(crm, entity_type, ids, query, responsible)
+    changed = 0
+    with crm.uow(batch_id=new_id()) as work:
+        for record_id in targets:
+            record = _live(work, model, record_id)
+            if record is None:
+                continue
+            before = tags_of(work.session, entity_type, [record.id]).get(record.id, [])
+            if change_tags(work, record, add=add, remove=remove) != before:
+                changed += 1
+    return BulkReport(work.batch_id or "", "tags", len(targets), changed)
+
+
+def delete(
+    crm: Crm,
+    entity_type: str,
+    *,
+    ids: list[str] | None = None,
+    query: str | None = None,
+    responsible: str | None = None,
+) -> BulkReport:
+    """Soft-delete (tombstones, so sync and undo keep working) and drop each
+    record from search; remembers the batch so ``undo_delete`` can bring
+    exactly these records back."""
+    model = _model(entity_type)
+    targets = _targets(crm, entity_type, ids, query, responsible)
+    changed = 0
+    with crm.uow(batch_id=new_id()) as work:
+        for record_id in targets:
+            record = _live(work, model, record_id)
+            if record is None:
+                continue
+            work.soft_delete(record)
+            reindex(work.session, entity_type, record.id)
+            changed += 1
+        if changed:
+            key = LAST_DELETE_KEY.format(entity_type=entity_type)
+            row = work.session.get(Setting, key) or Setting(key=key, value="")
+            row.value = work.batch_id or ""
+            work.session.add(row)
+    return BulkReport(work.batch_id or "", "delete", len(targets), changed)
+
+
+def undo_delete(crm: Crm, entity_type: str, batch_id: str | None = None) -> BulkReport:
+    """Restore the records one mass delete removed (the last one of this kind
+    by default, or the batch ``batch_id`` starts) and put them back in search.
+
+    Only the rows logged as deleted by that batch come back: a record deleted
+    another way, or by another mass delete, stays deleted.
+    """
+    model = _model(entity_type)
+    key = LAST_DELETE_KEY.format(entity_type=entity_type)
+    noun = NOUNS[entity_type]
+    with crm.uow(batch_id=new_id()) as work:
+        session = work.session
+        last = session.get(Setting, key)
+        if batch_id is None:
+            if last is None or not last.value:
+                raise NotFoundError(f"No mass delete of {noun} to undo.")
+            batch_id = last.value
+        rows = session.exec(
+            select(ChangeLog).where(
+                col(ChangeLog.batch_id).startswith(batch_id), ChangeLog.op == "delete", ChangeLog.entity == entity_type
+            )
+        ).all()
+        if not rows:
+            raise NotFoundError(f"No mass delete of {noun} {batch_id!r} to undo.")
+        batches = sorted({row.batch_id or "" for row in rows})
+        if len(batches) > 1:
+            raise AmbiguousError(f"{len(batches)} mass deletes start with {batch_id!r}; type more of the id", batches)
+        restored = 0
+        for log_row in rows:
+            record = session.get(model, log_row.entity_id)
+            if record is not None and record.deleted_at is not None:
+                work.restore(record)
+                reindex(session, entity_type, record.id)
+                restored += 1
+        if last is not None and last.value == batches[0]:
+            session.delete(last)
+    return BulkReport(work.batch_id or "", "undo", len(rows), restored)
