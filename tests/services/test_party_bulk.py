@@ -169,3 +169,35 @@ def test_undo_of_an_unknown_batch_and_a_wrong_kind(crm, people):
         party_bulk.undo_delete(crm, "company", "deadbeef")
     with pytest.raises(ValueError):
         party_bulk.delete(crm, "deal", ids=[people["a"]])
+
+
+def test_a_new_responsible_takes_the_open_tasks_of_the_old_one(crm, people):
+    """Contacts and companies hand their open tasks over like deals do: by a
+    mass action and by a single edit; done tasks and other people's stay."""
+    from tui_crm.services.companies import edit_company
+    from tui_crm.services.contacts import edit_contact
+    from tui_crm.services.tasks import TaskInput, add_task, complete_task
+
+    add_user(crm, "Пётр")
+
+    def task(ref: str, kind: str, text: str, who: str | None = None) -> str:
+        return add_task(crm, TaskInput(text=text, due="1 декабря", entity_type=kind, entity_ref=ref, responsible=who)).id
+
+    task(people["a"], "contact", "Позвонить Алле")
+    done = task(people["a"], "contact", "Отправить каталог")
+    complete_task(crm, done, "отправлен")
+    task(people["a"], "contact", "Встреча с Петром", who="Пётр")
+    report = party_bulk.change_responsible(crm, "contact", "Иван", ids=[people["a"]])
+    assert report.tasks_moved == 1
+    held = {t.text: t.responsible for t in tasks_of(crm, people["a"])}
+    assert held == {"Позвонить Алле": "Иван", "Отправить каталог": "Анна", "Встреча с Петром": "Пётр"}
+    moved = [r for r in _batch_rows(crm, report.batch_id) if r.entity == "task"]
+    assert len(moved) == 1 and json.loads(moved[0].changes)["responsible_id"][1] is not None
+
+    edit_contact(crm, people["a"], {"responsible": "Пётр"})
+    assert {t.text: t.responsible for t in tasks_of(crm, people["a"], include_done=False)} == {
+        "Позвонить Алле": "Пётр", "Встреча с Петром": "Пётр"
+    }
+    task(people["co1"], "company", "Выставить счёт")
+    edit_company(crm, people["co1"], {"responsible": "Иван"})
+    assert [t.responsible for t in tasks_of(crm, people["co1"])] == ["Иван"]

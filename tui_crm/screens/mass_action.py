@@ -326,9 +326,14 @@ async def run_mass_action(host: Screen[Any], ids: list[str], pipeline: PipelineV
         return None
     if report.action == "stage":
         await app.push_screen_wait(MassReportScreen(report))
-    elif report.action == "responsible" and report.tasks_moved:
-        app.notify(f"{report.tasks_moved} open task(s) went along to the new responsible", markup=False)
+    _tell_handover(host, report)
     return report
+
+
+def _tell_handover(host: Screen[Any], report: BulkReport) -> None:
+    """A new responsible took the records' open tasks too: say how many."""
+    if report.action == "responsible" and report.tasks_moved:
+        host.app.notify(f"{report.tasks_moved} open task(s) went along to the new responsible", markup=False)
 
 
 async def run_party_mass_action(host: Screen[Any], entity_type: str, ids: list[str]) -> BulkReport | None:
@@ -363,4 +368,7 @@ async def run_party_mass_action(host: Screen[Any], entity_type: str, ids: list[s
         call = lambda: party_bulk.delete(crm, entity_type, ids=ids)  # noqa: E731
     if call is None:
         return None
-    return await _run(host, call)
+    report = await _run(host, call)
+    if report is not None:
+        _tell_handover(host, report)
+    return report

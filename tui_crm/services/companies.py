@@ -32,6 +32,7 @@ from tui_crm.services.records import (
     tags_of,
     user_names,
 )
+from tui_crm.services.tasks import hand_over_open_tasks
 from tui_crm.services.views import CompanyDetail, LinkView, PartySummary
 from tui_crm.storage.models import Company, Contact, Deal
 
@@ -186,7 +187,9 @@ def edit_company(
         remove_channels(work, company, remove, targets)  # first: a removal is checked against the record as it was
         if "responsible" in values:
             plain["responsible_id"] = assignable_user(work.session, values["responsible"]).id
+        previous = company.responsible_id
         work.update(company, **plain)
+        hand_over_open_tasks(work, company, previous)
         attach_channels(work, company, channels)
         for key, value in custom.items():
             set_custom_value(work, company, key, value)

@@ -37,6 +37,7 @@ from tui_crm.services.records import (
     tags_of,
     user_names,
 )
+from tui_crm.services.tasks import hand_over_open_tasks
 from tui_crm.services.views import ChannelView, ContactDetail, LinkView, PartySummary
 from tui_crm.storage.models import Company, Contact, Deal, DealContact
 from tui_crm.storage.unit_of_work import UnitOfWork
@@ -284,7 +285,9 @@ def edit_contact(
                 custom[key] = raw
         checked = _validate(crm, ContactInput(name=contact.name, phones=phones, emails=emails, custom=custom))
         remove_channels(work, contact, remove, targets)  # first: a removal is checked against the record as it was
+        previous = contact.responsible_id
         work.update(contact, **plain)
+        hand_over_open_tasks(work, contact, previous)
         attach_channels(work, contact, checked.channels)
         for key, value in checked.custom.items():
             set_custom_value(work, contact, key, value)

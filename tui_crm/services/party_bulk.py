@@ -12,8 +12,8 @@ Targets are either explicit ``ids`` (the rows ticked in a list) or, when
 it was selected, or gone) is skipped, not an error: a selection can
 outlive a change made elsewhere.
 
-A contact's or company's responsible changes alone, as ``edit_contact``
-changes it: only deals hand their open tasks over (``hand_over_open_tasks``).
+A new responsible takes the record's open tasks the previous one held
+(``tasks.hand_over_open_tasks``), as in ``edit_contact`` and for deals.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from tui_crm.services.context import Crm
 from tui_crm.services.parties import assignable_user
 from tui_crm.services.party_pages import party_ids
 from tui_crm.services.records import change_tags, reindex, tags_of
-from tui_crm.services.tasks import check_task_type, new_task
+from tui_crm.services.tasks import check_task_type, hand_over_open_tasks, new_task
 from tui_crm.storage.models import ChangeLog, Company, Contact, Setting
 from tui_crm.storage.unit_of_work import UnitOfWork
 
@@ -74,14 +74,18 @@ def change_responsible(
     (``assignable_user``) before anything is written."""
     model = _model(entity_type)
     targets = _targets(crm, entity_type, ids, query, responsible)
-    changed = 0
+    changed = moved = 0
     with crm.uow(batch_id=new_id()) as work:
         user = assignable_user(work.session, user_ref)
         for record_id in targets:
             record = _live(work, model, record_id)
-            if record is not None and work.update(record, responsible_id=user.id):
+            if record is None:
+                continue
+            previous = record.responsible_id
+            if work.update(record, responsible_id=user.id):
                 changed += 1
-    return BulkReport(work.batch_id or "", "responsible", len(targets), changed)
+                moved += hand_over_open_tasks(work, record, previous)
+    return BulkReport(work.batch_id or "", "responsible", len(targets), changed, tasks_moved=moved)
 
 
 def add_task_to_each(

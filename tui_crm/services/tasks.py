@@ -115,25 +115,25 @@ def create_auto_task(crm: Crm, work: UnitOfWork, deal: Deal, rule: AutoTaskRule,
     )
 
 
-def hand_over_open_tasks(work: UnitOfWork, deal: Deal, previous_id: str | None) -> int:
-    """After a deal changed hands, give its open tasks the previous
-    responsible held to the new one; returns how many moved.
+def hand_over_open_tasks(work: UnitOfWork, record: Deal | Contact | Company, previous_id: str | None) -> int:
+    """After a deal, contact or company changed hands, give its open tasks
+    the previous responsible held to the new one; returns how many moved.
 
-    Every path that changes a deal's responsible calls this in its own
-    transaction (amoCRM passes open deals on "по наследству" with their
-    tasks): otherwise the new manager never sees the deal's next step and
-    the old one keeps a task for a deal that is no longer theirs. Completed
-    and deleted tasks keep their user (history), and a task someone else
-    holds stays with them. Clearing the responsible moves nothing: an
-    unassigned task would vanish from every agenda.
+    Every path that changes a record's responsible calls this in its own
+    transaction (amoCRM passes open deals and clients on "по наследству"
+    with their tasks): otherwise the new manager never sees the next step
+    and the old one keeps a task for a client that is no longer theirs.
+    Completed and deleted tasks keep their user (history), and a task
+    someone else holds stays with them. Clearing the responsible moves
+    nothing: an unassigned task would vanish from every agenda.
     """
-    new_id = deal.responsible_id
+    new_id = record.responsible_id
     if new_id is None or previous_id is None or new_id == previous_id:
         return 0
     tasks = work.session.exec(
         select(Task).where(
-            Task.entity_type == "deal",
-            Task.entity_id == deal.id,
+            Task.entity_type == str(record.__tablename__),
+            Task.entity_id == record.id,
             Task.responsible_id == previous_id,
             col(Task.completed_at).is_(None),
             col(Task.deleted_at).is_(None),
