@@ -111,6 +111,7 @@ class CrmApp(App[None]):
         self._sync_progress = ""
         self._syncing = False
         self.startup_notice: str | None = None  # e.g. "this is the demo database"
+        self.is_demo = False  # the store is the seeded demo (cli.main.open_tui)
         self._started = False
 
     # ---- screens ------------------------------------------------------
@@ -377,7 +378,7 @@ class CrmApp(App[None]):
         self.call_from_thread(self._publish_status, status)
 
     def _publish_status(self, status: StoreStatus) -> None:
-        status = replace(status, syncing=self._sync_progress)
+        status = replace(status, syncing=self._sync_progress, demo=self.is_demo)
         if status != self.store_status:
             self.store_status = status
             self.status_signal.publish(status)

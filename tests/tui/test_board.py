@@ -555,6 +555,8 @@ def test_status_service_counts_pending_and_reads_last_sync(crm: Crm) -> None:
     now = crm.now()
     assert describe_sync(StoreStatus("Анна", 1, synced, now)) == "1 change to sync · synced today 09:30"
     assert describe_sync(StoreStatus("Анна", 0, None, now)) == "all synced · never synced"
+    # the demo's seed rows are nobody's changes and the demo is never synced
+    assert describe_sync(StoreStatus("Анна", 1114, None, now, demo=True)) == "demo data · never synced"
 
 
 async def test_keymap_in_config_rebinds_keys_everywhere(crm: Crm, seeded: dict[str, str], settle: Settle) -> None:

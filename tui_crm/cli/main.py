@@ -114,6 +114,7 @@ def open_tui(pipeline: str | None = None, demo: bool = True) -> None:
 
     app = make_app(crm, pipeline)
     app.startup_notice = notice
+    app.is_demo = notice is not None
     app.run()
 
 

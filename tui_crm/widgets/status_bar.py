@@ -38,10 +38,13 @@ class StoreStatus:
     now: datetime | None = field(default=None, compare=False)
     conflicts: int = 0
     syncing: str = ""
+    demo: bool = False  # the seeded demo store: never synced, its rows are no one's changes
 
 
 def describe_sync(status: StoreStatus) -> str:
     """``3 changes to sync · synced today 14:05`` (or ``never synced``)."""
+    if status.demo:
+        return "demo data · never synced"
     pending = "all synced" if status.pending == 0 else f"{status.pending} change{'s' if status.pending != 1 else ''} to sync"
     if status.last_sync is None:
         return f"{pending} · never synced"
