@@ -18,7 +18,7 @@ from tui_crm.services.deal_queries import DealFilter, list_deals
 from tui_crm.services.deals import LeadInput, capture_lead, delete_deal, edit_deal, get_deal, move_deal, restore_deal
 from tui_crm.services.search import search
 from tui_crm.storage import migrate
-from tui_crm.storage.models import ChangeLog, Deal
+from tui_crm.storage.models import ChangeLog, Contact, Deal
 
 FTS_TABLES = {"search_doc", "search_fts"}
 
@@ -187,6 +187,12 @@ def test_change_log_is_in_the_same_transaction_as_the_data(crm, count_rows):
 def test_revision_increments_on_change_and_not_on_a_no_op(crm):
     deal = capture_lead(crm, LeadInput(name="Ревизия"))
     assert deal.revision == 1
+    # a capture that also creates and links a contact with a phone and an e-mail is still revision 1 all over
+    full = capture_lead(crm, LeadInput(name="Ревизия 2", phone="+7 916 100-20-30", email="rev@example.ru", company="Рев"))
+    assert full.revision == 1
+    with crm.read() as session:
+        contact = session.get(Contact, full.contacts[0].id)
+        assert contact is not None and contact.revision == 1
     assert edit_deal(crm, deal.id, {"budget": "1000"}).revision == 2
     assert edit_deal(crm, deal.id, {"budget": "1000"}).revision == 2
     assert edit_deal(crm, deal.id, {"segment": "A"}).revision == 3

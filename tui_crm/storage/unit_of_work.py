@@ -57,6 +57,7 @@ class UnitOfWork:
         self.batch_id = batch_id
         self.session: Session
         self.now = utcnow()
+        self._born: set[tuple[str, str]] = set()  # (table, id) of the rows this transaction creates
 
     def __enter__(self) -> UnitOfWork:
         self.session = Session(self.engine, expire_on_commit=False, autoflush=True)
@@ -102,6 +103,7 @@ class UnitOfWork:
             record.created_at = self.now
         record.updated_at = self.now
         self.session.add(record)
+        self._born.add((str(record.__tablename__), record.id))
         self.log(str(record.__tablename__), record.id, "create", {k: [None, v] for k, v in record_fields(record).items()})
         return record
 
@@ -120,7 +122,14 @@ class UnitOfWork:
         return changes
 
     def touch(self, record: Record) -> None:
-        """Mark a record changed when a linked row (tag, channel...) changed."""
+        """Mark a record changed when a linked row (tag, channel...) changed.
+
+        A record this transaction created is left alone: it is new as a whole
+        (revision 1, stamped now), and bumping it would cost an UPDATE per
+        phone, e-mail or contact a capture attaches.
+        """
+        if (str(record.__tablename__), record.id) in self._born:
+            return
         record.updated_at = self.now
         record.revision = (record.revision or 0) + 1
         self.session.add(record)
