@@ -27,6 +27,7 @@ from tui_crm.services.records import (
     channels_of,
     custom_values,
     reindex,
+    reindex_linked,
     resolve,
     set_custom_value,
     tags_of,
@@ -194,8 +195,7 @@ def edit_company(
         for key, value in custom.items():
             set_custom_value(work, company, key, value)
         reindex(work.session, "company", company.id)
-        for contact in work.session.exec(select(Contact).where(Contact.company_id == company.id)):
-            reindex(work.session, "contact", contact.id)
+        reindex_linked(work.session, "company", company.id)
     return get_company(crm, company.id)
 
 

@@ -31,6 +31,7 @@ from tui_crm.services.records import (
     channels_of,
     custom_values,
     reindex,
+    reindex_linked,
     remove_channel,
     resolve,
     set_custom_value,
@@ -172,6 +173,8 @@ def write_contact(
     if data.tags:
         change_tags(work, contact, add=data.tags)
     reindex(session, "contact", contact.id)
+    if not created:  # an enriched contact: its deals are found by its new phone or e-mail too
+        reindex_linked(session, "contact", contact.id)
     return contact, created
 
 
@@ -292,6 +295,7 @@ def edit_contact(
         for key, value in checked.custom.items():
             set_custom_value(work, contact, key, value)
         reindex(session, "contact", contact.id)
+        reindex_linked(session, "contact", contact.id)
     return get_contact(crm, contact.id)
 
 

@@ -27,7 +27,7 @@ from tui_crm.services.bulk import BulkReport
 from tui_crm.services.context import Crm
 from tui_crm.services.parties import assignable_user
 from tui_crm.services.party_pages import party_ids
-from tui_crm.services.records import change_tags, reindex, tags_of
+from tui_crm.services.records import change_tags, reindex, reindex_linked, tags_of
 from tui_crm.services.tasks import check_task_type, hand_over_open_tasks, new_task
 from tui_crm.storage.models import ChangeLog, Company, Contact, Setting
 from tui_crm.storage.unit_of_work import UnitOfWork
@@ -173,6 +173,7 @@ def delete(
                 continue
             work.soft_delete(record)
             reindex(work.session, entity_type, record.id)
+            reindex_linked(work.session, entity_type, record.id)
             changed += 1
         if changed:
             key = LAST_DELETE_KEY.format(entity_type=entity_type)
@@ -215,6 +216,7 @@ def undo_delete(crm: Crm, entity_type: str, batch_id: str | None = None) -> Bulk
             if record is not None and record.deleted_at is not None:
                 work.restore(record)
                 reindex(session, entity_type, record.id)
+                reindex_linked(session, entity_type, record.id)
                 restored += 1
         if last is not None and last.value == batches[0]:
             session.delete(last)

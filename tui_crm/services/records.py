@@ -212,12 +212,12 @@ def reindex(session: Session, entity_type: str, entity_id: str) -> None:
             search_index.unindex_record(conn, entity_id)
             return
         body: list[str] = []
-        if deal.company_id and (company := session.get(Company, deal.company_id)):
+        if deal.company_id and (company := session.get(Company, deal.company_id)) and company.deleted_at is None:
             body.append(company.name)
         for contact in session.exec(
             select(Contact)
             .join(DealContact, col(DealContact.contact_id) == col(Contact.id))
-            .where(DealContact.deal_id == deal.id)
+            .where(DealContact.deal_id == deal.id, col(Contact.deleted_at).is_(None))
         ):
             body.append(contact.name)
             body.extend(_channel_terms(session, "contact", contact.id))
@@ -232,12 +232,31 @@ def reindex(session: Session, entity_type: str, entity_id: str) -> None:
         body = _channel_terms(session, entity_type, record.id)
         if isinstance(record, Contact):
             body += [record.position or "", record.department or ""]
-            if record.company_id and (company := session.get(Company, record.company_id)):
+            if record.company_id and (company := session.get(Company, record.company_id)) and company.deleted_at is None:
                 body.append(company.name)
         else:
             body += [record.inn or "", record.web or "", record.industry or ""]
         body.extend(_notes_text(session, record.id))
         search_index.index_record(conn, entity_type, record.id, record.name, body)
+
+
+def reindex_linked(session: Session, entity_type: str, entity_id: str) -> None:
+    """Rebuild the entries that carry this contact's or company's name.
+
+    A deal is found by its company and its contacts (names, phones,
+    e-mails) and a contact by its company, so renaming, editing, deleting
+    or restoring one of them must rebuild those entries too; otherwise a
+    search finds a deal by a name it no longer has, or by a deleted contact.
+    """
+    deal_ids: list[str] = []
+    if entity_type == "contact":
+        deal_ids = list(session.exec(select(DealContact.deal_id).where(DealContact.contact_id == entity_id)))
+    elif entity_type == "company":
+        deal_ids = list(session.exec(select(Deal.id).where(Deal.company_id == entity_id)))
+        for contact_id in session.exec(select(Contact.id).where(Contact.company_id == entity_id)).all():
+            reindex(session, "contact", contact_id)
+    for deal_id in deal_ids:
+        reindex(session, "deal", deal_id)
 
 
 def count_live(session: Session, model: type[Record]) -> int:
