@@ -7,7 +7,9 @@ each deal's gate and reports per deal instead of failing the lot.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlmodel import col, select
 
@@ -19,12 +21,14 @@ from tui_crm.services.deal_queries import DealFilter, deal_ids
 from tui_crm.services.deals import move_in
 from tui_crm.services.parties import assignable_user
 from tui_crm.services.pipelines import find_pipeline, find_stage
-from tui_crm.services.records import change_tags, reindex
+from tui_crm.services.records import change_tags, reindex, tags_of
 from tui_crm.services.tasks import check_task_type, hand_over_open_tasks, new_task
 from tui_crm.services.views import MoveOutcome
-from tui_crm.storage.models import ChangeLog, Deal, Pipeline, Setting, Stage
+from tui_crm.storage.models import ChangeLog, Deal, Pipeline, Record, Setting, Stage
+from tui_crm.storage.unit_of_work import UnitOfWork
 
 LAST_DELETE_KEY = "bulk.last_delete_batch"
+R = TypeVar("R", bound=Record)
 
 
 @dataclass
@@ -34,7 +38,7 @@ class BulkReport:
     selected: int
     changed: int
     outcomes: list[MoveOutcome] = field(default_factory=list)
-    tasks_moved: int = 0  # responsible: open tasks that followed their deals to the new user
+    tasks_moved: int = 0  # responsible: open tasks that followed their records to the new user
 
 
 def _deals(crm: Crm, ids: list[str] | None, flt: DealFilter | None) -> list[str]:
@@ -43,45 +47,77 @@ def _deals(crm: Crm, ids: list[str] | None, flt: DealFilter | None) -> list[str]
     return deal_ids(crm, flt or DealFilter())
 
 
-def change_responsible(crm: Crm, user_ref: str, *, ids: list[str] | None = None, flt: DealFilter | None = None) -> BulkReport:
-    """Give the deals to another (active) user; each deal's open tasks the
-    previous responsible held go along, in the same batch."""
-    targets = _deals(crm, ids, flt)
+def live_records(work: UnitOfWork, model: type[R], ids: list[str]) -> Iterator[R]:
+    """The records of ``ids`` that exist and are not deleted: a selection
+    can outlive a delete made elsewhere, and acting on a tombstone would
+    bring nothing back but noise."""
+    for record_id in ids:
+        record = work.session.get(model, record_id)
+        if record is not None and record.deleted_at is None:
+            yield record
+
+
+def reassign_each(crm: Crm, model: type[Record], targets: list[str], user_ref: str) -> BulkReport:
+    """Give each live record to another (active) user in one batch; the open
+    tasks the previous responsible held go along (``hand_over_open_tasks``).
+    Shared by deals and the contact/company lists (``party_bulk``)."""
     changed = moved = 0
     with crm.uow(batch_id=new_id()) as work:
         user = assignable_user(work.session, user_ref)
-        for deal_id in targets:
-            deal = work.session.get(Deal, deal_id)
-            if deal is None:
-                continue
-            previous = deal.responsible_id
-            if work.update(deal, responsible_id=user.id):
+        for record in live_records(work, model, targets):
+            previous = record.responsible_id  # type: ignore[attr-defined]
+            if work.update(record, responsible_id=user.id):
                 changed += 1
-                moved += hand_over_open_tasks(work, deal, previous)
+                moved += hand_over_open_tasks(work, record, previous)  # type: ignore[arg-type]
     return BulkReport(work.batch_id or "", "responsible", len(targets), changed, tasks_moved=moved)
+
+
+def add_task_each(crm: Crm, model: type[Record], targets: list[str], text: str, when: str, task_type: str) -> BulkReport:
+    """One task per live record, for its responsible (``new_task`` gives it
+    to the current user when that one is deactivated). The due moment and
+    the type are checked before anything is written."""
+    due, all_day = parse_when(when, crm.now())
+    kind = check_task_type(task_type)
+    changed = 0
+    with crm.uow(batch_id=new_id()) as work:
+        for record in live_records(work, model, targets):
+            new_task(
+                crm,
+                work,
+                text=text,
+                due=due,
+                all_day=all_day,
+                task_type=kind,
+                responsible_id=record.responsible_id,  # type: ignore[attr-defined]
+                entity=record,
+            )
+            changed += 1
+    return BulkReport(work.batch_id or "", "task", len(targets), changed)
+
+
+def tag_each(crm: Crm, model: type[Record], targets: list[str], add: list[str], remove: list[str]) -> BulkReport:
+    """Add and remove tags on each live record (``records.change_tags``:
+    case-insensitive, logged only when a record's tags really changed);
+    ``changed`` counts those."""
+    entity_type = str(model.__tablename__)
+    changed = 0
+    with crm.uow(batch_id=new_id()) as work:
+        for record in live_records(work, model, targets):
+            before = tags_of(work.session, entity_type, [record.id]).get(record.id, [])
+            if change_tags(work, record, add=add, remove=remove) != before:
+                changed += 1
+    return BulkReport(work.batch_id or "", "tags", len(targets), changed)
+
+
+def change_responsible(crm: Crm, user_ref: str, *, ids: list[str] | None = None, flt: DealFilter | None = None) -> BulkReport:
+    """Give the deals to another (active) user; their open tasks go along."""
+    return reassign_each(crm, Deal, _deals(crm, ids, flt), user_ref)
 
 
 def add_task_to_each(
     crm: Crm, text: str, when: str, task_type: str = "follow-up", *, ids: list[str] | None = None, flt: DealFilter | None = None
 ) -> BulkReport:
-    due, all_day = parse_when(when, crm.now())
-    kind = check_task_type(task_type)
-    targets = _deals(crm, ids, flt)
-    with crm.uow(batch_id=new_id()) as work:
-        for deal_id in targets:
-            deal = work.session.get(Deal, deal_id)
-            if deal:
-                new_task(
-                    crm,
-                    work,
-                    text=text,
-                    due=due,
-                    all_day=all_day,
-                    task_type=kind,
-                    responsible_id=deal.responsible_id,
-                    entity=deal,
-                )
-    return BulkReport(work.batch_id or "", "task", len(targets), len(targets))
+    return add_task_each(crm, Deal, _deals(crm, ids, flt), text, when, task_type)
 
 
 def change_stage(
@@ -124,13 +160,7 @@ def change_stage(
 def change_tags_of_each(
     crm: Crm, add: list[str], remove: list[str], *, ids: list[str] | None = None, flt: DealFilter | None = None
 ) -> BulkReport:
-    targets = _deals(crm, ids, flt)
-    with crm.uow(batch_id=new_id()) as work:
-        for deal_id in targets:
-            deal = work.session.get(Deal, deal_id)
-            if deal:
-                change_tags(work, deal, add=add, remove=remove)
-    return BulkReport(work.batch_id or "", "tags", len(targets), len(targets))
+    return tag_each(crm, Deal, _deals(crm, ids, flt), add, remove)
 
 
 def delete(crm: Crm, *, ids: list[str] | None = None, flt: DealFilter | None = None) -> BulkReport:

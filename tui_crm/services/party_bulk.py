@@ -22,15 +22,11 @@ from sqlmodel import col, select
 
 from tui_crm.domain.errors import AmbiguousError, NotFoundError
 from tui_crm.domain.ids import new_id
-from tui_crm.domain.when import parse_when
-from tui_crm.services.bulk import BulkReport
+from tui_crm.services.bulk import BulkReport, add_task_each, live_records, reassign_each, tag_each
 from tui_crm.services.context import Crm
-from tui_crm.services.parties import assignable_user
 from tui_crm.services.party_pages import party_ids
-from tui_crm.services.records import change_tags, reindex, reindex_linked, tags_of
-from tui_crm.services.tasks import check_task_type, hand_over_open_tasks, new_task
+from tui_crm.services.records import reindex, reindex_linked
 from tui_crm.storage.models import ChangeLog, Company, Contact, Setting
-from tui_crm.storage.unit_of_work import UnitOfWork
 
 PartyModel = type[Contact] | type[Company]
 _MODELS: dict[str, PartyModel] = {"contact": Contact, "company": Company}
@@ -56,11 +52,6 @@ def _targets(
     return party_ids(crm, entity_type, query=query, responsible=responsible)
 
 
-def _live(work: UnitOfWork, model: PartyModel, record_id: str) -> Contact | Company | None:
-    record = work.session.get(model, record_id)
-    return record if record is not None and record.deleted_at is None else None
-
-
 def change_responsible(
     crm: Crm,
     entity_type: str,
@@ -72,20 +63,7 @@ def change_responsible(
 ) -> BulkReport:
     """Give the records to another user; a deactivated user is refused
     (``assignable_user``) before anything is written."""
-    model = _model(entity_type)
-    targets = _targets(crm, entity_type, ids, query, responsible)
-    changed = moved = 0
-    with crm.uow(batch_id=new_id()) as work:
-        user = assignable_user(work.session, user_ref)
-        for record_id in targets:
-            record = _live(work, model, record_id)
-            if record is None:
-                continue
-            previous = record.responsible_id
-            if work.update(record, responsible_id=user.id):
-                changed += 1
-                moved += hand_over_open_tasks(work, record, previous)
-    return BulkReport(work.batch_id or "", "responsible", len(targets), changed, tasks_moved=moved)
+    return reassign_each(crm, _model(entity_type), _targets(crm, entity_type, ids, query, responsible), user_ref)
 
 
 def add_task_to_each(
@@ -99,31 +77,9 @@ def add_task_to_each(
     query: str | None = None,
     responsible: str | None = None,
 ) -> BulkReport:
-    """One task per record, for that record's responsible (``new_task`` gives
-    it to the current user when the responsible is deactivated). The due
-    moment and type are checked before anything is written."""
+    """One task per record, for that record's responsible."""
     model = _model(entity_type)
-    due, all_day = parse_when(when, crm.now())
-    kind = check_task_type(task_type)
-    targets = _targets(crm, entity_type, ids, query, responsible)
-    changed = 0
-    with crm.uow(batch_id=new_id()) as work:
-        for record_id in targets:
-            record = _live(work, model, record_id)
-            if record is None:
-                continue
-            new_task(
-                crm,
-                work,
-                text=text,
-                due=due,
-                all_day=all_day,
-                task_type=kind,
-                responsible_id=record.responsible_id,
-                entity=record,
-            )
-            changed += 1
-    return BulkReport(work.batch_id or "", "task", len(targets), changed)
+    return add_task_each(crm, model, _targets(crm, entity_type, ids, query, responsible), text, when, task_type)
 
 
 def change_tags_of_each(
@@ -136,20 +92,8 @@ def change_tags_of_each(
     query: str | None = None,
     responsible: str | None = None,
 ) -> BulkReport:
-    """Add and remove tags on each record (``records.change_tags``: case-insensitive,
-    logged only when a record's tags really changed); ``changed`` counts those."""
-    model = _model(entity_type)
-    targets = _targets(crm, entity_type, ids, query, responsible)
-    changed = 0
-    with crm.uow(batch_id=new_id()) as work:
-        for record_id in targets:
-            record = _live(work, model, record_id)
-            if record is None:
-                continue
-            before = tags_of(work.session, entity_type, [record.id]).get(record.id, [])
-            if change_tags(work, record, add=add, remove=remove) != before:
-                changed += 1
-    return BulkReport(work.batch_id or "", "tags", len(targets), changed)
+    """Add and remove tags on each record; ``changed`` counts those whose tags changed."""
+    return tag_each(crm, _model(entity_type), _targets(crm, entity_type, ids, query, responsible), add, remove)
 
 
 def delete(
@@ -167,10 +111,7 @@ def delete(
     targets = _targets(crm, entity_type, ids, query, responsible)
     changed = 0
     with crm.uow(batch_id=new_id()) as work:
-        for record_id in targets:
-            record = _live(work, model, record_id)
-            if record is None:
-                continue
+        for record in live_records(work, model, targets):
             work.soft_delete(record)
             reindex(work.session, entity_type, record.id)
             reindex_linked(work.session, entity_type, record.id)
