@@ -223,3 +223,7 @@ def add_note(
         emit_json(view)
         return
     say(f"Note {view.id[:8]} added" + (" (pinned)" if view.pinned else ""))
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="add")

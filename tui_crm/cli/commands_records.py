@@ -427,3 +427,8 @@ def deals_attach(
 
     sha = attach_file(state.crm(), "deal", ref, path)
     say(f"Attached {clean(path.name)} ({sha[:12]})")
+
+
+def register(root: typer.Typer) -> None:
+    for name, sub in apps.items():
+        root.add_typer(sub, name=name)

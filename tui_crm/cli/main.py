@@ -46,14 +46,7 @@ COMMAND_MODULES: dict[str, str] = {
 
 def register_module(holder: typer.Typer, module_name: str) -> None:
     """Register one command module's commands on ``holder``."""
-    module = importlib.import_module(f"tui_crm.cli.{module_name}")
-    if module_name == "commands_add":
-        holder.add_typer(module.app, name="add")
-    elif module_name == "commands_records":
-        for name, sub in module.apps.items():
-            holder.add_typer(sub, name=name)
-    else:
-        module.register(holder)
+    importlib.import_module(f"tui_crm.cli.{module_name}").register(holder)
 
 
 @functools.cache
