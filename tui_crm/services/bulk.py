@@ -167,11 +167,9 @@ def delete(crm: Crm, *, ids: list[str] | None = None, flt: DealFilter | None = N
     """Soft-delete; the batch id undoes it (``undo_delete``)."""
     targets = _deals(crm, ids, flt)
     with crm.uow(batch_id=new_id()) as work:
-        for deal_id in targets:
-            deal = work.session.get(Deal, deal_id)
-            if deal and deal.deleted_at is None:
-                work.soft_delete(deal)
-                reindex(work.session, "deal", deal.id)
+        for deal in live_records(work, Deal, targets):
+            work.soft_delete(deal)
+            reindex(work.session, "deal", deal.id)
         row = work.session.get(Setting, LAST_DELETE_KEY) or Setting(key=LAST_DELETE_KEY, value="")
         row.value = work.batch_id or ""
         work.session.add(row)
