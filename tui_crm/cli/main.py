@@ -19,6 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from tui_crm.cli import exit_codes
+from tui_crm.cli.guard import check_values, guard_arguments
 from tui_crm.cli.state import state
 
 # The module that registers each top-level command, in `crm --help` order.
@@ -55,7 +56,9 @@ def _commands_of(module_name: str) -> Any:
     holder = typer.Typer(add_completion=False, rich_markup_mode=None)
     holder.callback()(lambda: None)  # a callback keeps a single command a group
     register_module(holder, module_name)
-    return typer.main.get_command(holder)
+    group = typer.main.get_command(holder)
+    guard_arguments(group)
+    return group
 
 
 class LazyCommands(TyperGroup):
@@ -91,6 +94,7 @@ def main(
     pipeline: Annotated[str | None, typer.Option("--pipeline", "-P", help="Pipeline the app opens on.")] = None,
     no_demo: Annotated[bool, typer.Option("--no-demo", help="Open your own database even while it is empty.")] = False,
 ) -> None:
+    check_values(ctx.command, {"db": db, "user": user})
     state.db, state.user = db, user
     if ctx.invoked_subcommand is None:
         open_tui(pipeline, demo=not no_demo)
@@ -112,43 +116,132 @@ def open_tui(pipeline: str | None = None, demo: bool = True) -> None:
 
 
 
-def run() -> None:
-    """Console entry: map service errors to messages and exit codes."""
-    from tui_crm.domain.errors import AmbiguousError, CrmError, DuplicateFound, GateRefused
+def run(args: list[str] | None = None) -> None:
+    """Console entry: map service errors to messages and exit codes.
 
+    Whatever happens, the user sees one line on stderr and an exit code from
+    the README's table, never a Python traceback (``CRM_DEBUG=1`` keeps it,
+    for a bug report). With ``--json`` the error line is a JSON object.
+    """
+    from tui_crm.cli.output import error
+
+    argv = list(sys.argv[1:] if args is None else args)
+    as_json = "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv
     try:
         # Without standalone mode click returns (not raises) the code of a typer.Exit.
-        code = app(standalone_mode=False)
+        code = app(args=argv, prog_name="crm", standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
-    except CrmError as exc:
-        from tui_crm.cli.output import error
-
-        details: list[str] = []
-        if isinstance(exc, GateRefused):
-            details = [
-                f"missing: {m.label}  (--set {m.key}=...)" + (f"  one of: {', '.join(m.options)}" if m.options else "")
-                for m in exc.missing
-            ]
-        elif isinstance(exc, AmbiguousError):
-            details = exc.candidates
-        elif isinstance(exc, DuplicateFound):
-            details = [f"{c.id[:8]}  {c.name}  (same {c.reason})" for c in exc.candidates]  # type: ignore[attr-defined]
-        error(str(exc), details)
-        sys.exit(exit_codes.code_for(exc))
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
         print("aborted", file=sys.stderr)
         sys.exit(exit_codes.ERROR)
-    except Exception as exc:  # click usage errors and the unexpected
-        # Typer >= 0.2x vendors click (typer._click), whose exceptions are not
-        # click.ClickException: recognise either by their interface.
-        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
-        if callable(show) and isinstance(code, int):
-            show()
-            sys.exit(code)
-        raise
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except BrokenPipeError:
+        _quiet_stdout()  # `crm deals list | head`: the reader left, nothing to say
+        sys.exit(exit_codes.ERROR)
+    except Exception as exc:  # service errors, click usage errors and the unexpected
+        code, message, details, extra = explain(exc)
+        if code == exit_codes.ERROR and _debugging():
+            import traceback
+
+            traceback.print_exc()
+        error(message, details, as_json=as_json, code=code, extra=extra)
+        sys.exit(code)
     finally:
         if state._crm is not None:
-            state._crm.close()
+            try:
+                state._crm.close()
+            except Exception:  # noqa: BLE001 - closing must not replace the message above
+                pass
+
+
+def _debugging() -> bool:
+    import os
+
+    return os.environ.get("CRM_DEBUG", "") not in ("", "0")
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def explain(exc: BaseException) -> tuple[int, str, list[str], dict[str, Any]]:
+    """Exit code, one-line message, detail lines and JSON extras for an error."""
+    from tui_crm.domain.errors import AmbiguousError, CrmError, DuplicateFound, GateRefused
+
+    if isinstance(exc, CrmError):
+        details: list[str] = []
+        extra: dict[str, Any] = {}
+        if isinstance(exc, GateRefused):
+            details = [
+                f"missing: {m.label}  (--set {m.key}=...)" + (f"  one of: {', '.join(m.options)}" if m.options else "")
+                for m in exc.missing
+            ]
+            extra["missing"] = [{"key": m.key, "label": m.label, "type": m.type, "options": list(m.options)} for m in exc.missing]
+        elif isinstance(exc, AmbiguousError):
+            details = list(exc.candidates)
+            extra["candidates"] = details
+        elif isinstance(exc, DuplicateFound):
+            details = [f"{c.id[:8]}  {c.name}  (same {c.reason})" for c in exc.candidates]  # type: ignore[attr-defined]
+            extra["candidates"] = [
+                {"id": c.id, "name": c.name, "reason": c.reason}  # type: ignore[attr-defined]
+                for c in exc.candidates
+            ]
+        return exit_codes.code_for(exc), str(exc), details, extra
+    # Typer >= 0.2x vendors click (typer._click), whose exceptions are not
+    # click.ClickException: recognise either by their interface.
+    code = getattr(exc, "exit_code", None)
+    if callable(getattr(exc, "format_message", None)) and isinstance(code, int):
+        return code, _usage_message(exc), [], {}
+    return exit_codes.ERROR, unexpected_message(exc), [], {}
+
+
+def _usage_message(exc: Any) -> str:
+    """A click usage error on one line, with the command's --help to read."""
+    message = exc.format_message()
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None and getattr(exc, "exit_code", 0) == exit_codes.USAGE:
+        message += f"; see: {ctx.command_path} --help"
+    return message
+
+
+def unexpected_message(exc: BaseException) -> str:
+    """One line for an error no service expected: what failed and what to do.
+
+    SQLite's own errors (a locked or full disk, a read-only or damaged file)
+    are conditions of the machine, not bugs: say what to do about them.
+    Anything else is a bug: name it and ask for a report.
+    """
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    text = " ".join(str(e).lower() for e in chain)
+    if any(type(e).__name__ == "OperationalError" or isinstance(e, OSError) for e in chain):
+        if "locked" in text or "busy" in text:
+            return "the database is busy (another crm or the app is writing); try again in a moment"
+        if "disk is full" in text or "no space" in text:
+            return "the disk is full; free some space and try again (nothing was saved)"
+        if "readonly" in text or "read-only" in text or "permission denied" in text:
+            return "the database or its folder is read-only; check the permissions of `crm db path`"
+        if "malformed" in text or "not a database" in text:
+            return "the database file is damaged; restore a backup: crm db restore FILE"
+        if "unable to open" in text or "is a directory" in text:
+            return "cannot open the database file; check `crm db path` or pass --db FILE"
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    detail = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    if len(detail) > 200:
+        detail = detail[:199] + "…"
+    return f"unexpected error ({detail}); this is a bug, please report it with the output of CRM_DEBUG=1 crm ..."

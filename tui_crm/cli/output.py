@@ -9,6 +9,7 @@ when a table is printed, so quick capture does not pay for it.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -50,8 +51,19 @@ def emit_json(data: Any) -> None:
             return str(item) if isinstance(item, Decimal) else item.isoformat()
         return item
 
-    json.dump(convert(data), sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
+    sys.stdout.write(json_text(convert(data)) + "\n")
+
+
+# Characters JSON allows raw but a terminal (or a JavaScript reader) would
+# act on: DEL and the C1 controls (U+009B is a one-byte CSI), the line
+# separators, bidi overrides. json.dumps escapes C0 itself.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def json_text(data: Any, indent: int | None = 2) -> str:
+    """``data`` as JSON (UTF-8 kept readable) with every control character escaped."""
+    text = json.dumps(data, ensure_ascii=False, indent=indent)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
@@ -90,7 +102,24 @@ def fields(title: str, pairs: Sequence[tuple[str, object]]) -> None:
     console.print(grid)
 
 
-def error(message: str, details: Sequence[str] = ()) -> None:
+def error(
+    message: str,
+    details: Sequence[str] = (),
+    *,
+    as_json: bool = False,
+    code: int = 1,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """An error on stderr: ``error: ...`` plus detail lines, or one JSON object.
+
+    With ``as_json`` (the command had ``--json``) a script reads
+    ``{"error": ..., "code": N, ...}`` (``missing`` for a refused gate,
+    ``candidates`` for an ambiguous name or a duplicate) instead of prose.
+    """
+    if as_json:
+        payload = {"error": safe_text(message, keep_newlines=False), "code": code, **(extra or {})}
+        sys.stderr.write(json_text(payload, indent=None) + "\n")
+        return
     print(f"error: {safe_text(message, keep_newlines=False)}", file=sys.stderr)
     for line in details:
         print(f"  {safe_text(line, keep_newlines=False)}", file=sys.stderr)

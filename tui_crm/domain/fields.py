@@ -44,7 +44,7 @@ from tui_crm.domain.validation import (
     normalize_phone,
     normalize_url,
 )
-from tui_crm.domain.when import parse_when
+from tui_crm.domain.when import check_range, parse_when
 
 __all__ = ["FieldDef", "FieldType", "format_value", "is_empty", "validate_value"]
 
@@ -229,13 +229,16 @@ def _date(defn: FieldDef, raw: object, now: datetime | None) -> str:
     text = raw.strip()
     if _ISO_DATE.match(text):
         try:
-            return date.fromisoformat(text).isoformat()
+            day = date.fromisoformat(text)
         except ValueError:
             raise _fail(defn, f"«{preview(text)}» is not a real calendar date; e.g. 2026-12-01") from None
+        return check_range(text, day, defn.label).isoformat()
     reference = now if now is not None else datetime.now().astimezone()
     try:
         due, _all_day = parse_when(text, reference)
-    except ValidationError:
+    except ValidationError as exc:
+        if "out of range" in exc.message:
+            raise _fail(defn, exc.message) from None
         raise _fail(
             defn,
             f"«{preview(text)}» is not a date; e.g. 2026-12-01, 01.12.2026, 1 декабря, tomorrow, завтра, friday, +3d",

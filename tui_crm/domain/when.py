@@ -30,7 +30,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from tui_crm.domain.errors import ValidationError
 from tui_crm.domain.text import fold, preview
 
-__all__ = ["add_working_days", "parse_when"]
+__all__ = ["EARLIEST", "LATEST", "add_working_days", "check_range", "parse_when"]
+
+# Dates outside this range are typing mistakes (0001-01-01, 9999-12-31) and
+# some of them cannot even be converted between time zones.
+EARLIEST, LATEST = date(1900, 1, 1), date(2199, 12, 31)
 
 _EXAMPLES = (
     "try: today, tomorrow 10:00, завтра в 10:00, послезавтра, +3d, +2h, +30m, +1w, "
@@ -130,6 +134,13 @@ def _error(raw: str, why: str = "") -> ValidationError:
     return ValidationError("due", f"«{preview(raw)}» {reason}; {_EXAMPLES}")
 
 
+def check_range(raw: str, day: date, field: str = "due") -> date:
+    """``day`` if it lies between :data:`EARLIEST` and :data:`LATEST`, else a ``field`` error."""
+    if not EARLIEST <= day <= LATEST:
+        raise ValidationError(field, f"«{preview(raw)}» is out of range; use a date from {EARLIEST} to {LATEST}")
+    return day
+
+
 def _month_number(word: str) -> int | None:
     """Month 1-12 for an English or Russian month name or 3+ letter prefix."""
     if len(word) < 3:
@@ -158,9 +169,10 @@ def _add_months(day: date, months: int) -> date:
 def _make_date(raw: str, year: int, month: int, day: int) -> date:
     """A calendar date, or a ``due`` error naming the impossible date."""
     try:
-        return date(year, month, day)
+        made = date(year, month, day)
     except ValueError:
         raise _error(raw, f"is not a real calendar date ({day:02d}.{month:02d}.{year})") from None
+    return check_range(raw, made)
 
 
 def _next_date(raw: str, today: date, month: int, day: int) -> date:
@@ -207,6 +219,7 @@ def _relative(raw: str, now: datetime, amount: int, unit: str, at: time | None) 
             target = now.date() + timedelta(days=amount * (7 if unit == "weeks" else 1))
     except (OverflowError, ValueError):
         raise _error(raw, "is too far in the future") from None
+    check_range(raw, target)
     return _localize(target, at or now.timetz().replace(tzinfo=None), tz), False
 
 

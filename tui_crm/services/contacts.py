@@ -87,6 +87,8 @@ def parse_birthday(raw: str, crm: Crm) -> date:
     try:
         moment, _ = parse_when(raw, crm.now())
     except ValidationError as exc:
+        if "out of range" in exc.message:
+            raise ValidationError("birthday", exc.message) from None
         raise ValidationError("birthday", f"{raw!r} is not a date; use 1990-05-17 or 17.05.1990") from exc
     return moment.date()
 
