@@ -51,7 +51,8 @@ def test_search_agenda_users_unsorted_pipelines(invoke, filled):
     assert {h["entity_type"] for h in invoke.json("search", "магнит")} == {"deal", "contact", "company"}
     assert invoke.json("search", "магнит", "--type", "company")[0]["name"] == "Магнит"
     agenda = invoke.json("agenda")
-    assert [t["text"] for group in agenda.values() for t in group] == ["Связаться с лидом"]
+    assert [t["text"] for group in agenda["groups"].values() for t in group] == ["Связаться с лидом"]
+    assert sum(agenda["totals"].values()) == 1
     users = invoke.json("users", "list")
     assert [(u["name"], u["is_current"]) for u in users] == [("Анна", True), ("Иван Смирнов", False)]
     [entry] = invoke.json("unsorted", "list")
@@ -64,7 +65,8 @@ def test_search_agenda_users_unsorted_pipelines(invoke, filled):
 def test_empty_listings_are_empty_json(invoke):
     for args in (("deals", "list"), ("contacts", "list"), ("companies", "list"), ("search", "ничего"), ("unsorted", "list")):
         assert invoke.json(*args) == [], args
-    assert invoke.json("agenda") == {"Overdue": [], "Today": [], "Tomorrow": [], "This week": [], "Later": []}
+    groups = {"Overdue": [], "Today": [], "Tomorrow": [], "This week": [], "Later": []}
+    assert invoke.json("agenda") == {"totals": dict.fromkeys(groups, 0), "groups": groups, "limit": 50}
 
 
 def test_json_of_actions(invoke, filled):

@@ -54,7 +54,7 @@ def test_capture_search_gate_fill_agenda(crm_cli):
 
     agenda = crm_cli("agenda", "--json")
     assert agenda.returncode == 0, agenda.stderr
-    groups = json.loads(agenda.stdout)
+    groups = json.loads(agenda.stdout)["groups"]
     assert list(groups) == ["Overdue", "Today", "Tomorrow", "This week", "Later"]
     texts = {t["text"]: t for tasks in groups.values() for t in tasks}
     assert {"Подготовить оценку", "Позвонить", "Связаться с лидом"} <= set(texts)

@@ -16,17 +16,55 @@ task = typer.Typer(help="Complete, reschedule and list tasks.", no_args_is_help=
 unsorted = typer.Typer(help="Triage incoming requests (Неразобранное).", no_args_is_help=True)
 
 
+CloseTasksOpt = Annotated[
+    bool,
+    typer.Option(
+        "--close-tasks", help="Closing (won/lost): also complete the open tasks people set (automatic ones always are)."
+    ),
+]
+KeepTasksOpt = Annotated[
+    bool, typer.Option("--keep-tasks", help="Closing (won/lost): leave the tasks people set open (the default).")
+]
+
+
+def _close_tasks(close_tasks: bool, keep_tasks: bool) -> bool:
+    """The one choice the two flags make; both at once is a usage error."""
+    if close_tasks and keep_tasks:
+        from tui_crm.domain.errors import ValidationError
+
+        raise ValidationError("tasks", "give --close-tasks or --keep-tasks, not both")
+    return close_tasks
+
+
+def _closed_tasks_lines(outcome, explicit: bool) -> list[str]:  # type: ignore[no-untyped-def]
+    """What closing did to the deal's open tasks, one line each way."""
+    lines = []
+    if outcome.tasks_completed:
+        lines.append("  completed: " + ", ".join(f"«{clean(t)}»" for t in outcome.tasks_completed))
+    if outcome.tasks_kept:
+        hint = "" if explicit else " (complete them too with --close-tasks)"
+        lines.append("  kept open: " + ", ".join(f"«{clean(t)}»" for t in outcome.tasks_kept) + hint)
+    return lines
+
+
 def move(
     deal: Annotated[str, typer.Argument(help="Deal id prefix or name.")],
     stage: Annotated[str, typer.Argument(help="Target stage name, key or number.")],
     set_: Annotated[list[str] | None, typer.Option("--set", help="FIELD=VALUE to fill first (repeatable).")] = None,
     pipeline: Annotated[str | None, typer.Option(help="Move into another pipeline.")] = None,
+    close_tasks: CloseTasksOpt = False,
+    keep_tasks: KeepTasksOpt = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Move a deal to a stage through its gate (exit 6 names missing fields)."""
+    """Move a deal to a stage through its gate (exit 6 names missing fields).
+
+    Closing it (won/lost) completes its open automatic tasks; the tasks
+    people set stay open unless --close-tasks."""
     from tui_crm.services.deals import move_deal
 
-    outcome = move_deal(state.crm(), deal, stage, parse_pairs(set_), pipeline)
+    outcome = move_deal(
+        state.crm(), deal, stage, parse_pairs(set_), pipeline, close_tasks=_close_tasks(close_tasks, keep_tasks)
+    )
     if json_:
         emit_json(outcome)
         return
@@ -35,6 +73,8 @@ def move(
         return
     extra = f"; task «{clean(outcome.auto_task)}» created" if outcome.auto_task else ""
     say(f"Moved «{clean(outcome.deal_name)}»: {clean(outcome.from_stage)} → {clean(outcome.to_stage)}{extra}")
+    for line in _closed_tasks_lines(outcome, close_tasks or keep_tasks):
+        say(line)
 
 
 def copy(
@@ -92,27 +132,33 @@ def search(
 def agenda(
     responsible: Annotated[str | None, typer.Option(help="Whose tasks (default: yours).")] = None,
     everyone: Annotated[bool, typer.Option("--all", help="Everyone's tasks.")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Tasks shown per group (counts are always complete).")] = 50,
     json_: JsonOpt = False,
 ) -> None:
-    """Open tasks: Overdue / Today / Tomorrow / This week / Later."""
+    """Open tasks: Overdue / Today / Tomorrow / This week / Later, with the
+    true count of each group (--json: {"totals", "groups", "limit"})."""
     from tui_crm.services.tasks import agenda as load
 
-    groups = load(state.crm(), responsible=responsible, everyone=everyone)
+    view = load(state.crm(), responsible=responsible, everyone=everyone, limit=limit)
     if json_:
-        emit_json(groups)
+        emit_json(view)
         return
-    if not any(groups.values()):
+    if not any(view.totals.values()):
         say("No open tasks.")
         return
-    for title, tasks in groups.items():
-        if not tasks:
+    say(" · ".join(f"{view.totals[title]} {title.lower()}" for title in view.totals))
+    for title, tasks in view.groups.items():
+        total = view.totals[title]
+        if not total:
             continue
-        say(f"{title} ({len(tasks)})")
+        say(f"{title} ({total})")
         for t in tasks:
             when = t.due_at.strftime("%Y-%m-%d") if t.all_day else t.due_at.strftime("%Y-%m-%d %H:%M")
             late = f"  [{t.overdue_by} late]" if t.overdue_by else ""
             about = f"  — {clean(t.entity_name)}" if t.entity_name else ""
             say(f"  {t.id[:8]}  {when}  {t.task_type:<9} {clean(t.text)}{about}{late}")
+        if total > len(tasks):
+            say(f"  … {total - len(tasks)} more (show them with --limit {total})")
 
 
 @task.command("done")
@@ -133,13 +179,20 @@ def task_done(
 
 @task.command("reschedule")
 def task_reschedule(
-    ref: Annotated[str, typer.Argument()], when: Annotated[str, typer.Argument(help="New due, e.g. +2d.")]
+    ref: Annotated[str, typer.Argument()],
+    when: Annotated[str, typer.Argument(help="New due, e.g. +2d (keeps the time of day), пятница 15:00.")],
+    past: Annotated[bool, typer.Option("--past", help="Allow a due moment that has already passed.")] = False,
+    json_: JsonOpt = False,
 ) -> None:
-    """Move a task's due date."""
+    """Move a task's due date (a past one needs --past)."""
     from tui_crm.services.tasks import reschedule_task
 
-    view = reschedule_task(state.crm(), ref, when)
-    say(f"«{clean(view.text)}» now due {view.due_at:%Y-%m-%d %H:%M}")
+    view = reschedule_task(state.crm(), ref, when, allow_past=past)
+    if json_:
+        emit_json(view)
+        return
+    due = f"{view.due_at:%Y-%m-%d}" if view.all_day else f"{view.due_at:%Y-%m-%d %H:%M}"
+    say(f"«{clean(view.text)}» now due {due}")
 
 
 @task.command("reopen")
@@ -270,14 +323,25 @@ def bulk_move(
     query: QueryF = None,
     overdue: OverdueF = False,
     id_: IdsF = None,
+    close_tasks: CloseTasksOpt = False,
+    keep_tasks: KeepTasksOpt = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Move the selected deals through the gate; prints a per-deal report."""
+    """Move the selected deals through the gate; prints a per-deal report.
+
+    Closing them (won/lost) completes their open automatic tasks; the tasks
+    people set stay open unless --close-tasks."""
     from tui_crm.services.bulk import change_stage
 
     crm = state.crm()
     flt = _bulk_filter(pipeline, stage, responsible, tag, query, overdue)
-    _report(change_stage(crm, to, pipeline_ref=pipeline, ids=_targets(crm, id_), flt=flt), json_)
+    close = _close_tasks(close_tasks, keep_tasks)
+    report = change_stage(crm, to, pipeline_ref=pipeline, ids=_targets(crm, id_), flt=flt, close_tasks=close)
+    _report(report, json_)
+    if not json_:
+        for outcome in report.outcomes:
+            for line in _closed_tasks_lines(outcome, close_tasks or keep_tasks):
+                say(f"  {outcome.deal_id[:8]}{line}")
 
 
 @bulk.command("tag")

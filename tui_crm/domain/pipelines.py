@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from typing import Any
 
 from tui_crm.domain.errors import ConfigError
@@ -39,6 +40,27 @@ class AutoTaskRule:
         if not number.isdigit():
             raise ConfigError(f"auto_task due {self.due!r}: use '+3d' or '+1wd'")
         return int(number), working
+
+
+@dataclass(frozen=True)
+class AutoTaskTiming:
+    """The ``[auto_tasks]`` table: automatic tasks are due on working days of
+    ``country``'s production calendar, at ``working_hour`` local time."""
+
+    country: str = "RU"
+    working_hour: time = time(10, 0)
+
+
+def parse_auto_task_timing(raw: Mapping[str, Any]) -> AutoTaskTiming:
+    """``[auto_tasks]`` with ``working_hour = "10:00"`` and ``calendar = "RU"``."""
+    hour = str(raw.get("working_hour", "10:00")).strip()
+    parts = hour.split(":")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts) or int(parts[0]) > 23 or int(parts[1]) > 59:
+        raise ConfigError(f"[auto_tasks] working_hour {hour!r}: use HH:MM, e.g. \"10:00\"")
+    country = str(raw.get("calendar", "RU")).strip().upper()
+    if not country.isalpha() or len(country) != 2:
+        raise ConfigError(f"[auto_tasks] calendar {country!r}: use a two-letter country code, e.g. \"RU\"")
+    return AutoTaskTiming(country=country, working_hour=time(int(parts[0]), int(parts[1])))
 
 
 @dataclass(frozen=True)
@@ -88,6 +110,7 @@ class PipelineConfig:
     fields: Mapping[str, FieldDef] = field(default_factory=dict)  # deal custom fields by key
     company_fields: Mapping[str, FieldDef] = field(default_factory=dict)
     contact_fields: Mapping[str, FieldDef] = field(default_factory=dict)
+    auto_tasks: AutoTaskTiming = AutoTaskTiming()
 
     def pipeline(self, key: str) -> PipelineDef:
         for pipeline in self.pipelines:
@@ -166,4 +189,5 @@ def parse_pipeline_config(data: Mapping[str, Any]) -> PipelineConfig:
         fields=deal_fields,
         company_fields=_field_defs("company", raw_fields.get("company", {})),
         contact_fields=_field_defs("contact", raw_fields.get("contact", {})),
+        auto_tasks=parse_auto_task_timing(data.get("auto_tasks", {})),
     )

@@ -13,10 +13,21 @@ Rules callers rely on:
   gives ``all_day=False``; day/week/month offsets keep ``now``'s wall-clock
   time (or the time given: ``+3d 10:00``), hour/minute offsets are elapsed
   time (correct across DST changes);
-- weekday names mean the next such day, never today; ``01.12`` and
-  ``1 декабря`` mean the next such date, today included; a time alone
-  (``15:00``) means today if still ahead, else tomorrow;
+- weekday names mean the next such day, never today, unless a time is
+  given that is still ahead today (``пятница 15:00`` typed on Friday at
+  13:37 is today at 15:00); ``01.12`` and ``1 декабря`` mean the next such
+  date, today included; a time alone (``15:00``) means today if still
+  ahead, else tomorrow; ``вчера``/``yesterday`` is the day before today
+  (callers decide whether a past due is allowed: :func:`check_not_past`);
+- a reschedule passes the task's own time of day (``keep_time``) or its
+  all-day flag (``keep_all_day``): ``+3d`` then keeps them instead of
+  ``now``'s wall-clock time;
 - ``now`` must be timezone-aware (use ``zoneinfo``); results are in its zone.
+
+Automatic tasks get their due moment from :func:`auto_due` on a
+:class:`WorkCalendar` (the production calendar: weekends, official holidays
+and transferred working days; the services fill it from the ``holidays``
+library) at the working hour the pipelines file sets.
 
 Pure: no I/O, no clock, imports nothing outside ``tui_crm.domain``.
 """
@@ -25,12 +36,23 @@ from __future__ import annotations
 
 import calendar
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from tui_crm.domain.errors import ValidationError
 from tui_crm.domain.text import fold, preview
 
-__all__ = ["EARLIEST", "LATEST", "add_working_days", "check_range", "parse_when"]
+__all__ = [
+    "EARLIEST",
+    "LATEST",
+    "PastDue",
+    "WorkCalendar",
+    "add_working_days",
+    "auto_due",
+    "check_not_past",
+    "check_range",
+    "parse_when",
+]
 
 # Dates outside this range are typing mistakes (0001-01-01, 9999-12-31) and
 # some of them cannot even be converted between time zones.
@@ -82,6 +104,9 @@ _NAMED_OFFSETS: dict[str, tuple[int, str]] = {
 }
 
 _NAMED_DAYS: dict[str, int] = {
+    "yesterday": -1,
+    "вчера": -1,
+    "позавчера": -2,
     "today": 0,
     "сегодня": 0,
     "tomorrow": 1,
@@ -204,8 +229,9 @@ def _split_time(text: str, raw: str) -> tuple[str, time | None]:
     return text[: match.start()].strip(), time(hour, minute)
 
 
-def _relative(raw: str, now: datetime, amount: int, unit: str, at: time | None) -> tuple[datetime, bool]:
-    """Apply an offset: elapsed time for minutes/hours, calendar days otherwise."""
+def _relative(raw: str, now: datetime, amount: int, unit: str, at: time | None, keep: _Keep) -> tuple[datetime, bool]:
+    """Apply an offset: elapsed time for minutes/hours, calendar days otherwise
+    (at the time given, else the kept time of day or all-day flag, else ``now``'s time)."""
     tz = now.tzinfo
     try:
         if unit in ("minutes", "hours"):
@@ -220,14 +246,24 @@ def _relative(raw: str, now: datetime, amount: int, unit: str, at: time | None) 
     except (OverflowError, ValueError):
         raise _error(raw, "is too far in the future") from None
     check_range(raw, target)
-    return _localize(target, at or now.timetz().replace(tzinfo=None), tz), False
+    if at is None and keep.all_day:
+        return _localize(target, time(0, 0), tz), True
+    return _localize(target, at or keep.time or now.timetz().replace(tzinfo=None), tz), False
 
 
-def _parse_relative(text: str, raw: str, now: datetime, at: time | None) -> tuple[datetime, bool] | None:
+@dataclass(frozen=True)
+class _Keep:
+    """What a day offset keeps from the task being rescheduled."""
+
+    time: time | None = None
+    all_day: bool = False
+
+
+def _parse_relative(text: str, raw: str, now: datetime, at: time | None, keep: _Keep) -> tuple[datetime, bool] | None:
     """Offsets such as ``+3d``, ``3 days``, ``in 2 hours``, ``через неделю``, ``next week``."""
     if text in _NAMED_OFFSETS:
         amount, unit = _NAMED_OFFSETS[text]
-        return _relative(raw, now, amount, unit, at)
+        return _relative(raw, now, amount, unit, at, keep)
     match = _RELATIVE.match(text)
     if not match or match.group("unit") not in _UNITS:
         return None
@@ -245,11 +281,13 @@ def _parse_relative(text: str, raw: str, now: datetime, at: time | None) -> tupl
         return None
     if amount > 100_000:
         raise _error(raw, "is too far in the future")
-    return _relative(raw, now, amount, _UNITS[match.group("unit")], at)
+    return _relative(raw, now, amount, _UNITS[match.group("unit")], at, keep)
 
 
-def _parse_day(text: str, raw: str, today: date) -> date | None:
-    """A calendar day from a named day, date, day+month or weekday; None if no match."""
+def _parse_day(text: str, raw: str, today: date, today_ok: bool = False) -> date | None:
+    """A calendar day from a named day, date, day+month or weekday; None if no match.
+
+    ``today_ok``: a weekday naming today means today (a time still ahead was given)."""
     if text in _NAMED_DAYS:
         return today + timedelta(days=_NAMED_DAYS[text])
     if match := _ISO_DATE.match(text):
@@ -265,13 +303,18 @@ def _parse_day(text: str, raw: str, today: date) -> date | None:
                 return _next_date(raw, today, month, int(match["d"]))
             return _make_date(raw, int(match["y"]), month, int(match["d"]))
     if (match := _WEEKDAY.match(text)) and match["name"] in _WEEKDAYS:
-        ahead = (_WEEKDAYS[match["name"]] - today.weekday()) % 7 or 7
+        ahead = (_WEEKDAYS[match["name"]] - today.weekday()) % 7 or (0 if today_ok else 7)
         return today + timedelta(days=ahead)
     return None
 
 
-def parse_when(raw: str, now: datetime) -> tuple[datetime, bool]:
+def parse_when(
+    raw: str, now: datetime, *, keep_time: time | None = None, keep_all_day: bool = False
+) -> tuple[datetime, bool]:
     """Parse a due date typed in English or Russian, relative to ``now``.
+
+    ``keep_time`` / ``keep_all_day``: a reschedule passes the task's time of
+    day or all-day flag, which a day/week/month offset without a time keeps.
 
     Returns ``(due, all_day)``: ``due`` is timezone-aware in ``now``'s zone;
     ``all_day`` is True when only a date was given (``due`` is then that
@@ -291,7 +334,7 @@ def parse_when(raw: str, now: datetime) -> tuple[datetime, bool]:
     if text in ("now", "сейчас"):
         return now, False
     date_part, at = _split_time(text, raw)
-    relative = _parse_relative(date_part, raw, now, at)
+    relative = _parse_relative(date_part, raw, now, at, _Keep(keep_time, keep_all_day))
     if relative is not None:
         return relative
     today = now.date()
@@ -302,7 +345,7 @@ def parse_when(raw: str, now: datetime) -> tuple[datetime, bool]:
         if due <= now:
             due = _localize(today + timedelta(days=1), at, now.tzinfo)
         return due, False
-    day = _parse_day(date_part, raw, today)
+    day = _parse_day(date_part, raw, today, today_ok=at is not None and _localize(today, at, now.tzinfo) > now)
     if day is None:
         raise _error(raw)
     if at is None:
@@ -334,3 +377,78 @@ def add_working_days(start: datetime, days: int) -> datetime:
     if start.tzinfo is None:
         return datetime.combine(current, start.time())
     return _localize(current, start.timetz().replace(tzinfo=None), start.tzinfo)
+
+
+class PastDue(ValidationError):
+    """A due moment that has already passed: refused unless the user confirms
+    (``--past`` on the command line, a yes/no question in the TUI)."""
+
+    def __init__(self, raw: str, due: datetime, all_day: bool) -> None:
+        shown = f"{due:%d.%m.%Y}" if all_day else f"{due:%d.%m.%Y %H:%M}"
+        super().__init__("due", f"«{preview(raw)}» is {shown}, in the past; give a later date, or add --past to set it anyway")
+        self.due = due
+        self.all_day = all_day
+
+
+def check_not_past(raw: str, due: datetime, all_day: bool, now: datetime) -> None:
+    """Raise :class:`PastDue` when ``due`` has passed: an all-day due before
+    today, a timed one more than a minute before ``now`` (``now`` itself and
+    ``+0m`` are fine)."""
+    past = due.date() < now.date() if all_day else due < now - timedelta(minutes=1)
+    if past:
+        raise PastDue(raw, due, all_day)
+
+
+@dataclass(frozen=True)
+class WorkCalendar:
+    """Which days are working days: Monday to Friday except ``days_off``
+    (official holidays and the days off they were transferred to), plus
+    ``workdays`` (weekend days made working by a transfer).
+
+    The default (both empty) knows only weekends. The services fill it from
+    the ``holidays`` library (``services.calendar``): a production calendar
+    is data the government publishes each year, not something to hand-type.
+    """
+
+    days_off: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self.workdays:
+            return True
+        return day.weekday() < 5 and day not in self.days_off
+
+    def next_working_day(self, day: date) -> date:
+        """``day`` itself when it is a working day, else the first one after it."""
+        for _ in range(366):
+            if self.is_working_day(day):
+                return day
+            day += timedelta(days=1)
+        raise ValueError("no working day within a year")  # a calendar without working days: a programming error
+
+    def add_working_days(self, day: date, count: int) -> date:
+        """The ``count``-th working day after ``day`` (``day`` itself never
+        counts, so Saturday + 1 is Monday); ``count=0`` is the next working
+        day on or after ``day``."""
+        if count <= 0:
+            return self.next_working_day(day)
+        while count:
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                count -= 1
+        return day
+
+
+def auto_due(now: datetime, amount: int, working_days: bool, calendar: WorkCalendar, at: time) -> datetime:
+    """When an automatic task created at ``now`` is due.
+
+    ``+Nwd`` (``working_days``): the N-th working day after today;
+    ``+Nd``: N calendar days after today, moved on to the next working day
+    when that is a weekend or a holiday (a follow-up due on 03.01 waits for
+    the first working day after the New Year holidays). Either way it is
+    due at the working hour ``at`` in ``now``'s zone, never at the minute
+    the deal happened to move.
+    """
+    today = now.date()
+    day = calendar.add_working_days(today, amount) if working_days else calendar.next_working_day(today + timedelta(days=amount))
+    return _localize(day, at, now.tzinfo)

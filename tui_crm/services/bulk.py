@@ -121,9 +121,16 @@ def add_task_to_each(
 
 
 def change_stage(
-    crm: Crm, stage_ref: str, *, pipeline_ref: str | None = None, ids: list[str] | None = None, flt: DealFilter | None = None
+    crm: Crm,
+    stage_ref: str,
+    *,
+    pipeline_ref: str | None = None,
+    ids: list[str] | None = None,
+    flt: DealFilter | None = None,
+    close_tasks: bool = False,
 ) -> BulkReport:
-    """Move every selected deal through the gate; refusals are reported, not fatal."""
+    """Move every selected deal through the gate; refusals are reported, not fatal.
+    ``close_tasks``: closing also completes the tasks people set (``move_in``)."""
     targets = _deals(crm, ids, flt)
     outcomes: list[MoveOutcome] = []
     with crm.uow(batch_id=new_id()) as work:
@@ -138,7 +145,7 @@ def change_stage(
                 pipeline = find_pipeline(crm, pipeline_ref or pipeline_row.key)
                 stage = session.get(Stage, find_stage(pipeline, stage_ref).id)
                 assert stage is not None
-                outcomes.append(move_in(crm, work, deal, stage, pipeline.key))
+                outcomes.append(move_in(crm, work, deal, stage, pipeline.key, close_tasks))
             except GateRefused as refusal:
                 current = session.get(Stage, deal.stage_id)
                 outcomes.append(

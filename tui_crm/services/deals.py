@@ -3,6 +3,7 @@ through gates, delete and restore."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, select
@@ -17,7 +18,7 @@ from tui_crm.services.deal_values import ParsedValue, from_minor, gate_values, p
 from tui_crm.services.parties import OnDuplicate, assignable_user
 from tui_crm.services.pipelines import find_pipeline, find_stage
 from tui_crm.services.records import change_tags, custom_values, reindex, resolve, tags_of, user_names
-from tui_crm.services.tasks import check_task_type, create_auto_task, hand_over_open_tasks, new_task
+from tui_crm.services.tasks import check_task_type, create_auto_task, hand_over_open_tasks, new_task, stage_entry_tasks
 from tui_crm.services.views import DealDetail, LinkView, MoveOutcome, PipelineView, StageView
 from tui_crm.storage.models import Company, Contact, Deal, DealContact, EntityFile, Note, Pipeline, Stage
 from tui_crm.storage.unit_of_work import UnitOfWork
@@ -235,14 +236,31 @@ def _write_values(crm: Crm, work: UnitOfWork, deal: Deal, parsed: list[ParsedVal
     return hand_over_open_tasks(work, deal, previous)
 
 
-def move_in(crm: Crm, work: UnitOfWork, deal: Deal, stage: Stage, pipeline_key: str) -> MoveOutcome:
-    """Move inside a caller's transaction; raises GateRefused with every missing field."""
+def refuse_inbox(crm: Crm, stage: Stage, pipeline_key: str) -> None:
+    """Неразобранное is the inbox of incoming requests, not a stage: no move puts a deal there."""
+    if stage.kind == "unsorted":
+        lead = crm.pipelines.pipeline(pipeline_key).stage_by_kind("lead")
+        raise ValidationError(
+            "stage",
+            f"«{stage.name}» is the inbox for incoming requests, not a stage a deal can move into; "
+            f"move it to «{lead.name if lead else 'Лид'}» to work it, or close it as lost",
+        )
+
+
+def move_in(
+    crm: Crm, work: UnitOfWork, deal: Deal, stage: Stage, pipeline_key: str, close_tasks: bool | Collection[str] = False
+) -> MoveOutcome:
+    """Move inside a caller's transaction; raises GateRefused with every missing field.
+
+    ``close_tasks``: on a close, which open tasks a person set are completed
+    too (True: all, or their ids); automatic ones always are."""
     session = work.session
     current = session.get(Stage, deal.stage_id)
     assert current is not None
     outcome = MoveOutcome(deal.id, deal.name, current.name, stage.name, moved=False)
     if current.id == stage.id:
         return outcome
+    refuse_inbox(crm, stage, pipeline_key)
     check_gate(crm, session, deal, pipeline_key, stage)
     closing = stage.kind in ("won", "lost")
     work.update(
@@ -253,15 +271,20 @@ def move_in(crm: Crm, work: UnitOfWork, deal: Deal, stage: Stage, pipeline_key: 
         closed_at=work.now if closing else None,
     )
     outcome.moved = True
-    rule = crm.pipelines.pipeline(pipeline_key).stage(stage.key).auto_task
-    if rule:
-        task = create_auto_task(crm, work, deal, rule, stage.key)
-        outcome.auto_task = task.text
+    task, closed = stage_entry_tasks(crm, work, deal, current, stage, pipeline_key, close_tasks)
+    outcome.auto_task = task.text if task else None
+    if closed:
+        outcome.tasks_completed, outcome.tasks_kept = closed.completed, closed.kept
     return outcome
 
 
 def move_deal(
-    crm: Crm, ref: str, stage_ref: str, set_values: dict[str, str] | None = None, pipeline_ref: str | None = None
+    crm: Crm,
+    ref: str,
+    stage_ref: str,
+    set_values: dict[str, str] | None = None,
+    pipeline_ref: str | None = None,
+    close_tasks: bool | Collection[str] = False,
 ) -> MoveOutcome:
     """Fill ``set_values`` and move; on a refusal nothing is saved."""
     parsed = parse_deal_values(crm, set_values or {})
@@ -274,19 +297,22 @@ def move_deal(
         stage = work.session.get(Stage, stage_view.id)
         assert stage is not None
         _write_values(crm, work, deal, parsed)  # --set responsible=... hands over the open tasks too
-        outcome = move_in(crm, work, deal, stage, pipeline.key)
+        outcome = move_in(crm, work, deal, stage, pipeline.key, close_tasks)
         reindex(work.session, "deal", deal.id)
     return outcome
 
 
 def adjacent_stage(crm: Crm, ref: str, step: int) -> StageView | None:
-    """The next (+1) or previous (-1) working stage; lost is never "next"."""
+    """The next (+1) or previous (-1) working stage; lost is never "next",
+    and the Неразобранное inbox is never "previous" (a deal still in it
+    goes forward to the lead stage)."""
     detail = get_deal(crm, ref)
     pipeline = find_pipeline(crm, detail.pipeline_key)
-    order = [s for s in pipeline.stages if s.kind != "lost"]
+    order = [s for s in pipeline.stages if s.kind not in ("lost", "unsorted")]
     keys = [s.key for s in order]
     if detail.stage_key not in keys:
-        return None
+        inbox = any(s.key == detail.stage_key and s.kind == "unsorted" for s in pipeline.stages)
+        return order[0] if inbox and step > 0 and order else None
     index = keys.index(detail.stage_key) + step
     return order[index] if 0 <= index < len(order) else None
 

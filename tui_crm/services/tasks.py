@@ -3,29 +3,45 @@
 "No overdue tasks" is the rule the agenda serves. Due times are stored as
 UTC; an all-day task is stored at local midnight of its day and is
 overdue only once that day has ended.
+
+The agenda holds only real next steps, so:
+
+- an automatic task (``Task.auto_rule`` = the key of the stage whose rule
+  made it) is created only when a deal moves forward into the stage, and
+  never while the same rule's task on that deal is still open;
+- closing a deal completes its open automatic tasks with a result that
+  says why, and completes the others only when asked (``close_deal_tasks``);
+- automatic tasks are due on working days of the production calendar at
+  the working hour of the pipelines file (``domain.when.auto_due``);
+- the agenda counts every group in SQL and pages each group, so 1 368
+  overdue tasks read "1368 overdue", not "500".
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import exists
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal_column, or_
 from sqlmodel import Session, col, select
 
 from tui_crm.domain.errors import ValidationError
 from tui_crm.domain.pipelines import AutoTaskRule
-from tui_crm.domain.when import add_working_days, parse_when
+from tui_crm.domain.when import auto_due, check_not_past, parse_when
+from tui_crm.services.calendar import work_calendar
 from tui_crm.services.context import Crm
 from tui_crm.services.parties import assignable_user, find_user
 from tui_crm.services.records import resolve, user_names
 from tui_crm.services.views import TaskView
-from tui_crm.storage.models import Company, Contact, Deal, Record, Task, User
+from tui_crm.storage.models import Company, Contact, Deal, Record, Stage, Task, User
 from tui_crm.storage.unit_of_work import UnitOfWork
 
 TASK_TYPES = ("call", "meeting", "email", "follow-up", "other")
 AGENDA_GROUPS = ("Overdue", "Today", "Tomorrow", "This week", "Later")
 ENTITY_MODELS: dict[str, type[Record]] = {"deal": Deal, "contact": Contact, "company": Company}
+# Tasks due at the same moment keep the order they were made in (a stable order for paging).
+INSERTION_ORDER = literal_column("task.rowid")
 
 
 def to_utc(moment: datetime) -> datetime:
@@ -97,11 +113,35 @@ def new_task(
     return task
 
 
-def create_auto_task(crm: Crm, work: UnitOfWork, deal: Deal, rule: AutoTaskRule, stage_key: str) -> Task:
-    """The task a stage rule asks for on entry, for the deal's responsible."""
-    amount, working = rule.due_offset()
+def auto_task_due(crm: Crm, session: Session, rule: AutoTaskRule) -> datetime:
+    """When ``rule``'s task created now is due: on a working day of the
+    configured production calendar, at the configured working hour."""
+    timing = crm.pipelines.auto_tasks
     now = crm.now()
-    due = add_working_days(now, amount) if working else now + timedelta(days=amount)
+    calendar = work_calendar(session, timing.country, now.date(), str(crm.settings.db_path))
+    amount, working = rule.due_offset()
+    return auto_due(now, amount, working, calendar, timing.working_hour)
+
+
+def open_auto_task(session: Session, deal_id: str, stage_key: str) -> Task | None:
+    """The deal's open task made by ``stage_key``'s rule, if there is one."""
+    return session.exec(
+        select(Task).where(
+            Task.entity_id == deal_id,
+            Task.auto_rule == stage_key,
+            col(Task.completed_at).is_(None),
+            col(Task.deleted_at).is_(None),
+        )
+    ).first()
+
+
+def create_auto_task(crm: Crm, work: UnitOfWork, deal: Deal, rule: AutoTaskRule, stage_key: str) -> Task | None:
+    """The task a stage rule asks for on entry, for the deal's responsible;
+    None when the same rule's task on this deal is still open (moving back
+    and forward again must not stack a second «Связаться с лидом»)."""
+    if open_auto_task(work.session, deal.id, stage_key) is not None:
+        return None
+    due = auto_task_due(crm, work.session, rule)
     return new_task(
         crm,
         work,
@@ -194,12 +234,87 @@ def reopen_task(crm: Crm, ref: str) -> TaskView:
     return get_task(crm, task.id)
 
 
-def reschedule_task(crm: Crm, ref: str, when: str) -> TaskView:
-    due, all_day = parse_when(when, crm.now())
+def reschedule_task(crm: Crm, ref: str, when: str, *, allow_past: bool = False) -> TaskView:
+    """Move a task's due moment. A day offset without a time (``+3d``) keeps
+    the task's time of day (or its all-day flag); a moment in the past is
+    refused (``PastDue``, naming ``--past``) unless ``allow_past``."""
+    now = crm.now()
     with crm.uow() as work:
         task = resolve(work.session, Task, ref)
+        current = to_local(crm, task.due_at)
+        due, all_day = parse_when(when, now, keep_time=current.time(), keep_all_day=task.all_day)
+        if not allow_past:
+            check_not_past(when, due, all_day, now)
         work.update(task, due_at=to_utc(due), all_day=all_day)
     return get_task(crm, task.id)
+
+
+# -- closing a deal ------------------------------------------------------------------
+
+CLOSING_RESULTS = {
+    "won": "Сделка закрыта: успешно реализовано",
+    "lost": "Сделка закрыта: закрыто и не реализовано",
+}
+
+
+@dataclass
+class ClosedTasks:
+    """What closing a deal did to its open tasks (texts, for the report)."""
+
+    completed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+
+
+def open_tasks_of_deal(session: Session, deal_id: str) -> list[Task]:
+    return list(
+        session.exec(
+            select(Task)
+            .where(Task.entity_id == deal_id, col(Task.completed_at).is_(None), col(Task.deleted_at).is_(None))
+            .order_by(Task.due_at, INSERTION_ORDER)
+        )
+    )
+
+
+def close_deal_tasks(work: UnitOfWork, deal: Deal, kind: str, close_manual: bool | Collection[str] = False) -> ClosedTasks:
+    """Complete the open tasks of a deal that is being closed (``kind`` won/lost).
+
+    Automatic tasks always go, with a result that says why; the others
+    (tasks a person set) go when ``close_manual`` is True or holds their
+    ids, and stay open otherwise. Each completion is an ordinary logged
+    task update, so it shows in the timeline and syncs.
+    """
+    result = CLOSING_RESULTS[kind]
+    report = ClosedTasks()
+    for task in open_tasks_of_deal(work.session, deal.id):
+        chosen = close_manual if isinstance(close_manual, bool) else task.id in close_manual
+        if task.auto_rule or chosen:
+            work.update(task, completed_at=work.now, result=result)
+            report.completed.append(task.text)
+        else:
+            report.kept.append(task.text)
+    return report
+
+
+def stage_entry_tasks(
+    crm: Crm, work: UnitOfWork, deal: Deal, previous: Stage, stage: Stage, pipeline_key: str,
+    close_manual: bool | Collection[str] = False,
+) -> tuple[Task | None, ClosedTasks | None]:
+    """The task side of a move that just happened: closing the deal
+    completes its tasks (``close_deal_tasks``), and the stage's rule makes
+    its task only on a forward move (a move back creates nothing)."""
+    closed = close_deal_tasks(work, deal, stage.kind, close_manual) if stage.kind in CLOSING_RESULTS else None
+    forward = stage.pipeline_id != previous.pipeline_id or stage.sort > previous.sort
+    rule = crm.pipelines.pipeline(pipeline_key).stage(stage.key).auto_task
+    task = create_auto_task(crm, work, deal, rule, stage.key) if rule and forward else None
+    return task, closed
+
+
+def manual_open_tasks(crm: Crm, deal_ref: str) -> list[TaskView]:
+    """The open tasks a person set on a deal: what closing it asks about."""
+    with crm.read() as session:
+        deal = resolve(session, Deal, deal_ref)
+        tasks = [t for t in open_tasks_of_deal(session, deal.id) if not t.auto_rule]
+        return task_views(crm, session, tasks)
 
 
 def _entity_names(session: Session, tasks: list[Task]) -> dict[str, str]:
@@ -254,38 +369,127 @@ def get_task(crm: Crm, ref: str) -> TaskView:
 
 
 def agenda_group(crm: Crm, task: TaskView, now: datetime | None = None) -> str:
-    """Which agenda heading a task belongs under."""
+    """Which agenda heading a task belongs under (the same bounds ``agenda`` counts with)."""
     now = now or crm.now()
     if task.overdue_by:
         return "Overdue"
-    day = task.due_at.date()
+    due = task.due_at
+    bounds = _bounds(crm, now)
+    for name, upper in zip(AGENDA_GROUPS[1:], bounds[1:], strict=False):
+        if due.astimezone(UTC) < upper:
+            return name
+    return "Later"
+
+
+@dataclass
+class AgendaView:
+    """The agenda: true counts of every group and the first tasks of each."""
+
+    totals: dict[str, int]
+    groups: dict[str, list[TaskView]]
+    limit: int
+
+    def shown(self, group: str) -> int:
+        return len(self.groups.get(group, []))
+
+
+def _day_start(crm: Crm, day: date) -> datetime:
+    """Local midnight of ``day`` in UTC (all-day tasks are stored there)."""
+    return datetime.combine(day, time(0, 0)).replace(tzinfo=crm.tz).astimezone(UTC)
+
+
+def _bounds(crm: Crm, now: datetime) -> tuple[datetime, datetime, datetime, datetime]:
+    """UTC bounds: start of today, of tomorrow, of the day after, of next week (or the day after, if later)."""
     today = now.date()
-    if day <= today:
-        return "Today"
-    if day == today + timedelta(days=1):
-        return "Tomorrow"
-    end_of_week = today + timedelta(days=6 - today.weekday())
-    return "This week" if day <= end_of_week else "Later"
+    next_monday = today + timedelta(days=7 - today.weekday())
+    return (
+        _day_start(crm, today),
+        _day_start(crm, today + timedelta(days=1)),
+        _day_start(crm, today + timedelta(days=2)),
+        _day_start(crm, max(next_monday, today + timedelta(days=2))),
+    )
 
 
-def agenda(crm: Crm, *, responsible: str | None = None, everyone: bool = False, limit: int = 500) -> dict[str, list[TaskView]]:
-    """Open tasks grouped Overdue / Today / Tomorrow / This week / Later."""
+def _group_conditions(crm: Crm, now: datetime) -> dict[str, ColumnElement[bool]]:
+    """One SQL condition per agenda group, over open tasks."""
+    day0, day1, day2, week_end = _bounds(crm, now)
+    now_utc = now.astimezone(UTC)
+    due = col(Task.due_at)
+    all_day = col(Task.all_day)
+    overdue = or_(and_(all_day.is_(True), due < day0), and_(all_day.is_(False), due < now_utc))
+    return {
+        "Overdue": overdue,
+        "Today": and_(~overdue, due < day1),
+        "Tomorrow": and_(due >= day1, due < day2),
+        "This week": and_(due >= day2, due < week_end),
+        "Later": due >= week_end,
+    }
+
+
+def _agenda_filter(crm: Crm, session: Session, responsible: str | None, everyone: bool) -> list[ColumnElement[bool]]:
+    """Open tasks of live records, the current user's unless told otherwise."""
+    where: list[ColumnElement[bool]] = [col(Task.completed_at).is_(None), col(Task.deleted_at).is_(None)]
+    # a deleted deal/contact/company takes its tasks out of the agenda (restoring brings them back)
+    for model in ENTITY_MODELS.values():
+        where.append(~exists().where(col(model.id) == col(Task.entity_id), col(model.deleted_at).is_not(None)))
+    if responsible:
+        where.append(Task.responsible_id == find_user(session, responsible).id)
+    elif not everyone:
+        where.append(Task.responsible_id == crm.user_id)
+    return where
+
+
+def agenda_counts(crm: Crm, *, responsible: str | None = None, everyone: bool = False) -> dict[str, int]:
+    """How many open tasks each agenda group holds, counted in SQL."""
     with crm.read() as session:
-        stmt = select(Task).where(col(Task.completed_at).is_(None), col(Task.deleted_at).is_(None))
-        # a deleted deal/contact/company takes its tasks out of the agenda (restoring brings them back)
-        for model in ENTITY_MODELS.values():
-            stmt = stmt.where(~exists().where(col(model.id) == col(Task.entity_id), col(model.deleted_at).is_not(None)))
-        if responsible:
-            stmt = stmt.where(Task.responsible_id == find_user(session, responsible).id)
-        elif not everyone:
-            stmt = stmt.where(Task.responsible_id == crm.user_id)
-        tasks = list(session.exec(stmt.order_by(Task.due_at).limit(limit)))
-        views = task_views(crm, session, tasks)
-    now = crm.now()
-    groups: dict[str, list[TaskView]] = {name: [] for name in AGENDA_GROUPS}
-    for view in views:
-        groups[agenda_group(crm, view, now)].append(view)
-    return groups
+        return _counts(crm, session, crm.now(), _agenda_filter(crm, session, responsible, everyone))
+
+
+def _counts(crm: Crm, session: Session, now: datetime, where: list[ColumnElement[bool]]) -> dict[str, int]:
+    conditions = _group_conditions(crm, now)
+    columns = [func.coalesce(func.sum(case((cond, 1), else_=0)), 0) for cond in conditions.values()]
+    row = session.exec(select(*columns).where(*where)).one()  # type: ignore[call-overload]
+    return {name: int(value) for name, value in zip(conditions, row, strict=True)}
+
+
+def agenda_page(
+    crm: Crm,
+    group: str,
+    *,
+    offset: int = 0,
+    limit: int = 50,
+    responsible: str | None = None,
+    everyone: bool = False,
+) -> list[TaskView]:
+    """Tasks ``offset`` .. ``offset + limit`` of one agenda group, earliest first."""
+    if group not in AGENDA_GROUPS:
+        raise ValidationError("group", f"{group!r}: use one of {', '.join(AGENDA_GROUPS)}")
+    with crm.read() as session:
+        now = crm.now()
+        return _page(crm, session, now, group, _agenda_filter(crm, session, responsible, everyone), offset, limit)
+
+
+def _page(
+    crm: Crm, session: Session, now: datetime, group: str, where: list[ColumnElement[bool]], offset: int, limit: int
+) -> list[TaskView]:
+    condition = _group_conditions(crm, now)[group]
+    stmt = select(Task).where(*where, condition).order_by(Task.due_at, INSERTION_ORDER).offset(offset).limit(limit)
+    return task_views(crm, session, list(session.exec(stmt)))
+
+
+def agenda(crm: Crm, *, responsible: str | None = None, everyone: bool = False, limit: int = 50) -> AgendaView:
+    """Open tasks grouped Overdue / Today / Tomorrow / This week / Later:
+    the true count of each group and its first ``limit`` tasks."""
+    if limit < 0:
+        raise ValidationError("limit", f"{limit}: give 0 or more tasks per group")
+    with crm.read() as session:
+        now = crm.now()
+        where = _agenda_filter(crm, session, responsible, everyone)
+        totals = _counts(crm, session, now, where)
+        groups = {
+            name: _page(crm, session, now, name, where, 0, limit) if totals[name] and limit else [] for name in AGENDA_GROUPS
+        }
+    return AgendaView(totals=totals, groups=groups, limit=limit)
 
 
 def tasks_of(crm: Crm, entity_id: str, include_done: bool = True) -> list[TaskView]:

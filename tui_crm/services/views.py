@@ -239,6 +239,8 @@ class MoveOutcome:
     auto_task: str | None = None
     missing: list[str] = field(default_factory=list)
     error: str | None = None
+    tasks_completed: list[str] = field(default_factory=list)  # closing: open tasks completed with the deal
+    tasks_kept: list[str] = field(default_factory=list)  # closing: tasks a person set, left open
 
 
 @dataclass
