@@ -82,7 +82,7 @@ def test_stage_rules_along_the_pipeline(crm, clock):
     assert len(open_tasks(crm, deal.id)) == 2  # Оценка has no rule
     move_deal(crm, deal.id, "КП отправлено", {"estimate_link": "https://disk.example.com/e"})
     assert open_tasks(crm, deal.id)["Follow-up по КП"] == at(30, 13)
-    move_deal(crm, deal.id, "lost", {"loss_reason": "Заморозили бюджет"})
+    move_deal(crm, deal.id, "lost", {"loss_reason": "Проект заморожен"})
     follow_up = open_tasks(crm, deal.id)["Фолоуап: как идёт проект?"]
     assert follow_up == at(27, 13) + timedelta(days=30) == at(27, 13, month=12)
 
@@ -253,7 +253,7 @@ def test_pin_and_unpin_and_the_timeline_order(crm, clock):
     clock.advance(minutes=1)
     edit_deal(crm, deal.id, {"budget": "2 000 000"})
     clock.advance(minutes=1)
-    move_deal(crm, deal.id, "lost", {"loss_reason": "Ушли к конкурентам"})
+    move_deal(crm, deal.id, "lost", {"loss_reason": "Выбрали конкурента"})
     clock.advance(minutes=1)
     add_note(crm, "deal", deal.id, "Последняя заметка")
 
@@ -272,7 +272,7 @@ def test_pin_and_unpin_and_the_timeline_order(crm, clock):
 
     stage = index("Этап: Лид → Закрыто и не реализовано")
     assert index("Последняя заметка") < stage < index("Бюджет (RUB)") < index("Важное") < index("Создано")
-    assert index("Причина отказа: — → Ушли к конкурентам") < index("Бюджет (RUB)")
+    assert index("Причина отказа: — → Выбрали конкурента") < index("Бюджет (RUB)")
     assert items[-1].text == "Создано"
     assert all(i.at.utcoffset() == timedelta(hours=3) for i in items)
 

@@ -270,14 +270,27 @@ def bulk_move(
     query: QueryF = None,
     overdue: OverdueF = False,
     id_: IdsF = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="FIELD=VALUE for every deal that moves, e.g. loss_reason=Дорого.")
+    ] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Move the selected deals through the gate; prints a per-deal report."""
+    """Move the selected deals through the gate; prints a per-deal report.
+
+    Exit 6 when the gate refused any deal (the others moved)."""
+    from tui_crm.cli import exit_codes
     from tui_crm.services.bulk import change_stage
 
     crm = state.crm()
     flt = _bulk_filter(pipeline, stage, responsible, tag, query, overdue)
-    _report(change_stage(crm, to, pipeline_ref=pipeline, ids=_targets(crm, id_), flt=flt), json_)
+    report = change_stage(crm, to, pipeline_ref=pipeline, ids=_targets(crm, id_), flt=flt, set_values=parse_pairs(set_))
+    _report(report, json_)
+    refused = [o for o in report.outcomes if not o.moved and (o.missing or o.error)]
+    if refused:
+        from tui_crm.cli.output import error
+
+        error(f"{len(refused)} of {report.selected} deals not moved (see the report); fill what they miss, then move them again")
+        raise typer.Exit(exit_codes.GATE_REFUSED if any(o.missing for o in refused) else exit_codes.ERROR)
 
 
 @bulk.command("tag")

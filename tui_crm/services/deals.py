@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, select
 
-from tui_crm.domain.errors import GateRefused, ValidationError
-from tui_crm.domain.gates import missing_fields
+from tui_crm.domain.errors import GateHeld, GateRefused, ValidationError
+from tui_crm.domain.gates import emptied_required, missing_fields
 from tui_crm.domain.text import fold
 from tui_crm.domain.when import parse_when
 from tui_crm.services.contacts import ContactInput, company_for, write_contact
@@ -222,9 +222,25 @@ def update_deal(crm: Crm, ref: str, values: dict[str, str]) -> DealEdit:
     parsed = parse_deal_values(crm, values)
     with crm.uow() as work:
         deal = resolve(work.session, Deal, ref)
+        before = gate_values(work.session, deal)
         moved = _write_values(crm, work, deal, parsed)
+        hold_gate(crm, work.session, deal, before)
         reindex(work.session, "deal", deal.id)
     return DealEdit(get_deal(crm, deal.id), moved)
+
+
+def hold_gate(crm: Crm, session: Session, deal: Deal, before: dict[str, object]) -> None:
+    """Refuse (GateHeld, nothing saved) when an edit emptied a field the
+    deal's current stage requires: a gate holds while the deal is there."""
+    session.flush()
+    stage = session.get(Stage, deal.stage_id)
+    pipeline = session.get(Pipeline, deal.pipeline_id)
+    assert stage is not None and pipeline is not None
+    if not any(s.key == stage.key for s in crm.pipelines.pipeline(pipeline.key).stages):
+        return  # a stage the configuration no longer has holds nothing
+    emptied = emptied_required(crm.pipelines, pipeline.key, stage.key, before, gate_values(session, deal))
+    if emptied:
+        raise GateHeld(stage.name, emptied)
 
 
 def _write_values(crm: Crm, work: UnitOfWork, deal: Deal, parsed: list[ParsedValue]) -> int:
