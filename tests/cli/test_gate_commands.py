@@ -68,3 +68,14 @@ def test_bulk_move_with_a_reason_not_in_the_list_exits_5_and_moves_nothing(crm_c
     assert done.returncode == 5
     assert "Дорого" in done.stderr and "Другое" in done.stderr
     assert json.loads(crm_cli("deals", "show", deal, "--json").stdout)["deal"]["stage_key"] == "lead"
+
+
+def test_copy_takes_set_like_move_and_never_the_closing_sum(crm_cli):
+    deal = _lead(crm_cli, "Счёт, ноябрь", *WON)
+    assert crm_cli("move", deal, "won", "--set", "closing_rub=1 480 000").returncode == 0
+    refused = crm_cli("copy", deal, "--stage", "won")
+    assert refused.returncode == 6 and "Сумма в рублях по курсу закрытия" in refused.stderr
+    done = crm_cli("copy", deal, "--stage", "won", "--name", "Счёт, декабрь", "--set", "closing_rub=1 500 000", "--json")
+    assert done.returncode == 0, done.stderr
+    copied = json.loads(done.stdout)
+    assert (copied["stage_key"], copied["custom"]["closing_rub"]) == ("won", "1500000.00")

@@ -51,9 +51,13 @@ def copy(
     no_files: Annotated[bool, typer.Option("--no-files")] = False,
     no_contacts: Annotated[bool, typer.Option("--no-contacts")] = False,
     keep_created: Annotated[bool, typer.Option("--keep-created", help="Keep the creation date.")] = False,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="FIELD=VALUE on the copy, before its gate.")] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Copy a deal into a pipeline and stage (monthly invoices and the like)."""
+    """Copy a deal into a pipeline and stage (monthly invoices and the like).
+
+    How the deal was closed (closing sum and rate, loss reason, closed date)
+    is not copied; a gated stage takes --set like move (exit 6 names what is missing)."""
     from tui_crm.services.deal_copy import CopyOptions, copy_deal
 
     options = CopyOptions(
@@ -65,6 +69,7 @@ def copy(
         files=not no_files,
         contacts=not no_contacts,
         keep_created_at=keep_created,
+        set_values=parse_pairs(set_),
     )
     copied = copy_deal(state.crm(), deal, options)
     if json_:
