@@ -79,3 +79,26 @@ def test_copy_takes_set_like_move_and_never_the_closing_sum(crm_cli):
     assert done.returncode == 0, done.stderr
     copied = json.loads(done.stdout)
     assert (copied["stage_key"], copied["custom"]["closing_rub"]) == ("won", "1500000.00")
+
+
+def test_move_to_won_computes_the_closing_sum_at_the_days_rate(cbr, crm_cli):
+    from datetime import date
+    from decimal import Decimal
+
+    cbr.rates[date(2020, 1, 1)] = Decimal("92.5058")  # the latest rate for any day since
+    deal = _lead(crm_cli, "По курсу", *WON)
+    done = crm_cli("move", deal, "won", env={"CRM_RATES_URL": cbr.url})
+    assert done.returncode == 0, done.stderr
+    assert "$20,000.00 × 92.5058 ₽" in done.stdout or "92.5058" in done.stdout
+    shown = json.loads(crm_cli("deals", "show", deal, "--json").stdout)["deal"]
+    assert shown["custom"]["closing_rub"] == "1850116.00"
+    assert (shown["closing_rate"], shown["closing_rate_date"]) == ("92.5058", "2020-01-01")
+
+
+def test_move_to_won_offline_exits_6_asking_for_the_amount(crm_cli):
+    deal = _lead(crm_cli, "Без связи", *WON)
+    refused = crm_cli("move", deal, "won")  # the rate service: a closed loopback port
+    assert refused.returncode == 6
+    assert "No rate: enter the amount" in refused.stderr and "--set closing_rub=" in refused.stderr
+    done = crm_cli("move", deal, "won", "--set", "closing_rub=1 800 000")
+    assert done.returncode == 0, done.stderr

@@ -23,13 +23,29 @@ def move(
     pipeline: Annotated[str | None, typer.Option(help="Move into another pipeline.")] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Move a deal to a stage through its gate (exit 6 names missing fields)."""
-    from tui_crm.services.deals import move_deal
+    """Move a deal to a stage through its gate (exit 6 names missing fields).
 
-    outcome = move_deal(state.crm(), deal, stage, parse_pairs(set_), pipeline)
+    Into Won, the closing sum in RUB is budget_usd at the Bank of Russia's rate
+    of the day unless --set gives it; without a rate (offline) exit 6 asks for it."""
+    from tui_crm.domain.errors import GateRefused
+    from tui_crm.services.deals import move_deal
+    from tui_crm.services.rates import plan_closing
+
+    crm = state.crm()
+    plan = plan_closing(crm, deal, stage, parse_pairs(set_), pipeline)
+    try:
+        outcome = move_deal(crm, deal, stage, plan.values, pipeline)
+    except GateRefused:
+        if plan.proposal is not None and plan.proposal.amount is None:
+            from tui_crm.cli.output import error
+
+            error(f"{plan.proposal.explain()}: --set {plan.proposal.field}=AMOUNT")
+        raise
     if json_:
         emit_json(outcome)
         return
+    if plan.proposal is not None and plan.proposal.amount is not None:
+        say(f"{clean(plan.proposal.label)}: {clean(plan.proposal.explain())}")
     if not outcome.moved:
         say(f"«{clean(outcome.deal_name)}» is already in {clean(outcome.to_stage)}")
         return

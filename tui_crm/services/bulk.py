@@ -23,6 +23,7 @@ from tui_crm.services.deal_values import ParsedValue, gate_values, parse_deal_va
 from tui_crm.services.deals import move_in
 from tui_crm.services.parties import assignable_user
 from tui_crm.services.pipelines import find_pipeline, find_stage
+from tui_crm.services.rates import closing_value, prefetch
 from tui_crm.services.records import change_tags, reindex, tags_of
 from tui_crm.services.tasks import check_task_type, hand_over_open_tasks, new_task
 from tui_crm.services.views import MoveOutcome
@@ -136,10 +137,12 @@ def change_stage(
     ``set_values`` (``--set loss_reason=…``, the mass-close form) are checked
     once, then written on each deal that moves, before its gate: a deal the
     gate still refuses keeps none of them. A deal already in the stage is
-    left as it is.
+    left as it is. Into a won stage, each deal's closing sum is its
+    budget_usd at today's rate when the rate is known (``services.rates``).
     """
     parsed = parse_deal_values(crm, set_values or {})
     targets = _deals(crm, ids, flt)
+    prefetch(crm, stage_ref)  # a won stage: today's rate into the cache, before the transaction
     outcomes: list[MoveOutcome] = []
     with crm.uow(batch_id=new_id()) as work:
         session = work.session
@@ -150,9 +153,11 @@ def change_stage(
                 pipeline = find_pipeline(crm, pipeline_ref or pipeline_row.key)
                 stage = session.get(Stage, find_stage(pipeline, stage_ref).id)
                 assert stage is not None
-                if parsed and stage.id != deal.stage_id:
-                    _check_gate_with(crm, session, deal, pipeline.key, stage, parsed)
-                    write_deal_values(crm, work, deal, parsed)
+                closing = closing_value(crm, session, deal, pipeline.key, stage, parsed)
+                values = [*parsed, closing] if closing else parsed
+                if values and stage.id != deal.stage_id:
+                    _check_gate_with(crm, session, deal, pipeline.key, stage, values)
+                    write_deal_values(crm, work, deal, values)
                 outcomes.append(move_in(crm, work, deal, stage, pipeline.key))
             except GateRefused as refusal:
                 current = session.get(Stage, deal.stage_id)
