@@ -23,6 +23,7 @@ creating and migrating a file pass their own ``db=`` path.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -32,8 +33,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-# The fake amoCRM, a test keyring and a connected store, for tests/sync and tests/tui.
-pytest_plugins = ["tests.fake_amocrm.fixtures"]
+# The fake amoCRM, a test keyring and a connected store, for tests/sync and tests/tui;
+# the fake Bank of Russia rates service (``cbr``).
+pytest_plugins = ["tests.fake_amocrm.fixtures", "tests.fake_cbr"]
+
+# No test reaches the real Bank of Russia: without the ``cbr`` fixture the
+# rate service is a closed loopback port (a closing then asks for the amount).
+os.environ.setdefault("CRM_RATES_URL", "http://127.0.0.1:9/scripts/XML_daily.asp")
 
 MSK = ZoneInfo("Europe/Moscow")
 # A Thursday; Friday 27, weekend 28-29, Monday 30 November.

@@ -140,6 +140,8 @@ class CrmApp(App[None]):
             self.set_interval(minutes * 60, self._background_sync)
         if self.startup_notice:
             self.notify(self.startup_notice, title="Demo", timeout=20, markup=False)
+        for notice in self.crm.notices:  # e.g. a broken pipelines file: the last good one is in effect
+            self.notify(notice, title="Pipelines", severity="warning", timeout=30, markup=False)
 
     @property
     def board(self) -> BoardScreen:

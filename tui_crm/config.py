@@ -10,6 +10,7 @@ tests: ``CRM_CONFIG_DIR``, ``CRM_DATA_DIR``, ``CRM_DB`` (or ``--db``) and
     timezone = "Europe/Moscow" # agenda day boundaries; default: system zone
     default_pipeline = "sales20"
     theme = "dark"             # or "light"
+    rates_url = "https://www.cbr.ru/scripts/XML_daily.asp"  # the Bank of Russia's daily rates (CRM_RATES_URL)
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Settings:
     timezone: str | None = None
     default_pipeline: str = "sales20"
     theme: str = "dark"
+    rates_url: str = "https://www.cbr.ru/scripts/XML_daily.asp"  # Bank of Russia daily XML; tests point it at a fake
 
     @property
     def pipelines_file(self) -> Path:
@@ -79,6 +81,7 @@ def load_settings(db: str | os.PathLike[str] | None = None, user: str | None = N
         timezone=_opt_str(values.get("timezone")),
         default_pipeline=str(values.get("default_pipeline", "sales20")),
         theme=str(values.get("theme", "dark")),
+        rates_url=os.environ.get("CRM_RATES_URL") or str(values.get("rates_url") or Settings.rates_url),
     )
 
 

@@ -12,7 +12,9 @@ def test_bulk_move_prints_a_per_deal_report(invoke):
     ready = _lead(invoke, "Готова", "--budget", "1 млн", "--budget-usd", "10000", "--set", "segment=A", "--set", "territory=РФ",
                   "--set", "city=Казань")  # fmt: skip
     bare = _lead(invoke, "Пустая")
-    out = invoke.ok("bulk", "move", "Квалификация", "--id", ready[:8], "--id", bare[:8])
+    result = invoke("bulk", "move", "Квалификация", "--id", ready[:8], "--id", bare[:8])
+    assert result.exit_code == 6  # one deal was refused: a script must notice
+    out = result.stdout
     assert "stage: 1 of 2 deals changed" in out
     assert f"{ready[:8]}  Готова: moved" in out
     assert f"{bare[:8]}  Пустая: refused: missing Бюджет (RUB), Бюджет ($), Сегмент, Территория, Город" in out

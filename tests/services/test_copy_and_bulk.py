@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlmodel import select
 
-from tui_crm.domain.errors import NotFoundError, ValidationError
+from tui_crm.domain.errors import GateRefused, NotFoundError, ValidationError
 from tui_crm.services import bulk
 from tui_crm.services.deal_copy import CopyOptions, copy_deal
 from tui_crm.services.deal_queries import DealFilter, list_deals
@@ -107,8 +107,10 @@ def test_copy_of_a_won_deal_starts_at_lead_unless_a_stage_is_chosen(crm, invoice
     move_deal(crm, invoice.id, "won", won)
     copied = copy_deal(crm, invoice.id, CopyOptions(name="Поддержка, ноябрь"))
     assert (copied.stage_key, copied.closed_at) == ("lead", None)  # a copy is new work
-    closed = copy_deal(crm, invoice.id, CopyOptions(stage="won"))  # chosen: through the gate, closed too
-    assert closed.stage_key == "won"
+    with pytest.raises(GateRefused):  # the closing sum is the source's outcome: not copied
+        copy_deal(crm, invoice.id, CopyOptions(stage="won"))
+    closed = copy_deal(crm, invoice.id, CopyOptions(stage="won", set_values={"closing_rub": "310 000"}))  # through the gate
+    assert closed.stage_key == "won" and closed.custom["closing_rub"] == "310000.00"
     assert closed.closed_at is not None
     reopened = copy_deal(crm, invoice.id, CopyOptions(stage="Переговоры"))
     assert reopened.closed_at is None
@@ -203,3 +205,31 @@ def test_soft_delete_and_undo_restores_exactly_that_batch(crm, three):
 def test_undo_of_an_unknown_batch(crm, three):
     with pytest.raises(NotFoundError):
         bulk.undo_delete(crm, "deadbeef")
+
+
+def test_copy_leaves_how_the_source_was_closed_behind(crm, invoice):
+    won = {"scope": "Поддержка", "work_model": "Outstaff", "project_folder": "https://disk.example.com/s",
+           "estimate_link": "https://disk.example.com/e", "closing_rub": "300 000"}  # fmt: skip
+    move_deal(crm, invoice.id, "won", won)
+    copied = copy_deal(crm, invoice.id, CopyOptions(stage="Переговоры"))
+    assert "closing_rub" not in copied.custom
+    assert (copied.closed_at, copied.loss_reason) == (None, None)
+    assert copied.custom["scope"] == "Поддержка"  # the rest comes along
+    with pytest.raises(ValidationError, match="not copied"):
+        copy_deal(crm, invoice.id, CopyOptions(fields=["closing_rub"]))
+
+
+def test_copy_of_a_lost_deal_into_lost_needs_its_own_reason(crm, invoice):
+    move_deal(crm, invoice.id, "lost", {"loss_reason": "Дорого"})
+    with pytest.raises(GateRefused) as refused:
+        copy_deal(crm, invoice.id, CopyOptions(stage="lost"))
+    assert [m.key for m in refused.value.missing] == ["loss_reason"]
+    copied = copy_deal(crm, invoice.id, CopyOptions(stage="lost", set_values={"loss_reason": "Нет бюджета"}))
+    assert (copied.stage_key, copied.loss_reason) == ("lost", "Нет бюджета")
+
+
+def test_copy_with_a_bad_set_value_creates_nothing(crm, invoice, count_rows):
+    before = count_rows(crm, "deal")
+    with pytest.raises(ValidationError):
+        copy_deal(crm, invoice.id, CopyOptions(set_values={"budget_usd": "много"}))
+    assert count_rows(crm, "deal") == before

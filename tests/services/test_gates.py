@@ -82,7 +82,7 @@ VALUES = {
     "estimate_link": "https://disk.example.com/elka/estimate",
     "decision_makers": "ЛПР: Ольга",
     "closing_rub": "1 480 000",
-    "loss_reason": "Выбрали другого подрядчика",
+    "loss_reason": "Выбрали конкурента",
     "company.inn": INN,
 }
 

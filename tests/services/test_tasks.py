@@ -82,7 +82,7 @@ def test_stage_rules_along_the_pipeline(crm, clock):
     assert len(open_tasks(crm, deal.id)) == 2  # Оценка has no rule
     move_deal(crm, deal.id, "КП отправлено", {"estimate_link": "https://disk.example.com/e"})
     assert open_tasks(crm, deal.id)["Follow-up по КП"] == at(30, 10)
-    move_deal(crm, deal.id, "lost", {"loss_reason": "Заморозили бюджет"})
+    move_deal(crm, deal.id, "lost", {"loss_reason": "Проект заморожен"})
     # closing completed the stage tasks; +30d from Friday 27.11 is Sunday 27.12: Monday at 10:00
     assert open_tasks(crm, deal.id) == {"Фолоуап: как идёт проект?": at(28, 10, month=12)}
 
@@ -254,7 +254,7 @@ def test_pin_and_unpin_and_the_timeline_order(crm, clock):
     clock.advance(minutes=1)
     edit_deal(crm, deal.id, {"budget": "2 000 000"})
     clock.advance(minutes=1)
-    move_deal(crm, deal.id, "lost", {"loss_reason": "Ушли к конкурентам"})
+    move_deal(crm, deal.id, "lost", {"loss_reason": "Выбрали конкурента"})
     clock.advance(minutes=1)
     add_note(crm, "deal", deal.id, "Последняя заметка")
 
@@ -273,7 +273,7 @@ def test_pin_and_unpin_and_the_timeline_order(crm, clock):
 
     stage = index("Этап: Лид → Закрыто и не реализовано")
     assert index("Последняя заметка") < stage < index("Бюджет (RUB)") < index("Важное") < index("Создано")
-    assert index("Причина отказа: — → Ушли к конкурентам") < index("Бюджет (RUB)")
+    assert index("Причина отказа: — → Выбрали конкурента") < index("Бюджет (RUB)")
     assert items[-1].text == "Создано"
     assert all(i.at.utcoffset() == timedelta(hours=3) for i in items)
 

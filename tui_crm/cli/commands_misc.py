@@ -130,8 +130,8 @@ def db_path() -> None:
 
 @pipelines.command("list")
 def pipelines_list(json_: JsonOpt = False) -> None:
-    """Pipelines with their stages and gate fields."""
-    from tui_crm.services.pipelines import list_pipelines
+    """Pipelines with their stages and gate fields (the configuration in effect)."""
+    from tui_crm.services.pipelines import list_pipelines, pending_pipelines_edit
 
     crm = state.crm()
     rows = list_pipelines(crm)
@@ -145,6 +145,16 @@ def pipelines_list(json_: JsonOpt = False) -> None:
             stage = pdef.stage(s.key)
             gate = ", ".join(crm.pipelines.deal_field(k).label for k in stage.requires)
             say(f"  {i}. {clean(s.name)} [{s.key}]" + (f"  requires: {gate}" if gate else ""))
+    if crm.pipelines.loss_reasons is not None:
+        say("Loss reasons: " + ", ".join(clean(o) for o in crm.pipelines.loss_reasons.options))
+    if pending_pipelines_edit(crm):
+        say(f"{crm.settings.pipelines_file} has edits not in effect yet: crm pipelines reload")
+
+
+@pipelines.command("path")
+def pipelines_path() -> None:
+    """Print where your pipelines file is (or would be: crm pipelines edit creates it)."""
+    say(str(state.settings().pipelines_file))
 
 
 @pipelines.command("edit")
@@ -156,12 +166,31 @@ def pipelines_edit() -> None:
 
 
 @pipelines.command("reload")
-def pipelines_reload() -> None:
-    """Validate the TOML and apply it."""
+def pipelines_reload(
+    move_to: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--move-to",
+            help="Where the deals of a dropped stage or pipeline go: PIPELINE/STAGE for all, "
+            "or FROM=PIPELINE/STAGE (FROM: pipeline/stage or pipeline). Repeatable.",
+        ),
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Check your pipelines file and apply it (exit 8 names the file and line of a mistake).
+
+    Refused while it drops a stage or pipeline that still holds deals, unless --move-to says where they go."""
     from tui_crm.services.pipelines import reload_pipelines
 
-    rows = reload_pipelines(state.crm())
-    say(f"Reloaded {len(rows)} pipelines: " + ", ".join(clean(p.name) for p in rows))
+    report = reload_pipelines(state.crm(), move_to or [])
+    if json_:
+        emit_json(report)
+        return
+    for move, count in report.moved.items():
+        say(f"Moved {count} deal{'s' if count != 1 else ''}: {clean(move)}")
+    if report.dropped:
+        say("Dropped: " + ", ".join(clean(d) for d in report.dropped))
+    say(f"Reloaded {len(report.pipelines)} pipelines: " + ", ".join(clean(p.name) for p in report.pipelines))
 
 
 def demo(

@@ -132,6 +132,7 @@ def deals_show(ref: Annotated[str, typer.Argument(help="Id prefix or name.")], j
             ("Ссылка", deal.source_url),
             ("Сообщение", deal.source_message),
             ("Причина отказа", deal.loss_reason),
+            ("Курс закрытия", f"{deal.closing_rate} ₽/$ ({deal.closing_rate_date:%d.%m.%Y})" if deal.closing_rate else None),
             ("Создана", clean(deal.created_at)),
         ],
     )

@@ -58,16 +58,29 @@ def move(
 ) -> None:
     """Move a deal to a stage through its gate (exit 6 names missing fields).
 
+    Into Won, the closing sum in RUB is budget_usd at the Bank of Russia's rate
+    of the day unless --set gives it; without a rate (offline) exit 6 asks for it.
     Closing it (won/lost) completes its open automatic tasks; the tasks
     people set stay open unless --close-tasks."""
+    from tui_crm.domain.errors import GateRefused
     from tui_crm.services.deals import move_deal
+    from tui_crm.services.rates import plan_closing
 
-    outcome = move_deal(
-        state.crm(), deal, stage, parse_pairs(set_), pipeline, close_tasks=_close_tasks(close_tasks, keep_tasks)
-    )
+    crm = state.crm()
+    plan = plan_closing(crm, deal, stage, parse_pairs(set_), pipeline)
+    try:
+        outcome = move_deal(crm, deal, stage, plan.values, pipeline, close_tasks=_close_tasks(close_tasks, keep_tasks))
+    except GateRefused:
+        if plan.proposal is not None and plan.proposal.amount is None:
+            from tui_crm.cli.output import error
+
+            error(f"{plan.proposal.explain()}: --set {plan.proposal.field}=AMOUNT")
+        raise
     if json_:
         emit_json(outcome)
         return
+    if plan.proposal is not None and plan.proposal.amount is not None:
+        say(f"{clean(plan.proposal.label)}: {clean(plan.proposal.explain())}")
     if not outcome.moved:
         say(f"«{clean(outcome.deal_name)}» is already in {clean(outcome.to_stage)}")
         return
@@ -91,9 +104,13 @@ def copy(
     no_files: Annotated[bool, typer.Option("--no-files")] = False,
     no_contacts: Annotated[bool, typer.Option("--no-contacts")] = False,
     keep_created: Annotated[bool, typer.Option("--keep-created", help="Keep the creation date.")] = False,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="FIELD=VALUE on the copy, before its gate.")] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Copy a deal into a pipeline and stage (monthly invoices and the like)."""
+    """Copy a deal into a pipeline and stage (monthly invoices and the like).
+
+    How the deal was closed (closing sum and rate, loss reason, closed date)
+    is not copied; a gated stage takes --set like move (exit 6 names what is missing)."""
     from tui_crm.services.deal_copy import CopyOptions, copy_deal
 
     options = CopyOptions(
@@ -105,6 +122,7 @@ def copy(
         files=not no_files,
         contacts=not no_contacts,
         keep_created_at=keep_created,
+        set_values=parse_pairs(set_),
     )
     copied = copy_deal(state.crm(), deal, options)
     if json_:
@@ -325,23 +343,36 @@ def bulk_move(
     id_: IdsF = None,
     close_tasks: CloseTasksOpt = False,
     keep_tasks: KeepTasksOpt = False,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="FIELD=VALUE for every deal that moves, e.g. loss_reason=Дорого.")
+    ] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Move the selected deals through the gate; prints a per-deal report.
 
     Closing them (won/lost) completes their open automatic tasks; the tasks
-    people set stay open unless --close-tasks."""
+    people set stay open unless --close-tasks. Exit 6 when the gate refused
+    any deal (the others moved)."""
+    from tui_crm.cli import exit_codes
     from tui_crm.services.bulk import change_stage
 
     crm = state.crm()
     flt = _bulk_filter(pipeline, stage, responsible, tag, query, overdue)
     close = _close_tasks(close_tasks, keep_tasks)
-    report = change_stage(crm, to, pipeline_ref=pipeline, ids=_targets(crm, id_), flt=flt, close_tasks=close)
+    report = change_stage(
+        crm, to, pipeline_ref=pipeline, ids=_targets(crm, id_), flt=flt, close_tasks=close, set_values=parse_pairs(set_)
+    )
     _report(report, json_)
     if not json_:
         for outcome in report.outcomes:
             for line in _closed_tasks_lines(outcome, close_tasks or keep_tasks):
                 say(f"  {outcome.deal_id[:8]}{line}")
+    refused = [o for o in report.outcomes if not o.moved and (o.missing or o.error)]
+    if refused:
+        from tui_crm.cli.output import error
+
+        error(f"{len(refused)} of {report.selected} deals not moved (see the report); fill what they miss, then move them again")
+        raise typer.Exit(exit_codes.GATE_REFUSED if any(o.missing for o in refused) else exit_codes.ERROR)
 
 
 @bulk.command("tag")

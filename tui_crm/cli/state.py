@@ -32,7 +32,18 @@ class CliState:
             self._crm = open_crm(self.settings())
             if not self.opening_app:
                 release_gc()
+                _tell(self._crm.notices)
         return self._crm
+
+
+def _tell(notices: list[str]) -> None:
+    """What opening the store had to say (a broken pipelines file...): one line each on stderr."""
+    import sys
+
+    from tui_crm.domain.text import safe_text
+
+    for notice in notices:
+        print(f"warning: {safe_text(notice, keep_newlines=False)}", file=sys.stderr)
 
 
 state = CliState()

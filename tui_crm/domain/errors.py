@@ -43,6 +43,7 @@ class MissingField:
     label: str
     type: str
     options: list[str] = field(default_factory=list)
+    other: str | None = None  # the option that takes free text ("Другое")
 
 
 class GateRefused(CrmError):
@@ -53,6 +54,23 @@ class GateRefused(CrmError):
         super().__init__(f"Cannot move to «{stage_name}»: missing {labels}")
         self.stage_name = stage_name
         self.missing = missing
+
+
+class GateHeld(GateRefused):
+    """An edit would empty fields the deal's current stage requires.
+
+    A gate holds for as long as the deal stays in that stage or later: the
+    same exit code as a refused move, and ``missing`` names the fields.
+    """
+
+    def __init__(self, stage_name: str, missing: list[MissingField]) -> None:
+        super().__init__(stage_name, missing)
+        labels = ", ".join(m.label for m in missing)
+        keys = ", ".join(m.key for m in missing)
+        self.args = (
+            f"{labels} ({keys}) cannot be emptied: the deal is in «{stage_name}», whose gate requires it. "
+            "Enter another value, or move the deal to an earlier stage first.",
+        )
 
 
 class DuplicateFound(CrmError):

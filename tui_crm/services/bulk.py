@@ -11,16 +11,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from tui_crm.domain.errors import GateRefused, NotFoundError
+from tui_crm.domain.errors import GateRefused, NotFoundError, ValidationError
+from tui_crm.domain.gates import missing_fields
 from tui_crm.domain.ids import new_id
 from tui_crm.domain.when import parse_when
 from tui_crm.services.context import Crm
 from tui_crm.services.deal_queries import DealFilter, deal_ids
+from tui_crm.services.deal_values import ParsedValue, gate_values, parse_deal_values, write_deal_values
 from tui_crm.services.deals import move_in
 from tui_crm.services.parties import assignable_user
 from tui_crm.services.pipelines import find_pipeline, find_stage
+from tui_crm.services.rates import closing_value, prefetch
 from tui_crm.services.records import change_tags, reindex, tags_of
 from tui_crm.services.tasks import check_task_type, hand_over_open_tasks, new_task
 from tui_crm.services.views import MoveOutcome
@@ -128,23 +131,35 @@ def change_stage(
     ids: list[str] | None = None,
     flt: DealFilter | None = None,
     close_tasks: bool = False,
+    set_values: dict[str, str] | None = None,
 ) -> BulkReport:
     """Move every selected deal through the gate; refusals are reported, not fatal.
-    ``close_tasks``: closing also completes the tasks people set (``move_in``)."""
+
+    ``close_tasks``: closing also completes the tasks people set (``move_in``).
+    ``set_values`` (``--set loss_reason=…``, the mass-close form) are checked
+    once, then written on each deal that moves, before its gate: a deal the
+    gate still refuses keeps none of them. A deal already in the stage is
+    left as it is. Into a won stage, each deal's closing sum is its
+    budget_usd at today's rate when the rate is known (``services.rates``).
+    """
+    parsed = parse_deal_values(crm, set_values or {})
     targets = _deals(crm, ids, flt)
+    prefetch(crm, stage_ref)  # a won stage: today's rate into the cache, before the transaction
     outcomes: list[MoveOutcome] = []
     with crm.uow(batch_id=new_id()) as work:
         session = work.session
-        for deal_id in targets:
-            deal = session.get(Deal, deal_id)
-            if deal is None:
-                continue
+        for deal in live_records(work, Deal, targets):
             pipeline_row = session.get(Pipeline, deal.pipeline_id)
             assert pipeline_row is not None
             try:
                 pipeline = find_pipeline(crm, pipeline_ref or pipeline_row.key)
                 stage = session.get(Stage, find_stage(pipeline, stage_ref).id)
                 assert stage is not None
+                closing = closing_value(crm, session, deal, pipeline.key, stage, parsed)
+                values = [*parsed, closing] if closing else parsed
+                if values and stage.id != deal.stage_id:
+                    _check_gate_with(crm, session, deal, pipeline.key, stage, values)
+                    write_deal_values(crm, work, deal, values)
                 outcomes.append(move_in(crm, work, deal, stage, pipeline.key, close_tasks))
             except GateRefused as refusal:
                 current = session.get(Stage, deal.stage_id)
@@ -159,9 +174,19 @@ def change_stage(
                         error=str(refusal),
                     )
                 )
-            except NotFoundError as exc:
+            except (NotFoundError, ValidationError) as exc:
                 outcomes.append(MoveOutcome(deal.id, deal.name, "?", stage_ref, False, error=str(exc)))
     return BulkReport(work.batch_id or "", "stage", len(targets), sum(o.moved for o in outcomes), outcomes)
+
+
+def _check_gate_with(crm: Crm, session: Session, deal: Deal, pipeline_key: str, stage: Stage, parsed: list[ParsedValue]) -> None:
+    """The gate check as if ``parsed`` were written: a refused deal is
+    refused before anything is written on it (no partial writes to undo)."""
+    values = gate_values(session, deal)
+    values.update({p.key: p.value for p in parsed if p.key in values or p.key in crm.pipelines.fields})
+    missing = missing_fields(crm.pipelines, pipeline_key, stage.key, values)
+    if missing:
+        raise GateRefused(stage.name, missing)
 
 
 def change_tags_of_each(

@@ -3,12 +3,16 @@
 Every service function takes a ``Crm`` first. It is cheap to open (no
 Alembic unless the schema is behind, pipelines re-synced only when their
 TOML changed) because ``crm add lead`` opens one per process.
+
+The pipelines configuration in effect is the last one applied, kept in the
+database (``setting`` ``pipelines_toml``): the user's file takes effect on
+``crm pipelines reload`` only, and a broken file never stops anything: the
+store opens with the last good configuration and ``Crm.notices`` says why.
 """
 
 from __future__ import annotations
 
 import getpass
-import hashlib
 import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,11 +25,11 @@ from sqlmodel import Session, select
 
 from tui_crm.config import Settings
 from tui_crm.domain.errors import ConfigError, NotFoundError, ValidationError
-from tui_crm.domain.pipelines import PipelineConfig, parse_pipeline_config
+from tui_crm.domain.pipelines import ConfigAt, PipelineConfig, line_of, parse_pipeline_config
 from tui_crm.domain.text import fold
 from tui_crm.storage.engine import make_engine
 from tui_crm.storage.migrate import upgrade_if_needed
-from tui_crm.storage.models import Setting, User
+from tui_crm.storage.models import User
 from tui_crm.storage.unit_of_work import UnitOfWork
 
 
@@ -34,16 +38,41 @@ def default_pipelines_text() -> str:
 
 
 def pipelines_text(settings: Settings) -> str:
-    """The user's pipelines TOML if they have one, else the shipped default."""
+    """The user's pipelines TOML if they have one, else the shipped default.
+
+    A file that is not UTF-8 (or not readable) is a ConfigError naming the
+    file and the line of the first bad byte.
+    """
     path = settings.pipelines_file
-    return path.read_text(encoding="utf-8") if path.exists() else default_pipelines_text()
+    if not path.exists():
+        return default_pipelines_text()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror}); fix it or delete it to use the defaults") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path} line {line}: not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"
+        ) from None
 
 
 def parse_pipelines_text(text: str, origin: str) -> PipelineConfig:
+    """Parse and check a pipelines TOML; every mistake is a ConfigError that
+    names ``origin`` (the file) and, where it can be found, the line."""
     try:
         return parse_pipeline_config(tomllib.loads(text))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{origin}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:  # its message ends "(at line N, column M)"
+        raise ConfigError(f"{origin}: {exc}") from None
+    except ConfigAt as exc:
+        line = line_of(text, exc.anchor)
+        raise ConfigError(f"{origin}{f' line {line}' if line else ''}: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:  # a table where a list belongs, and the like
+        raise ConfigError(f"{origin}: unexpected layout ({exc!r}); compare with the shipped file (crm pipelines edit)") from None
 
 
 @dataclass
@@ -54,6 +83,7 @@ class Crm:
     user_id: str
     user_name: str
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    notices: list[str] = field(default_factory=list)  # said once on opening (stderr, an app notice)
 
     @property
     def tz(self) -> tzinfo:
@@ -88,30 +118,15 @@ def open_crm(settings: Settings, clock: Callable[[], datetime] | None = None) ->
     """Open (and on first use create) the store the settings point at."""
     engine = make_engine(settings.db_path)
     upgrade_if_needed(engine, settings.db_path)
-    text = pipelines_text(settings)
-    config = parse_pipelines_text(text, str(settings.pipelines_file))
-    crm = Crm(settings=settings, engine=engine, pipelines=config, user_id="", user_name="")
+    crm = Crm(settings=settings, engine=engine, pipelines=PipelineConfig(pipelines=()), user_id="", user_name="")
     if clock is not None:
         crm.clock = clock
-    _sync_pipelines_if_changed(crm, text)
+    from tui_crm.services.pipelines import load_pipelines
+
+    load_pipelines(crm)
     user = _resolve_current_user(crm)
     crm.user_id, crm.user_name = user.id, user.name
     return crm
-
-
-def _sync_pipelines_if_changed(crm: Crm, text: str) -> None:
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    with crm.read() as session:
-        stored = session.get(Setting, "pipelines_sha256")
-    if stored is not None and stored.value == digest:
-        return
-    from tui_crm.services.pipelines import apply_pipeline_config
-
-    with crm.uow() as work:
-        apply_pipeline_config(work, crm.pipelines)
-        row = work.session.get(Setting, "pipelines_sha256") or Setting(key="pipelines_sha256", value="")
-        row.value = digest
-        work.session.add(row)
 
 
 def _resolve_current_user(crm: Crm) -> User:

@@ -1,6 +1,11 @@
 """Copying a deal (the manual's monthly invoices): choose the target
 pipeline and stage, which fields come along, and whether tags, files and
-the creation date do. The copy enters its stage through the gate.
+the creation date do. The copy enters its stage through the gate, with
+``set_values`` filled first (``crm copy --set``, the TUI's gate form).
+
+How the source was closed is not copied: the closing sum, its rate and
+date, the loss reason and the closed date belong to that deal's outcome,
+not to the next month's invoice.
 
 Without a chosen stage a copy is new work: it stays in the source's stage
 only while that is an open working stage of the same pipeline; the copy of
@@ -16,7 +21,7 @@ from sqlmodel import Session, col, select
 from tui_crm.domain.errors import ValidationError
 from tui_crm.domain.text import fold
 from tui_crm.services.context import Crm
-from tui_crm.services.deal_values import canonical_key
+from tui_crm.services.deal_values import canonical_key, parse_deal_values, write_deal_values
 from tui_crm.services.deals import _link_contact, check_gate, get_deal
 from tui_crm.services.pipelines import find_pipeline, find_stage
 from tui_crm.services.records import change_tags, custom_values, reindex, resolve, set_custom_value, tags_of
@@ -37,6 +42,7 @@ class CopyOptions:
     tags: bool = True
     files: bool = True
     keep_created_at: bool = False
+    set_values: dict[str, str] | None = None  # FIELD=VALUE written on the copy before its gate
 
 
 _NOT_A_START = ("won", "lost", "unsorted")
@@ -68,6 +74,7 @@ def _copy_responsible(crm: Crm, session: Session, source: Deal) -> str | None:
 
 
 def copy_deal(crm: Crm, ref: str, options: CopyOptions) -> DealDetail:
+    parsed = parse_deal_values(crm, options.set_values or {})
     with crm.uow() as work:
         session = work.session
         source = resolve(session, Deal, ref)
@@ -75,13 +82,17 @@ def copy_deal(crm: Crm, ref: str, options: CopyOptions) -> DealDetail:
         assert source_pipeline is not None
         pipeline = find_pipeline(crm, options.pipeline or source_pipeline.key)
         stage = find_stage(pipeline, options.stage) if options.stage else _default_stage(pipeline, source.stage_id)
-        custom = custom_values(session, "deal", source.id)
+        closing = crm.pipelines.closing_fields()
+        custom = {k: v for k, v in custom_values(session, "deal", source.id).items() if k not in closing}
         chosen = (
             set(COPYABLE_COLUMNS) | set(custom) if options.fields is None else {canonical_key(crm, f) for f in options.fields}
         )
         unknown = chosen - set(COPYABLE_COLUMNS) - set(crm.pipelines.fields)
         if unknown:
             raise ValidationError("fields", f"cannot copy {', '.join(sorted(unknown))}")
+        if chosen & closing:
+            named = ", ".join(sorted(chosen & closing))
+            raise ValidationError("fields", f"{named}: how a deal was closed is not copied; set it on the copy with --set")
         name = (options.name or source.name).strip()
         copy = Deal(
             name=name,
@@ -116,6 +127,7 @@ def copy_deal(crm: Crm, ref: str, options: CopyOptions) -> DealDetail:
                 select(EntityFile).where(EntityFile.entity_id == source.id, col(EntityFile.deleted_at).is_(None))
             ):
                 work.create(EntityFile(entity_type="deal", entity_id=copy.id, sha256=f.sha256, name=f.name))
+        write_deal_values(crm, work, copy, parsed)
         check_gate(crm, session, copy, pipeline.key, stage)
         rule = crm.pipelines.pipeline(pipeline.key).stage(stage.key).auto_task
         if rule:

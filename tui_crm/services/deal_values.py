@@ -104,6 +104,8 @@ def parse_deal_values(crm: Crm, values: dict[str, str]) -> list[ParsedValue]:
             value = normalize_url(text)
         elif key == "company.inn":
             value = validate_inn(text)
+        elif key == "loss_reason":
+            value = crm.pipelines.loss_reason_value(text)  # one of the pipelines file's reasons, or «Другое: …»
         elif key in crm.pipelines.fields:
             value = validate_value(crm.pipelines.fields[key], text, phone_region=crm.settings.phone_region, now=crm.now())
         else:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
-from tui_crm.domain.errors import GateRefused, ValidationError
-from tui_crm.domain.gates import missing_fields
+from tui_crm.domain.errors import GateHeld, GateRefused, ValidationError
+from tui_crm.domain.gates import emptied_required, missing_fields
 from tui_crm.domain.text import fold
 from tui_crm.domain.when import parse_when
 from tui_crm.services.contacts import ContactInput, company_for, write_contact
@@ -17,6 +18,7 @@ from tui_crm.services.context import Crm
 from tui_crm.services.deal_values import ParsedValue, from_minor, gate_values, parse_deal_values, write_deal_values
 from tui_crm.services.parties import OnDuplicate, assignable_user
 from tui_crm.services.pipelines import find_pipeline, find_stage
+from tui_crm.services.rates import stamp_closing_rate
 from tui_crm.services.records import change_tags, custom_values, reindex, resolve, tags_of, user_names
 from tui_crm.services.tasks import check_task_type, create_auto_task, hand_over_open_tasks, new_task, stage_entry_tasks
 from tui_crm.services.views import DealDetail, LinkView, MoveOutcome, PipelineView, StageView
@@ -196,6 +198,8 @@ def deal_detail(session: Session, deal: Deal) -> DealDetail:
         closed_at=deal.closed_at,
         revision=deal.revision,
         files=list(files),
+        closing_rate=Decimal(deal.closing_rate) if deal.closing_rate else None,
+        closing_rate_date=deal.closing_rate_date,
     )
 
 
@@ -223,9 +227,25 @@ def update_deal(crm: Crm, ref: str, values: dict[str, str]) -> DealEdit:
     parsed = parse_deal_values(crm, values)
     with crm.uow() as work:
         deal = resolve(work.session, Deal, ref)
+        before = gate_values(work.session, deal)
         moved = _write_values(crm, work, deal, parsed)
+        hold_gate(crm, work.session, deal, before)
         reindex(work.session, "deal", deal.id)
     return DealEdit(get_deal(crm, deal.id), moved)
+
+
+def hold_gate(crm: Crm, session: Session, deal: Deal, before: dict[str, object]) -> None:
+    """Refuse (GateHeld, nothing saved) when an edit emptied a field the
+    deal's current stage requires: a gate holds while the deal is there."""
+    session.flush()
+    stage = session.get(Stage, deal.stage_id)
+    pipeline = session.get(Pipeline, deal.pipeline_id)
+    assert stage is not None and pipeline is not None
+    if not any(s.key == stage.key for s in crm.pipelines.pipeline(pipeline.key).stages):
+        return  # a stage the configuration no longer has holds nothing
+    emptied = emptied_required(crm.pipelines, pipeline.key, stage.key, before, gate_values(session, deal))
+    if emptied:
+        raise GateHeld(stage.name, emptied)
 
 
 def _write_values(crm: Crm, work: UnitOfWork, deal: Deal, parsed: list[ParsedValue]) -> int:
@@ -270,6 +290,8 @@ def move_in(
         stage_entered_at=work.now,
         closed_at=work.now if closing else None,
     )
+    if stage.kind == "won":
+        stamp_closing_rate(crm, work, deal)  # the Bank of Russia's rate of the closing day, when known
     outcome.moved = True
     task, closed = stage_entry_tasks(crm, work, deal, current, stage, pipeline_key, close_tasks)
     outcome.auto_task = task.text if task else None

@@ -130,7 +130,7 @@ def seed_demo(crm: Crm, deals: int = 60, force: bool = False, seed: int = 7) -> 
             target = rng.choice(stages)
             values = _gate_values(rng, pipeline)
             if target.kind == "lost":
-                values = {"loss_reason": rng.choice(["Дорого", "Выбрали другого подрядчика", "Проект отложен"])}
+                values = {"loss_reason": rng.choice(["Дорого", "Выбрали конкурента", "Проект заморожен"])}
             if pipeline == "sales_rus":
                 values["company.inn"] = (lambda p: p + inn_check_digits(p))(f"77{rng.randrange(10**7):07d}")
             move_deal(crm, deal.id, target.key, values)

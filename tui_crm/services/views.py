@@ -7,7 +7,7 @@ and sync can run beside it.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +16,7 @@ def as_dict(view: Any) -> dict[str, Any]:
     """JSON-friendly dict of a view (``--json`` output)."""
 
     def convert(value: Any) -> Any:
-        if isinstance(value, datetime):
+        if isinstance(value, date):  # datetime too
             return value.isoformat()
         if isinstance(value, Decimal):
             return str(value)
@@ -112,6 +112,8 @@ class DealDetail:
     closed_at: datetime | None
     revision: int
     files: list[str] = field(default_factory=list)
+    closing_rate: Decimal | None = None  # RUB per USD of the won day (Bank of Russia)
+    closing_rate_date: date | None = None
 
 
 @dataclass

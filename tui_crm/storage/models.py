@@ -146,6 +146,9 @@ class Deal(Record, table=True):
     loss_reason: str | None = None
     closed_at: datetime | None = None
     stage_entered_at: datetime = Field(default_factory=utcnow)
+    # Won at the Bank of Russia's rate (RUB per USD, as published: "92.5058") of this date (migration 0006).
+    closing_rate: str | None = None
+    closing_rate_date: date | None = None
 
 
 class DealContact(Row, table=True):
@@ -288,6 +291,19 @@ class ChangeLog(Row, table=True):
     at: datetime = Field(default_factory=utcnow)
     batch_id: str | None = Field(default=None, index=True)
     synced_at: datetime | None = None
+
+
+class ExchangeRate(Row, table=True):
+    """A Bank of Russia rate fetched once: RUB per unit of ``currency`` for
+    ``day`` (the day asked for), as of ``rate_date`` (the file's date)."""
+
+    __tablename__ = "exchange_rate"
+
+    currency: str = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    rate: str  # a Decimal as text: exact, as published
+    rate_date: date
+    fetched_at: datetime = Field(default_factory=utcnow)
 
 
 class Setting(Row, table=True):
