@@ -133,7 +133,9 @@ def run() -> None:
         elif isinstance(exc, AmbiguousError):
             details = exc.candidates
         elif isinstance(exc, DuplicateFound):
-            details = [f"{c.id[:8]}  {c.name}  (same {c.reason})" for c in exc.candidates]  # type: ignore[attr-defined]
+            from tui_crm.services.parties import candidate_note
+
+            details = [f"{c.id[:8]}  {c.name}  ({candidate_note(c)})" for c in exc.candidates]  # type: ignore[arg-type, attr-defined]
         error(str(exc), details)
         sys.exit(exit_codes.code_for(exc))
     except typer.Exit as exc:

@@ -8,18 +8,21 @@ from datetime import date
 
 from sqlmodel import Session, col, select
 
-from tui_crm.domain.errors import NotFoundError, ValidationError
+from tui_crm.domain.errors import AmbiguousError, NotFoundError, ValidationError
 from tui_crm.domain.fields import validate_value
+from tui_crm.domain.ids import short_id
 from tui_crm.domain.text import fold
-from tui_crm.domain.validation import normalize_email, normalize_phone
+from tui_crm.domain.validation import normalize_phone, validate_inn
 from tui_crm.domain.when import parse_when
 from tui_crm.services.context import Crm
+from tui_crm.services.duplicates import companies_named
 from tui_crm.services.parties import (
     Channels,
     OnDuplicate,
     assignable_user,
     attach_channels,
     check_duplicates,
+    email_channel,
     find_user,
     list_parties,
     search_ids,
@@ -123,15 +126,47 @@ def _validate(crm: Crm, data: ContactInput) -> _ValidContact:
 
 
 def company_for(work: UnitOfWork, ref: str, responsible_id: str | None) -> Company:
-    """An existing company by id/name, or a new one with that name."""
+    """An existing company by id, name, INN or the same name without its
+    legal form and quotes (``ООО «Ромашка»`` finds «Ромашка»), or a new one
+    with that name.
+
+    Several companies sharing the name key is ambiguous (AmbiguousError
+    lists them, nothing is written): guessing would file a deal under the
+    wrong client.
+    """
+    session = work.session
     try:
-        return resolve(work.session, Company, ref)
+        return resolve(session, Company, ref)
     except NotFoundError:
-        company = Company(name=ref.strip(), name_fold=fold(ref), responsible_id=responsible_id)
-        work.create(company)
-        work.session.flush()
-        reindex(work.session, "company", company.id)
-        return company
+        pass
+    inn = _valid_inn(ref)
+    if inn:
+        company = session.exec(select(Company).where(Company.inn == inn, col(Company.deleted_at).is_(None))).first()
+        if company is not None:
+            return company
+    same = companies_named(session, ref)
+    if len(same) == 1:
+        found = session.get(Company, same[0])
+        assert found is not None
+        return found
+    if len(same) > 1:
+        rows = [session.get(Company, i) for i in same[:6]]
+        raise AmbiguousError(
+            f"{len(same)} companies match {ref!r}; use the id",
+            [f"{short_id(r.id)}  {r.name}" for r in rows if r is not None],
+        )
+    company = Company(name=ref.strip(), name_fold=fold(ref), responsible_id=responsible_id)
+    work.create(company)
+    session.flush()
+    reindex(session, "company", company.id)
+    return company
+
+
+def _valid_inn(text: str) -> str | None:
+    try:
+        return validate_inn(text)
+    except ValidationError:
+        return None
 
 
 def write_contact(
@@ -145,7 +180,7 @@ def write_contact(
     valid = _validate(crm, data)
     session = work.session
     responsible_id = assignable_user(session, data.responsible).id if data.responsible else crm.user_id
-    match = check_duplicates(session, "contact", policy, name=valid.name, channels=valid.channels)
+    match = check_duplicates(session, "contact", policy, name=valid.name, channels=valid.channels, user_id=crm.user_id)
     created = match is None
     if match is None:
         contact = Contact(name=valid.name, name_fold=fold(valid.name), responsible_id=responsible_id)
@@ -204,7 +239,7 @@ def removal_targets(crm: Crm, remove: Removals | None, kinds: Sequence[str]) -> 
             if kind == "phone":
                 normalized = normalize_phone(raw, crm.settings.phone_region)
             elif kind == "email":
-                normalized = normalize_email(raw)
+                normalized = email_channel(raw)
             else:
                 normalized = raw.strip()  # messengers are stored as typed, trimmed
             if (kind, normalized) not in targets:  # the same number typed twice, two ways

@@ -247,6 +247,8 @@ class DuplicateCandidate:
     entity_type: str
     name: str
     reason: str  # email | phone | inn | name
+    responsible: str | None = None  # whose record it is: the manual says agree a transfer with them
+    responsible_id: str | None = None
 
 
 @dataclass
