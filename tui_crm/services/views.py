@@ -112,6 +112,7 @@ class DealDetail:
     closed_at: datetime | None
     revision: int
     files: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # what capture decided for the user to know (a matched contact...)
 
 
 @dataclass
