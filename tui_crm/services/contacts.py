@@ -242,8 +242,8 @@ def lead_contact(crm: Crm, work: UnitOfWork, data: ContactInput, *, typed: str |
         if typed and contact.id not in [c.id for c in named] and fold(contact.name) != fold(typed):
             via = data.phones[0] if keyed.reason == "phone" and data.phones else (data.emails[0] if data.emails else "")
             notices.append(
-                f"{via} is {contact.name}'s ({short_id(contact.id)}), not «{typed}»'s: the deal is linked to {contact.name}. "
-                f"If that is wrong, unlink them (crm deals unlink) and link the right contact."
+                f"{via} is already {contact.name}'s ({short_id(contact.id)}), so the deal is linked to {contact.name} "
+                f"rather than to «{typed}». Wrong person? Unlink them (crm deals unlink) and link the right contact."
             )
         return contact, notices
     if typed:
