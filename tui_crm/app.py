@@ -227,6 +227,8 @@ class CrmApp(App[None]):
             if deal is None:
                 return
             self.notify(f"Lead «{safe_text(deal.name, keep_newlines=False)}» created in {deal.stage}", markup=False)
+            for notice in deal.notices:  # e.g. the phone belongs to another contact than the one typed
+                self.notify(safe_text(notice, keep_newlines=False), severity="warning", markup=False, timeout=10)
             board.show_deal(deal.stage_key, deal.id)
             self.refresh_status()
 

@@ -115,7 +115,7 @@ def test_first_sync_pulls_the_account_and_pushes_local_records(store: Any, fake:
     tender = _field(fake, "leads", "Тендер")["id"]
     assert detail.custom[f"amo:{tender}"] == [{"value": True}]  # an unmapped remote field is kept verbatim
     contact = get_contact(store, detail.contacts[0].id)
-    assert contact.phones == ["+79161234567"] and contact.emails == ["Ivan@example.com"] and contact.position == "CTO"
+    assert contact.phones == ["+79161234567"] and contact.emails == ["ivan@example.com"] and contact.position == "CTO"
     company = _local(store, Company, name="Магнит")
     assert company.inn == "7707083893"
     # local -> remote

@@ -32,7 +32,13 @@ def add_lead(
     name: Annotated[str, typer.Argument(help='Deal name, e.g. "Сайт для Магнита".')],
     phone: Annotated[str | None, typer.Option(help="Contact phone, any format.")] = None,
     email: Annotated[str | None, typer.Option(help="Contact email.")] = None,
-    contact: Annotated[str | None, typer.Option(help="Contact name (default: email or phone).")] = None,
+    contact: Annotated[
+        str | None,
+        typer.Option(
+            help="Contact: the name or id prefix of an existing one (linked when exactly one matches), "
+            "or the name of a new one (default: email or phone)."
+        ),
+    ] = None,
     company: Annotated[str | None, typer.Option(help="Company name or id (created if new).")] = None,
     budget: Annotated[str | None, typer.Option(help='Budget in RUB: 1500000, "1,5 млн", 150k.')] = None,
     budget_usd: Annotated[str | None, typer.Option("--budget-usd", help="Budget in USD.")] = None,
@@ -75,6 +81,12 @@ def add_lead(
         emit_json(deal)
         return
     say(f"Created deal {deal.id[:8]} «{clean(deal.name)}» in {clean(deal.pipeline)} / {clean(deal.stage)}")
+    if deal.contacts:
+        main = next((c for c in deal.contacts if c.is_main), deal.contacts[0])
+        company = f" at {clean(deal.company.name)}" if deal.company else ""
+        say(f"Contact {main.id[:8]} «{clean(main.name)}»{company}")
+    for notice in deal.notices:
+        say(f"Note: {clean(notice)}")
 
 
 @app.command("contact")

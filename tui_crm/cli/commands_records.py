@@ -21,8 +21,8 @@ if TYPE_CHECKING:  # services load only when a command runs (see cli/main.py)
     from tui_crm.services.views import DealDetail
 
 deals = typer.Typer(help="List, show, edit and tag deals; link and unlink their contacts.", no_args_is_help=True)
-contacts = typer.Typer(help="List, show, edit and tag contacts.", no_args_is_help=True)
-companies = typer.Typer(help="List, show, edit and tag companies.", no_args_is_help=True)
+contacts = typer.Typer(help="List, show, edit, tag and merge contacts.", no_args_is_help=True)
+companies = typer.Typer(help="List, show, edit, tag and merge companies.", no_args_is_help=True)
 apps = {"deals": deals, "contacts": contacts, "companies": companies}
 
 LimitOpt = Annotated[int, typer.Option(help="Rows per page.")]
@@ -416,6 +416,109 @@ def companies_tag(ref: Annotated[str, typer.Argument()], add: TagAddOpt = None, 
 
     tags = set_company_tags(state.crm(), ref, add or [], remove or [])
     say("Tags: " + (clean(tags) or "—"))
+
+
+KeepOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--keep",
+        metavar="FIELD=a|b",
+        help="Whose value a field keeps: a (the first record, which survives) or b (the second). "
+        "Default: a's value, or b's where a has none (repeatable).",
+        show_default=False,
+    ),
+]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would be kept and moved; change nothing.")]
+
+
+def _merge(kind: str, a: str, b: str, keep: list[str] | None, dry_run: bool, json_: bool) -> None:
+    from tui_crm.services.merge import merge, plan_merge
+
+    crm = state.crm()
+    choices = _keep_pairs(keep)
+    plan = plan_merge(crm, kind, a, b, choices)
+    if dry_run:
+        if json_:
+            emit_json(plan)
+            return
+        _print_plan(plan)
+        return
+    report = merge(crm, kind, a, b, choices)
+    if json_:
+        emit_json(report)
+        return
+    _print_plan(plan)
+    moved = _moves(report.moved) or "nothing else"
+    say(f"Merged «{clean(report.loser.name)}» into {report.winner.id[:8]} «{clean(report.winner.name)}»; moved {moved}.")
+    say(f"Undo with: crm bulk undo {report.batch_id[:8]}")
+
+
+def _keep_pairs(items: list[str] | None) -> dict[str, str]:
+    from tui_crm.domain.errors import ValidationError
+
+    keep: dict[str, str] = {}
+    for item in items or []:
+        key, sep, side = item.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError("--keep", f"{item!r}: write FIELD=a or FIELD=b, e.g. --keep position=b")
+        keep[key.strip()] = side.strip().lower()
+    return keep
+
+
+def _print_plan(plan) -> None:  # type: ignore[no-untyped-def]
+    rows = [
+        (f.key, f.a or "—", f.b or "—", "a" if f.keep == "a" else "b ←")
+        for f in plan.fields
+        if f.a or f.b
+    ]
+    table(f"Merge {plan.b.id[:8]} into {plan.a.id[:8]}", ["field", f"a: {plan.a.name}", f"b: {plan.b.name}", "keeps"], rows)
+    say(f"From b to a: {_moves(plan.moves) or 'nothing'}")
+
+
+_SINGULAR = {"phones": "phone", "emails": "e-mail", "messengers": "messenger", "tags": "tag", "notes": "note",
+             "tasks": "task", "files": "file", "deals": "deal", "contacts": "contact"}
+
+
+def _moves(moves: dict[str, int]) -> str:
+    """``2 phones, 1 e-mail, 3 deals``."""
+    return ", ".join(
+        f"{n} {_SINGULAR.get(what, what) if n == 1 else what.replace('emails', 'e-mails')}" for what, n in moves.items() if n
+    )
+
+
+@contacts.command("merge")
+def contacts_merge(
+    a: Annotated[str, typer.Argument(help="The contact that stays (id prefix or name).")],
+    b: Annotated[str, typer.Argument(help="The duplicate folded into it, then deleted.")],
+    keep: KeepOpt = None,
+    dry_run: DryRunOpt = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Merge two contacts that are one person: b's phones, e-mails, notes, tasks, files, tags and deals go to a.
+
+    \b
+    crm contacts merge 1a2b 3c4d                 a's values, gaps filled from b
+    crm contacts merge 1a2b 3c4d --keep position=b --keep name=b
+    Undo: crm bulk undo BATCH (printed), or z on the contacts list.
+    """
+    _merge("contact", a, b, keep, dry_run, json_)
+
+
+@companies.command("merge")
+def companies_merge(
+    a: Annotated[str, typer.Argument(help="The company that stays (id prefix or name).")],
+    b: Annotated[str, typer.Argument(help="The duplicate folded into it, then deleted.")],
+    keep: KeepOpt = None,
+    dry_run: DryRunOpt = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Merge two companies that are one: b's contacts, deals, phones, e-mails, notes, tasks, files and tags go to a.
+
+    \b
+    crm companies merge Ромашка "ООО Ромашка" --keep inn=b
+    Undo: crm bulk undo BATCH (printed), or z on the companies list.
+    """
+    _merge("company", a, b, keep, dry_run, json_)
 
 
 @deals.command("attach")

@@ -428,10 +428,20 @@ def bulk_delete(
 def bulk_undo(
     batch: Annotated[str | None, typer.Argument(help="Batch id (default: the last mass delete).")] = None, json_: JsonOpt = False
 ) -> None:
-    """Restore the deals a mass delete removed."""
+    """Restore the deals a mass delete removed, or split a merge again (crm contacts|companies merge)."""
     from tui_crm.services.bulk import undo_delete
+    from tui_crm.services.merge import merge_to_undo, undo_merge
 
-    _report(undo_delete(state.crm(), batch), json_)
+    crm = state.crm()
+    merged = merge_to_undo(crm, batch)  # the batch is a merge, or the last merge came after the last mass delete
+    if merged is not None:
+        split = undo_merge(crm, merged)
+        if json_:
+            emit_json(split)
+        else:
+            say(f"Split «{clean(split.loser.name)}» from «{clean(split.winner.name)}» again (batch {split.batch_id[:8]})")
+        return
+    _report(undo_delete(crm, batch), json_)
 
 
 @unsorted.command("list")

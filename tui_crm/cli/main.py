@@ -193,7 +193,9 @@ def explain(exc: BaseException) -> tuple[int, str, list[str], dict[str, Any]]:
             details = list(exc.candidates)
             extra["candidates"] = details
         elif isinstance(exc, DuplicateFound):
-            details = [f"{c.id[:8]}  {c.name}  (same {c.reason})" for c in exc.candidates]  # type: ignore[attr-defined]
+            from tui_crm.services.parties import candidate_note
+
+            details = [f"{c.id[:8]}  {c.name}  ({candidate_note(c)})" for c in exc.candidates]  # type: ignore[arg-type, attr-defined]
             extra["candidates"] = [
                 {"id": c.id, "name": c.name, "reason": c.reason}  # type: ignore[attr-defined]
                 for c in exc.candidates

@@ -20,10 +20,23 @@ Pure: no I/O.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from tui_crm.domain.text import fold
 
-__all__ = ["LEGAL_FORMS", "company_name_key", "email_key", "phone_key", "phone_tail"]
+__all__ = [
+    "LEGAL_FORMS",
+    "PHONE_TAIL",
+    "company_name_key",
+    "email_key",
+    "phone_index_terms",
+    "phone_key",
+    "phone_query_terms",
+    "phone_tail",
+]
+
+PHONE_TAIL = 7
+"""Digits of a number people remember and copy on their own ("555-12-34")."""
 
 # Legal-form words as they are written in Russian and international names,
 # folded (lower case, ё → е). Longest first so "ооо" never eats part of a word.
@@ -82,7 +95,7 @@ def email_key(email: str) -> str:
     sales team writes to treats it so, and a duplicate that differs only in
     case is the commonest duplicate there is.
     """
-    return email.strip().casefold()
+    return unicodedata.normalize("NFC", email.strip()).casefold()
 
 
 def phone_key(e164: str) -> str:
@@ -90,7 +103,7 @@ def phone_key(e164: str) -> str:
     return "".join(ch for ch in e164 if "0" <= ch <= "9")
 
 
-def phone_tail(typed: str, length: int = 7) -> str | None:
+def phone_tail(typed: str, length: int = PHONE_TAIL) -> str | None:
     """The last ``length`` digits of what the user typed, when it has that many.
 
     People remember and copy the end of a number ("555-12-34"); matching on
@@ -98,6 +111,51 @@ def phone_tail(typed: str, length: int = 7) -> str | None:
     """
     digits = "".join(ch for ch in typed if ch.isdigit())
     return digits[-length:] if len(digits) >= length else None
+
+
+def phone_index_terms(e164: str) -> list[str]:
+    """The digit strings a stored phone is indexed under, for prefix search.
+
+    The whole number with its country code (``79165551234``: typed as
+    ``+7 916…``), the last ten digits (``9165551234``: the national number,
+    typed after a trunk ``8`` or without any prefix) and the last seven (the
+    subscriber number, ``5551234``: what people copy from a signature).
+    :func:`phone_query_terms` turns what a user types into prefixes of these.
+    """
+    digits = phone_key(e164)
+    terms = [digits]
+    for length in (10, PHONE_TAIL):
+        if len(digits) > length and digits[-length:] not in terms:
+            terms.append(digits[-length:])
+    return terms
+
+
+_PHONE_CHARS = frozenset("0123456789+-() .\u00a0\t/")
+_TRUNK_PREFIXES = "08"  # Russian ``8 916…``, and the ``0`` most other countries dial first
+
+
+def phone_query_terms(typed: str, min_digits: int = 3) -> list[str] | None:
+    """Digit prefixes that find a phone however it was typed or copied.
+
+    ``None`` when ``typed`` does not look like (part of) a phone number:
+    anything but digits and ``+ - ( ) . /`` and spaces, or fewer than
+    ``min_digits`` digits. Otherwise the digits joined (``916 555`` →
+    ``916555``), plus the last ten digits of a longer number and the digits
+    without a leading trunk ``8``/``0`` (``8 916 555`` → ``916555``). Each
+    term is meant as a prefix of :func:`phone_index_terms`: whichever way the
+    number was written, one of them is.
+    """
+    if not typed.strip() or any(ch not in _PHONE_CHARS for ch in typed):
+        return None
+    digits = phone_key(typed)
+    if len(digits) < min_digits:
+        return None
+    terms = [digits]
+    if len(digits) > 10:
+        terms.append(digits[-10:])
+    if digits[0] in _TRUNK_PREFIXES and len(digits) > min_digits:
+        terms.append(digits[1:])
+    return list(dict.fromkeys(terms))
 
 
 def company_name_key(name: str) -> str:

@@ -135,7 +135,9 @@ def add_company(crm: Crm, data: CompanyInput, policy: OnDuplicate = OnDuplicate.
     with crm.uow() as work:
         session = work.session
         responsible_id = assignable_user(session, data.responsible).id if data.responsible else crm.user_id
-        match = check_duplicates(session, "company", policy, name=str(plain["name"]), channels=channels, inn=plain.get("inn"))  # type: ignore[arg-type]
+        match = check_duplicates(
+            session, "company", policy, name=str(plain["name"]), channels=channels, inn=plain.get("inn"), user_id=crm.user_id  # type: ignore[arg-type]
+        )
         if match is None:
             company = Company(responsible_id=responsible_id, **plain)  # type: ignore[arg-type]
             work.create(company)

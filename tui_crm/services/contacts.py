@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 from sqlmodel import Session, col, select
 
-from tui_crm.domain.errors import NotFoundError, ValidationError
+from tui_crm.domain.errors import AmbiguousError, NotFoundError, ValidationError
 from tui_crm.domain.fields import validate_value
+from tui_crm.domain.ids import short_id
 from tui_crm.domain.text import fold
-from tui_crm.domain.validation import normalize_email, normalize_phone
+from tui_crm.domain.validation import normalize_phone, validate_inn
 from tui_crm.domain.when import parse_when
 from tui_crm.services.context import Crm
+from tui_crm.services.duplicates import companies_named
 from tui_crm.services.parties import (
     Channels,
     OnDuplicate,
     assignable_user,
     attach_channels,
     check_duplicates,
+    email_channel,
     find_user,
     list_parties,
     search_ids,
@@ -125,36 +129,74 @@ def _validate(crm: Crm, data: ContactInput) -> _ValidContact:
 
 
 def company_for(work: UnitOfWork, ref: str, responsible_id: str | None) -> Company:
-    """An existing company by id/name, or a new one with that name."""
+    """An existing company by id, name, INN or the same name without its
+    legal form and quotes (``ООО «Ромашка»`` finds «Ромашка»), or a new one
+    with that name.
+
+    Several companies sharing the name key is ambiguous (AmbiguousError
+    lists them, nothing is written): guessing would file a deal under the
+    wrong client.
+    """
+    session = work.session
     try:
-        return resolve(work.session, Company, ref)
+        return resolve(session, Company, ref)
     except NotFoundError:
-        company = Company(name=ref.strip(), name_fold=fold(ref), responsible_id=responsible_id)
-        work.create(company)
-        work.session.flush()
-        reindex(work.session, "company", company.id)
-        return company
+        pass
+    inn = _valid_inn(ref)
+    if inn:
+        company = session.exec(select(Company).where(Company.inn == inn, col(Company.deleted_at).is_(None))).first()
+        if company is not None:
+            return company
+    same = companies_named(session, ref)
+    if len(same) == 1:
+        found = session.get(Company, same[0])
+        assert found is not None
+        return found
+    if len(same) > 1:
+        rows = [session.get(Company, i) for i in same[:6]]
+        raise AmbiguousError(
+            f"{len(same)} companies match {ref!r}; use the id",
+            [f"{short_id(r.id)}  {r.name}" for r in rows if r is not None],
+        )
+    company = Company(name=ref.strip(), name_fold=fold(ref), responsible_id=responsible_id)
+    work.create(company)
+    session.flush()
+    reindex(session, "company", company.id)
+    return company
+
+
+def _valid_inn(text: str) -> str | None:
+    try:
+        return validate_inn(text)
+    except ValidationError:
+        return None
 
 
 def write_contact(
-    crm: Crm, work: UnitOfWork, data: ContactInput, policy: OnDuplicate = OnDuplicate.ERROR
+    crm: Crm, work: UnitOfWork, data: ContactInput, policy: OnDuplicate = OnDuplicate.ERROR, *, into: Contact | None = None
 ) -> tuple[Contact, bool]:
     """Create or enrich a contact inside a caller's transaction.
 
     Returns (contact, created). Used by ``add_contact`` and by lead capture,
-    which must write the deal and its contact in one transaction.
+    which must write the deal and its contact in one transaction. ``into``:
+    enrich this contact (one the caller already picked) without a duplicate
+    check.
     """
     valid = _validate(crm, data)
     session = work.session
     responsible_id = assignable_user(session, data.responsible).id if data.responsible else crm.user_id
-    match = check_duplicates(session, "contact", policy, name=valid.name, channels=valid.channels)
-    created = match is None
-    if match is None:
+    if into is not None:
+        match_id: str | None = into.id
+    else:
+        match = check_duplicates(session, "contact", policy, name=valid.name, channels=valid.channels, user_id=crm.user_id)
+        match_id = match.id if match else None
+    created = match_id is None
+    if match_id is None:
         contact = Contact(name=valid.name, name_fold=fold(valid.name), responsible_id=responsible_id)
         work.create(contact)
         session.flush()
     else:
-        contact = session.get(Contact, match.id)  # type: ignore[assignment]
+        contact = session.get(Contact, match_id)  # type: ignore[assignment]
         assert contact is not None
     fill = {
         "position": data.position,
@@ -178,6 +220,60 @@ def write_contact(
     if not created:  # an enriched contact: its deals are found by its new phone or e-mail too
         reindex_linked(session, "contact", contact.id)
     return contact, created
+
+
+def lead_contact(crm: Crm, work: UnitOfWork, data: ContactInput, *, typed: str | None) -> tuple[Contact, list[str]]:
+    """The contact a captured lead is for, and what the user should be told.
+
+    - A phone or e-mail that is already someone's picks that contact (one
+      person, one record) and adds what is new to it; when that contact is
+      not the one ``typed`` names, the notice says so, with the way back.
+    - Otherwise ``typed`` (the ``--contact`` of ``crm add lead``) picks an
+      existing contact by id prefix or by its whole name, when exactly one
+      has it; several are ambiguous (nothing is written: guessing would
+      put the deal on the wrong person).
+    - Otherwise a new contact is made.
+    """
+    session = work.session
+    channels = validate_channels(data.phones, data.emails, crm.settings.phone_region)
+    keyed = check_duplicates(session, "contact", OnDuplicate.MATCH, name=data.name, channels=channels)
+    if keyed is not None:
+        contact, _ = write_contact(crm, work, data, OnDuplicate.MATCH)
+        notices: list[str] = []
+        named = _named_contacts(session, typed) if typed else []
+        if typed and contact.id not in [c.id for c in named] and fold(contact.name) != fold(typed):
+            via = data.phones[0] if keyed.reason == "phone" and data.phones else (data.emails[0] if data.emails else "")
+            notices.append(
+                f"{via} is already {contact.name}'s ({short_id(contact.id)}), so the deal is linked to {contact.name} "
+                f"rather than to «{typed}». Wrong person? Unlink them (crm deals unlink) and link the right contact."
+            )
+        return contact, notices
+    if typed:
+        named = _named_contacts(session, typed)
+        if len(named) > 1:
+            raise AmbiguousError(
+                f"{len(named)} contacts match {typed!r}; give --contact the id of the one you mean",
+                [f"{short_id(c.id)}  {c.name}" for c in named[:6]],
+            )
+        if named:
+            contact, _ = write_contact(crm, work, data, into=named[0])
+            return contact, []
+    contact, _ = write_contact(crm, work, data, OnDuplicate.CREATE)
+    return contact, []
+
+
+def _named_contacts(session: Session, typed: str) -> list[Contact]:
+    """Live contacts ``typed`` names: by id prefix (4+ hex characters), else by whole folded name."""
+    live = col(Contact.deleted_at).is_(None)
+    ref = typed.strip().lower()
+    if _ID_PREFIX.match(ref):
+        by_id = list(session.exec(select(Contact).where(col(Contact.id).startswith(ref), live).limit(7)))
+        if by_id:
+            return by_id
+    return list(session.exec(select(Contact).where(Contact.name_fold == fold(typed), live).limit(7)))
+
+
+_ID_PREFIX = re.compile(r"^[0-9a-f]{4,32}$")
 
 
 def add_contact(crm: Crm, data: ContactInput, policy: OnDuplicate = OnDuplicate.ERROR) -> ContactDetail:
@@ -206,7 +302,7 @@ def removal_targets(crm: Crm, remove: Removals | None, kinds: Sequence[str]) -> 
             if kind == "phone":
                 normalized = normalize_phone(raw, crm.settings.phone_region)
             elif kind == "email":
-                normalized = normalize_email(raw)
+                normalized = email_channel(raw)
             else:
                 normalized = raw.strip()  # messengers are stored as typed, trimmed
             if (kind, normalized) not in targets:  # the same number typed twice, two ways

@@ -13,10 +13,10 @@ from tui_crm.domain.errors import GateHeld, GateRefused, ValidationError
 from tui_crm.domain.gates import emptied_required, missing_fields
 from tui_crm.domain.text import fold
 from tui_crm.domain.when import parse_when
-from tui_crm.services.contacts import ContactInput, company_for, write_contact
+from tui_crm.services.contacts import ContactInput, company_for, lead_contact
 from tui_crm.services.context import Crm
 from tui_crm.services.deal_values import ParsedValue, from_minor, gate_values, parse_deal_values, write_deal_values
-from tui_crm.services.parties import OnDuplicate, assignable_user
+from tui_crm.services.parties import assignable_user
 from tui_crm.services.pipelines import find_pipeline, find_stage
 from tui_crm.services.rates import stamp_closing_rate
 from tui_crm.services.records import change_tags, custom_values, reindex, resolve, tags_of, user_names
@@ -47,6 +47,7 @@ class LeadInput:
     responsible: str | None = None
     tags: list[str] = field(default_factory=list)
     values: dict[str, str] = field(default_factory=dict)
+    link_named_contact: bool = True  # contact_name (or an id prefix) may pick an existing contact
 
 
 def capture_lead(crm: Crm, data: LeadInput) -> DealDetail:
@@ -89,8 +90,9 @@ def capture_lead(crm: Crm, data: LeadInput) -> DealDetail:
         work.create(deal)
         session.flush()
         contact: Contact | None = None
+        notices: list[str] = []
         if wants_contact:
-            contact, _ = write_contact(
+            contact, notices = lead_contact(
                 crm,
                 work,
                 ContactInput(
@@ -100,11 +102,13 @@ def capture_lead(crm: Crm, data: LeadInput) -> DealDetail:
                     company=data.company,
                     responsible=data.responsible,
                 ),
-                OnDuplicate.MATCH,
+                typed=data.contact_name if data.link_named_contact else None,
             )
             _link_contact(work, deal, contact, main=True)
         if data.company:
             work.update(deal, company_id=company_for(work, data.company, responsible_id).id)
+        elif contact is not None and contact.company_id:  # the matched contact's company
+            work.update(deal, company_id=contact.company_id)
         write_deal_values(crm, work, deal, parsed)
         check_gate(crm, session, deal, pipeline.key, stage)
         if data.tags:
@@ -127,6 +131,7 @@ def capture_lead(crm: Crm, data: LeadInput) -> DealDetail:
             )
         reindex(session, "deal", deal.id)
         detail = deal_detail(session, deal)  # read in the same transaction: no second one
+        detail.notices = notices
     return detail
 
 

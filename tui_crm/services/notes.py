@@ -35,6 +35,8 @@ _FIELD_LABELS = {
     "tags": "Теги",
     "phones": "Телефон",
     "emails": "Email",
+    "merged_from": "Объединён с",  # services.merge: the record folded into this one
+    "merged_into": "Объединён в",
 }
 _QUIET_FIELDS = {"stage_entered_at", "closed_at", "pipeline_id", "deleted_at"}
 

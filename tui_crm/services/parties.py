@@ -10,6 +10,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from tui_crm.domain.errors import DuplicateFound, NotFoundError, ValidationError
+from tui_crm.domain.matching import email_key
 from tui_crm.domain.text import fold
 from tui_crm.domain.validation import normalize_email, normalize_phone
 from tui_crm.services.duplicates import find_duplicates
@@ -32,14 +33,22 @@ class OnDuplicate(StrEnum):
 @dataclass
 class Channels:
     phones: list[tuple[str, str]]  # (as typed, E.164)
-    emails: list[tuple[str, str]]  # (as typed, normalised)
+    emails: list[tuple[str, str]]  # (as typed, matching key: validated and case folded)
+
+
+def email_channel(raw: str) -> str:
+    """An e-mail as the store keeps it: validated, then folded by
+    ``domain.matching.email_key``, so every lookup (duplicates, capture,
+    removal, sync) is a plain, indexed equality and case never makes a
+    second record."""
+    return email_key(normalize_email(raw))
 
 
 def validate_channels(phones: list[str], emails: list[str], region: str) -> Channels:
     """Validate every phone and email before anything is written."""
     return Channels(
         phones=[(p.strip(), normalize_phone(p, region)) for p in phones if p.strip()],
-        emails=[(e.strip(), normalize_email(e)) for e in emails if e.strip()],
+        emails=[(e.strip(), email_channel(e)) for e in emails if e.strip()],
     )
 
 
@@ -79,8 +88,13 @@ def check_duplicates(
     name: str,
     channels: Channels,
     inn: str | None = None,
+    user_id: str | None = None,
 ) -> DuplicateCandidate | None:
-    """Apply the duplicate policy; returns the record to enrich, if any."""
+    """Apply the duplicate policy; returns the record to enrich, if any.
+
+    A refusal names each candidate's responsible, and says to agree a
+    transfer with them when the record is not the acting user's (``user_id``).
+    """
     if policy is OnDuplicate.CREATE:
         return None
     candidates = find_duplicates(
@@ -97,11 +111,21 @@ def check_duplicates(
         return None
     if policy in (OnDuplicate.ENRICH, OnDuplicate.MATCH):
         return candidates[0]
-    listing = "; ".join(f"{c.id[:8]} {c.name} (same {c.reason})" for c in candidates[:5])
+    listing = "; ".join(f"{c.id[:8]} {c.name} ({candidate_note(c)})" for c in candidates[:5])
+    others = sorted({c.responsible for c in candidates[:5] if c.responsible and c.responsible_id != user_id})
+    transfer = f" It is {', '.join(others)}'s: agree a transfer with them first." if others else ""
     raise DuplicateFound(
-        f"A {entity_type} like this exists: {listing}. Use --enrich to add to it or --force to create another.",
+        f"A {entity_type} like this exists: {listing}.{transfer} Use --enrich to add to it or --force to create another.",
         candidates,
     )
+
+
+def candidate_note(candidate: DuplicateCandidate) -> str:
+    """``same e-mail, responsible: Иван`` — why a record is a likely duplicate, and whose it is."""
+    reason = {"email": "same e-mail", "phone": "same phone", "inn": "same INN", "name": "same name"}.get(
+        candidate.reason, f"same {candidate.reason}"
+    )
+    return f"{reason}, responsible: {candidate.responsible or 'nobody'}"
 
 
 def list_parties(

@@ -36,9 +36,9 @@ def search_parties(crm: Crm, query: str, entity_type: str = "contact", *, limit:
     first phone, e-mail and company: enough to tell two «Иван Петров» apart
     when picking one (to link to a deal, say).
 
-    Name, phone (any way it is typed) and e-mail all match, as in ``search``.
+    Name, phone (any way it is typed: ``storage.search_index.match_expression``)
+    and e-mail all match, as in ``search``.
     """
-    query = _phone_query(query) or query
     if not query.strip():
         return []
     with crm.read() as session:
@@ -48,21 +48,6 @@ def search_parties(crm: Crm, query: str, entity_type: str = "contact", *, limit:
             return []
         rows = {r.id: r for r in list_parties(session, entity_type, query_ids=ids, limit=len(ids))}
     return [rows[i] for i in ids if i in rows]
-
-
-def _phone_query(query: str) -> str | None:
-    """A phone typed with spaces or dashes (``8 916 123-45-67``) as the digits the
-    index holds; the index has each number whole and without the country code,
-    so a Russian trunk ``8``/``7`` is dropped. ``None``: not a phone."""
-    if not query.strip() or any(ch not in _PHONE_CHARS for ch in query):
-        return None
-    digits = "".join(ch for ch in query if ch.isdigit())
-    if len(digits) < 4:
-        return None
-    return digits[-10:] if len(digits) == 11 and digits[0] in "78" else digits
-
-
-_PHONE_CHARS = frozenset("0123456789+-() .")
 
 
 def _detail(row: Record) -> str:

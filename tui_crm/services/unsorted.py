@@ -113,6 +113,7 @@ def accept(crm: Crm, ref: str, deal_name: str | None = None) -> DealDetail:
             email=entry.sender_email,
             phone=entry.sender_phone,
             contact_name=entry.sender_name or entry.sender_email,
+            link_named_contact=False,  # a sender's name is not the user's pick: match by e-mail/phone only
             pipeline=pipeline.key,
             source=entry.source,
             values={"source_message": entry.body or ""} if entry.body else {},

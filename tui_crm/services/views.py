@@ -114,6 +114,7 @@ class DealDetail:
     files: list[str] = field(default_factory=list)
     closing_rate: Decimal | None = None  # RUB per USD of the won day (Bank of Russia)
     closing_rate_date: date | None = None
+    notices: list[str] = field(default_factory=list)  # what capture decided for the user to know (a matched contact...)
 
 
 @dataclass
@@ -251,6 +252,8 @@ class DuplicateCandidate:
     entity_type: str
     name: str
     reason: str  # email | phone | inn | name
+    responsible: str | None = None  # whose record it is: the manual says agree a transfer with them
+    responsible_id: str | None = None
 
 
 @dataclass

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
+from tui_crm.domain.matching import phone_index_terms, phone_query_terms
 from tui_crm.domain.text import fold
 
 SHORT_QUERY = 2  # letters; see search()
@@ -27,12 +28,9 @@ class SearchHit:
 
 
 def phone_search_forms(e164: str) -> list[str]:
-    """Digits of a phone as people type them: full, and without the country code."""
-    digits = "".join(ch for ch in e164 if ch.isdigit())
-    forms = [digits]
-    if len(digits) > 10:
-        forms.append(digits[-10:])
-    return forms
+    """Digits of a phone as people type them: whole, national and the last
+    seven (``domain.matching.phone_index_terms``)."""
+    return phone_index_terms(e164)
 
 
 def index_record(conn: Connection, entity_type: str, entity_id: str, title: str, body: list[str]) -> None:
@@ -61,11 +59,20 @@ def unindex_record(conn: Connection, entity_id: str) -> None:
 
 
 def match_expression(query: str, title_only: bool = False) -> str | None:
-    """An FTS5 query where every word is a prefix and all must match."""
+    """An FTS5 query where every word is a prefix and all must match.
+
+    A query that looks like a phone (digits and ``+ - ( )``, however
+    grouped: ``8 916 555-12-34``, ``916 555``, ``555-12-34``) also matches
+    its digits joined, as prefixes of the forms a phone is indexed under
+    (``domain.matching``), so a number is found however it was typed.
+    """
     tokens = _TOKEN.findall(fold(query))
     if not tokens:
         return None
     expression = " AND ".join(f'"{token}"*' for token in tokens)
+    phone = None if title_only else phone_query_terms(query)
+    if phone:
+        expression = " OR ".join([f"({expression})", *(f'"{term}"*' for term in phone)])
     return f"title : ({expression})" if title_only else expression
 
 

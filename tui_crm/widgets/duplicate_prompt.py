@@ -3,7 +3,9 @@
 ``PartyForm`` saves with ``OnDuplicate.ERROR`` first. When the service
 finds a likely duplicate (same e-mail, phone, INN or name) it raises
 ``DuplicateFound``; the form then shows ``DuplicatePrompt`` with the
-candidates and the manual's choice: use the existing record (the new
+candidates, each with its responsible (a record that is someone else's is
+taken over only after agreeing a transfer with them, says the manual), and
+the manual's choice: use the existing record (the new
 details enrich the best match, ``OnDuplicate.ENRICH``) or create another
 one anyway (``OnDuplicate.CREATE``). Going back leaves nothing saved.
 """
@@ -34,10 +36,21 @@ REASONS = {"email": "same e-mail", "phone": "same phone", "inn": "same INN", "na
 
 
 def candidate_line(candidate: DuplicateCandidate) -> Text:
+    """``• Ольга Ёлкина  (same e-mail · Иван Смирнов)``: the record, why it
+    matched and whose it is."""
     line = Text("• ")
     line.append(clean(candidate.name, one_line=True), style="bold")
-    line.append(f"  ({REASONS.get(candidate.reason, candidate.reason)})", style="dim")
+    owner = clean(candidate.responsible or "nobody", one_line=True)
+    line.append(f"  ({REASONS.get(candidate.reason, candidate.reason)} · responsible: {owner})", style="dim")
     return line
+
+
+def transfer_note(candidates: Sequence[DuplicateCandidate], user_id: str | None) -> str | None:
+    """The manual's rule for a record that is someone else's: agree a transfer first."""
+    others = sorted({c.responsible for c in candidates if c.responsible and c.responsible_id != user_id})
+    if not others:
+        return None
+    return f"Not yours: {', '.join(others)} is responsible. Agree a transfer with them before you take it over."
 
 
 class DuplicatePrompt(ModalScreen[OnDuplicate | None]):
@@ -51,10 +64,11 @@ class DuplicatePrompt(ModalScreen[OnDuplicate | None]):
         Binding("escape", "choose('')", "Back", id="duplicate.back"),
     ]
 
-    def __init__(self, entity_type: str, candidates: Sequence[DuplicateCandidate]) -> None:
+    def __init__(self, entity_type: str, candidates: Sequence[DuplicateCandidate], user_id: str | None = None) -> None:
         super().__init__()
         self.entity_type = entity_type
         self.candidates = list(candidates)
+        self.user_id = user_id
 
     def compose(self) -> ComposeResult:
         best = self.candidates[0].name if self.candidates else ""
@@ -63,6 +77,9 @@ class DuplicatePrompt(ModalScreen[OnDuplicate | None]):
             yield Static(f"A {self.entity_type} like this already exists:", classes="dialog-intro", markup=False)
             for candidate in self.candidates[:8]:
                 yield Static(candidate_line(candidate))
+            note = transfer_note(self.candidates[:8], self.user_id)
+            if note:
+                yield Static(plain(clean(note, one_line=True)), classes="dialog-intro", id="duplicate-transfer")
             yield Static(
                 plain(f"Use the existing one adds what you typed to «{clean(best, one_line=True)}»."),
                 classes="dialog-intro",
@@ -136,5 +153,5 @@ class PartyForm(FormDialog[ContactDetail | CompanyDetail]):
             self.policy = policy
             self.run_submit(self.values())
 
-        self.app.push_screen(DuplicatePrompt(self.entity_type, candidates), chosen)
+        self.app.push_screen(DuplicatePrompt(self.entity_type, candidates, self.crm.user_id), chosen)
         return True

@@ -208,12 +208,16 @@ def _phone(value: str, region: str) -> str:
 
 
 def _email(value: str) -> str:
+    """The local store's form of an e-mail (validated, case folded:
+    ``domain.matching.email_key``), so the same address on both sides
+    compares equal and a pull never makes a second one."""
+    from tui_crm.domain.matching import email_key
     from tui_crm.domain.validation import normalize_email
 
     try:
-        return normalize_email(value)
+        return email_key(normalize_email(value))
     except Exception:  # noqa: BLE001
-        return value.strip().lower()
+        return email_key(value)
 
 
 def decode_value(binding: Binding, values: list[JSON] | None, region: str = "RU") -> Any:
