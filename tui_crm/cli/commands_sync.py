@@ -223,11 +223,9 @@ def conflicts(
 
 
 def _show(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
+    from tui_crm.sync.mapping import display_value
+
+    return display_value(value)
 
 
 @auth_app.command("amocrm")
