@@ -176,13 +176,18 @@ class IdMaps:
         self.l2r: dict[tuple[str, str], str] = {}
         self.r2l: dict[tuple[str, str], str] = {}
         self.state: dict[tuple[str, str], str] = {}
+        self.attempted: dict[tuple[str, str], int] = {}  # unix time of a create attempt not confirmed yet
 
     def load(self, session: Session) -> None:
         self.l2r.clear()
         self.r2l.clear()
         self.state.clear()
+        self.attempted.clear()
         for row in session.exec(select(SyncIdMap).where(SyncIdMap.adapter == self.adapter)):
             self.state[(row.entity, row.local_id)] = row.state
+            if row.state == "attempt" and row.attempt_at is not None:
+                stamp = row.attempt_at if row.attempt_at.tzinfo else row.attempt_at.replace(tzinfo=UTC)
+                self.attempted[(row.entity, row.local_id)] = int(stamp.timestamp())
             if row.remote_id is not None:
                 self.l2r[(row.entity, row.local_id)] = row.remote_id
                 self.r2l[(row.entity, row.remote_id)] = row.local_id
@@ -691,7 +696,12 @@ class SyncEngine:
         total = len(creates) + len(attempts) + len(updates)
         self.progress("push", entity, 0, total)
         if attempts:
-            found = self.adapter.find_created(entity, [self._push_item(entity, lid, records[lid])[0] for lid in attempts])
+            asked = []
+            for lid in attempts:
+                item = self._push_item(entity, lid, records[lid])[0]
+                item.attempt_at = self.maps.attempted.get((entity, lid))
+                asked.append(item)
+            found = self.adapter.find_created(entity, asked)
             with self.uow() as work:
                 gone_here: list[str] = []
                 for local_id in attempts:
@@ -751,6 +761,7 @@ class SyncEngine:
             with self.uow() as work:
                 for item in chunk:
                     self.maps.set(work.session, entity, item.local_id, None, "attempt", work.now)
+                    item.attempt_at = int(work.now.timestamp())
             self.adapter.create(entity, chunk, on_done)
         return counter[0]
 

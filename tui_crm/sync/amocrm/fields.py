@@ -33,6 +33,9 @@ from tui_crm.domain.text import fold
 JSON = dict[str, Any]
 UUID_FIELD_NAME = "tui_crm_uuid"
 DELETED_TAG = "tui-crm:deleted"
+# Where the id field cannot be created (no admin rights, ...): the record's id as a tag, which a
+# manager may write, set in the same request that creates the record.
+MARKER_PREFIX = "tui-crm:id:"
 
 ENTITY_PATHS = {"deal": "leads", "contact": "contacts", "company": "companies"}
 
