@@ -16,7 +16,10 @@ the real service does (reference sections 2, 3.1 and 6):
 * ``ignore_filters`` makes lead/contact/company lists ignore every
   ``filter[...]`` parameter (an account without API filtering; the account
   then reports ``is_api_filter_enabled: false``);
-* ``latency`` delays every response by that many seconds.
+* ``latency`` delays every response by that many seconds;
+* ``field_create_status`` answers every ``POST .../custom_fields`` with that
+  status (403: a manager's account without admin rights; 402 on a lapsed
+  plan; 404/405; a 5xx) while everything else works.
 
 ``fake.limits`` (:class:`Limits`) holds the rate limit: at most ``max_rps``
 API requests in any 1-second sliding window per client, else 429; after
@@ -83,6 +86,7 @@ class Faults:
         self.max_write_batch: int | None = None
         self.ignore_filters = False
         self.latency = 0.0
+        self.field_create_status: int | None = None
 
     def fail_next(
         self,

@@ -616,6 +616,10 @@ class FakeAmo:
         if self.faults.payment_required:
             raise ApiError(402, "Payment required")
         req.user_id = info.user_id
+        refuse = self.faults.field_create_status
+        if refuse is not None and req.method == "POST" and req.path.endswith("/custom_fields"):
+            detail = {403: "Only account administrators may add fields", 402: "Payment required"}
+            return self._fault_response(InjectedFault(refuse, 1, html=refuse in (502, 503), detail=detail.get(refuse)))
         is_write = req.method in ("POST", "PATCH")
         limit = self.faults.max_write_batch
         if is_write and limit is not None and isinstance(req.body, list) and len(req.body) > limit:

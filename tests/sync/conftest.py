@@ -76,7 +76,7 @@ ENTRY = "import sys; from tui_crm.startup import run; sys.argv[0] = 'crm'; run()
 
 
 class Cli:
-    """``crm`` in child processes on the test's store, with a file keyring they share."""
+    """``crm`` in child processes on the test's store, sharing one encrypted secret file."""
 
     def __init__(self, env: dict[str, str], db: Any) -> None:
         self.env = env
@@ -116,9 +116,16 @@ class Cli:
         )
 
 
+SECRETS_PASSPHRASE = "test passphrase for the secret store"
+
+
 @pytest.fixture
-def cli(tmp_path: Any, _crm_template: Any, fake: FakeAmo) -> Cli:
-    """A store connected to ``fake`` through ``crm auth amocrm`` (tokens in a file keyring)."""
+def cli(tmp_path: Any, _crm_template: Any, fake: FakeAmo, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """A store connected to ``fake`` through ``crm auth amocrm``.
+
+    Tokens go to the encrypted file store (``tmp_path/secrets.enc``, passphrase in
+    ``CRM_SECRETS_PASSPHRASE``), which every child process opens: the test keyring backend
+    given to the children keeps secrets in a plain JSON file, and tui-crm refuses it."""
     import os
     import shutil
     from pathlib import Path
@@ -139,13 +146,19 @@ def cli(tmp_path: Any, _crm_template: Any, fake: FakeAmo) -> Cli:
         "PYTHONPATH": str(root),
         "PYTHON_KEYRING_BACKEND": "tests.sync.keyring_backend.EnvFileKeyring",
         "CRM_TEST_KEYRING": str(tmp_path / "keyring.json"),
+        "CRM_SECRETS_FILE": str(tmp_path / "secrets.enc"),
+        "CRM_SECRETS_PASSPHRASE": SECRETS_PASSPHRASE,
     }
+    env.pop("CRM_SECRETS_BACKEND", None)
+    env.pop("CRM_AMOCRM_TOKEN", None)
     runner = Cli(env, db)
     from tests.fake_amocrm.keyrings import FileKeyring
     from tui_crm.services.sync import connect_amocrm
 
+    for key in ("CRM_SECRETS_FILE", "CRM_SECRETS_PASSPHRASE"):
+        monkeypatch.setenv(key, env[key])
     previous = keyring.get_keyring()
-    keyring.set_keyring(FileKeyring(env["CRM_TEST_KEYRING"]))
+    keyring.set_keyring(FileKeyring(env["CRM_TEST_KEYRING"]))  # what the children get: refused, so the file store
     crm = open_db(db)
     try:
         connect_amocrm(crm, base_url=fake.base_url, long_lived_token=fake.token)

@@ -18,6 +18,7 @@ import pytest
 
 from tests.fake_amocrm import FakeAmo, RecordedRequest, fixtures
 from tests.fake_amocrm.keyrings import FileKeyring, MemoryKeyring
+from tui_crm.secrets import EncryptedFileStore
 from tui_crm.sync.amocrm import (
     AmoAuthError,
     AmoClient,
@@ -29,10 +30,10 @@ from tui_crm.sync.amocrm import (
     AmoTokenStoreError,
     AmoUnavailable,
     AmoValidationError,
-    KeyringTokenStore,
     MemoryTokenStore,
     OAuthApp,
     RateLimiter,
+    SecretTokenStore,
     TokenPair,
     exchange_code,
 )
@@ -314,10 +315,10 @@ def test_threads_hitting_401_together_refresh_once(fake_amo: FakeAmo, tmp_path: 
 
 
 def _refresh_in_child(
-    base_url: str, keyring_path: str, lock_dir: str, app: tuple[str, str, str], start: Any, results: Any
+    base_url: str, secrets_path: str, lock_dir: str, app: tuple[str, str, str], start: Any, results: Any
 ) -> None:
-    keyring.set_keyring(FileKeyring(keyring_path))
-    client = AmoClient(base_url, KeyringTokenStore("acme"), oauth=OAuthApp(*app), lock_dir=lock_dir)
+    store = SecretTokenStore("acme", EncryptedFileStore(secrets_path, "child-pass-phrase"))
+    client = AmoClient(base_url, store, oauth=OAuthApp(*app), lock_dir=lock_dir)
     start.wait(timeout=60)
     try:
         results.put(("ok", client.account()["id"]))
@@ -328,47 +329,43 @@ def _refresh_in_child(
 
 
 def test_two_processes_refreshing_at_once_refresh_once(fake_amo: FakeAmo, tmp_path: Path) -> None:
-    keyring_path = tmp_path / "keyring.json"
-    previous = keyring.get_keyring()
-    keyring.set_keyring(FileKeyring(keyring_path))
-    try:
-        original = TokenPair.from_response(fake_amo.issue_tokens())
-        KeyringTokenStore("acme").save(original)
-        fake_amo.expire_access_tokens()
-        ctx = multiprocessing.get_context("spawn")
-        start = ctx.Barrier(2)
-        results = ctx.Queue()
-        app = (fake_amo.oauth.client_id, fake_amo.oauth.client_secret, fake_amo.oauth.redirect_uri)
-        args = (fake_amo.base_url, str(keyring_path), str(tmp_path / "locks"), app, start, results)
-        processes = [ctx.Process(target=_refresh_in_child, args=args) for _ in range(2)]
-        for process in processes:
-            process.start()
-        outcomes: list[tuple[str, Any]] = []
-        deadline = time.monotonic() + 60
-        while len(outcomes) < len(processes) and time.monotonic() < deadline:
-            try:
-                outcomes.append(results.get(timeout=0.2))
-            except queue.Empty:
-                if not any(p.is_alive() for p in processes) and results.empty():
-                    break
-        for process in processes:
-            process.join(timeout=30)
-        stored = KeyringTokenStore("acme").load()
-    finally:
-        keyring.set_keyring(previous)
+    secrets_path = tmp_path / "secrets.enc"
+    shared = SecretTokenStore("acme", EncryptedFileStore(secrets_path, "child-pass-phrase"))
+    original = TokenPair.from_response(fake_amo.issue_tokens())
+    shared.save(original)
+    fake_amo.expire_access_tokens()
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(2)
+    results = ctx.Queue()
+    app = (fake_amo.oauth.client_id, fake_amo.oauth.client_secret, fake_amo.oauth.redirect_uri)
+    args = (fake_amo.base_url, str(secrets_path), str(tmp_path / "locks"), app, start, results)
+    processes = [ctx.Process(target=_refresh_in_child, args=args) for _ in range(2)]
+    for process in processes:
+        process.start()
+    outcomes: list[tuple[str, Any]] = []
+    deadline = time.monotonic() + 60
+    while len(outcomes) < len(processes) and time.monotonic() < deadline:
+        try:
+            outcomes.append(results.get(timeout=0.2))
+        except queue.Empty:
+            if not any(p.is_alive() for p in processes) and results.empty():
+                break
+    for process in processes:
+        process.join(timeout=30)
+    stored = shared.load()
     assert outcomes == [("ok", fake_amo.state.account_id)] * 2
     assert fake_amo.refresh_grants == 1
     assert [r.status for r in fake_amo.requests if r.path == "/oauth2/access_token"] == [200]
     assert stored is not None and stored.refresh_token != original.refresh_token
 
 
-def test_exchange_code_and_keyring_store(fake_amo: FakeAmo, memory_keyring: MemoryKeyring) -> None:
+def test_exchange_code_and_the_keyring_secret_store(fake_amo: FakeAmo, memory_keyring: MemoryKeyring) -> None:
     app = _app(fake_amo)
     code = fake_amo.issue_auth_code()
     pair = exchange_code(fake_amo.base_url, app, code)
     with pytest.raises(AmoAuthError):
         exchange_code(fake_amo.base_url, app, code)
-    store = KeyringTokenStore("acme.amocrm.ru")
+    store = SecretTokenStore("acme.amocrm.ru")
     store.save(pair)
     secret = memory_keyring.get_password("tui-crm", "amocrm:acme.amocrm.ru")
     assert secret is not None and json.loads(secret)["refresh_token"] == pair.refresh_token
@@ -383,11 +380,14 @@ def test_exchange_code_and_keyring_store(fake_amo: FakeAmo, memory_keyring: Memo
     store.clear()
 
 
-def test_plaintext_keyrings_alt_backend_is_refused(memory_keyring: MemoryKeyring) -> None:
-    insecure = type("PlaintextKeyring", (MemoryKeyring,), {"__module__": "keyrings.alt.file"})()
+def test_a_plaintext_keyring_backend_is_refused_whatever_its_name(memory_keyring: MemoryKeyring, tmp_path: Path) -> None:
+    from tui_crm.secrets import KeyringSecretStore
+
+    insecure = type("SecureVault", (FileKeyring,), {"__module__": "corp.vault"})(tmp_path / "vault.json")
     keyring.set_keyring(insecure)
-    with pytest.raises(AmoTokenStoreError):
-        KeyringTokenStore("acme").save(TokenPair.long_lived_token("secret"))
+    with pytest.raises(AmoTokenStoreError, match="readable"):
+        SecretTokenStore("acme", KeyringSecretStore()).save(TokenPair.long_lived_token("secret"))
+    assert "secret" not in (tmp_path / "vault.json").read_text(encoding="utf-8")  # the canary is gone, no token
 
 
 # ----------------------------------------------------------------- writes

@@ -182,7 +182,10 @@ def test_sync_without_an_account_says_how_to_connect(crm: Any) -> None:
         make_adapter(crm)
 
 
-def test_crm_auth_amocrm_stores_tokens_only_in_the_keyring(cli: Cli, fake: FakeAmo, tmp_path: Any) -> None:
+def test_crm_auth_amocrm_stores_tokens_only_encrypted(cli: Cli, fake: FakeAmo, tmp_path: Any) -> None:
+    from tests.sync.conftest import SECRETS_PASSPHRASE
+    from tui_crm.secrets import EncryptedFileStore
+
     code = fake.issue_auth_code()
     done = cli(
         "auth",
@@ -199,11 +202,22 @@ def test_crm_auth_amocrm_stores_tokens_only_in_the_keyring(cli: Cli, fake: FakeA
         code,
     )
     assert done.returncode == 0, done.stderr
-    assert "OAuth tokens stored in the keyring" in done.stdout
-    keyring_text = (tmp_path / "keyring.json").read_text(encoding="utf-8")
-    assert "refresh_token" in keyring_text and fake.oauth.client_secret in keyring_text
+    assert f"OAuth tokens kept in the encrypted file {tmp_path / 'secrets.enc'}" in done.stdout
+    raw = (tmp_path / "secrets.enc").read_text(encoding="utf-8")
+    assert "refresh_token" not in raw and fake.oauth.client_secret not in raw
+    assert (tmp_path / "secrets.enc").stat().st_mode & 0o777 == 0o600
+    store = EncryptedFileStore(tmp_path / "secrets.enc", SECRETS_PASSPHRASE)
+    assert "refresh_token" in (store.get(f"amocrm:{cli_account(fake)}") or "")
+    assert store.get(f"amocrm-app:{cli_account(fake)}") == fake.oauth.client_secret
+    assert not (tmp_path / "keyring.json").exists() or "refresh_token" not in (tmp_path / "keyring.json").read_text()
     database = cli.db.read_bytes()
     assert b"refresh_token" not in database and fake.oauth.client_secret.encode() not in database
     assert cli("sync", "--quiet", "--max-rps", "1000").returncode == 0
     bad = cli("auth", "amocrm", "--base-url", fake.base_url, "--client-id", "x", "--client-secret", "y", "--code", "nope")
     assert bad.returncode == 9 and "Reconnect" in bad.stderr
+
+
+def cli_account(fake: FakeAmo) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(fake.base_url).netloc

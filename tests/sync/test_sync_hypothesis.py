@@ -7,6 +7,9 @@ end every conflict is resolved (alternately keeping local and remote), and
 after a final sync both sides hold the same live records with the same
 names, budgets and tags, each mapped to exactly one record on the other side.
 Half of the examples run against an account whose API filters are ignored.
+Deals also carry two remote fields tui-crm keeps unmapped (a select and a
+multiselect, ``amo:<id>``), edited on one side or on both at once: they
+converge too.
 """
 
 from __future__ import annotations
@@ -33,11 +36,15 @@ from tui_crm.services.parties import OnDuplicate
 from tui_crm.services.records import tags_of
 from tui_crm.storage.models import Contact, Deal
 from tui_crm.storage.sync_tables import SyncIdMap
+from tui_crm.sync.local import LocalStore
 
 NAMES = st.sampled_from(["Альфа", "Beta", "Гамма", "Delta", "Ёжик", "Зета"])
 PRICES = st.integers(min_value=0, max_value=5).map(lambda n: n * 1000)
 TAGS = st.sampled_from(["vip", "hot", "ёлка"])
 SIDE = st.sampled_from(["local", "remote"])
+BOTH = st.sampled_from(["local", "remote", "both"])
+SOURCES = st.sampled_from(["Сайт", "Звонок", "Выставка"])
+PRODUCTS = st.lists(st.sampled_from(["CRM", "ERP", "BI"]), max_size=3, unique=True)
 
 OPS = st.one_of(
     st.tuples(st.just("rename_deal"), SIDE, st.integers(0, 9), NAMES),
@@ -50,6 +57,8 @@ OPS = st.one_of(
     st.tuples(st.just("create_contact"), SIDE, NAMES),
     st.tuples(st.just("rename_contact"), SIDE, st.integers(0, 9), NAMES),
     st.tuples(st.just("delete_contact"), SIDE, st.integers(0, 9)),
+    st.tuples(st.just("source_deal"), BOTH, st.integers(0, 9), SOURCES, SOURCES),
+    st.tuples(st.just("products_deal"), BOTH, st.integers(0, 9), PRODUCTS, PRODUCTS),
     st.tuples(st.just("sync")),
 )
 
@@ -59,6 +68,33 @@ class World:
         self.crm = crm
         self.fake = fake
         self.counter = 0
+        self.source = fake.state.add_custom_field("leads", "Источник", "select", enums=["Сайт", "Звонок", "Выставка"])
+        self.products = fake.state.add_custom_field("leads", "Продукты", "multiselect", enums=["CRM", "ERP", "BI"])
+        self.one_sided_conflicts = 0
+
+    def enum(self, field_id: int, label: str) -> int:
+        return next(e["id"] for e in self.fake.state.custom_fields["leads"][field_id]["enums"] if e["value"] == label)
+
+    def unmapped_op(self, kind: str, side: str, index: int, local_value: Any, remote_value: Any) -> None:
+        """Set the select (``source_deal``) or multiselect (``products_deal``) on one side or both."""
+        field_id = self.source if kind == "source_deal" else self.products
+        labels_local = [local_value] if isinstance(local_value, str) else list(local_value)
+        labels_remote = [remote_value] if isinstance(remote_value, str) else list(remote_value)
+        if side in ("local", "both"):
+            deals = self.local_live(Deal)
+            if deals:
+                from tui_crm.sync.local import LocalStore
+
+                value = [{"value": v, "enum_id": self.enum(field_id, v)} for v in labels_local]
+                with self.crm.uow() as work:
+                    LocalStore().apply(work, "deal", deals[index % len(deals)].id, {f"amo:{field_id}": value}, new=False)
+        if side in ("remote", "both"):
+            leads = sorted(remote_live(self.fake, "leads"), key=lambda r: r["id"])
+            if leads:
+                values = [{"enum_id": self.enum(field_id, v)} for v in labels_remote]
+                self.fake.update_entity(
+                    "leads", leads[index % len(leads)]["id"], {"custom_fields_values": [{"field_id": field_id, "values": values}]}
+                )
 
     def unique(self, name: str) -> str:
         self.counter += 1
@@ -97,6 +133,8 @@ class World:
                 add_contact(self.crm, ContactInput(name=name), OnDuplicate.CREATE)
             else:
                 self.fake.create_entity("contacts", {"name": name})
+        elif kind in ("source_deal", "products_deal"):
+            self.unmapped_op(kind, side, op[2], op[3], op[4])
         elif kind.endswith("_deal"):
             self._deal_op(kind, side, op)
         else:
@@ -171,6 +209,13 @@ def _check_converged(world: World) -> None:
         assert deal.name == lead["name"]
         assert (deal.budget_rub or 0) == lead["price"] * 100
         assert sorted(deal_tags.get(deal.id, [])) == remote_tags(fake, "leads", lead)
+        with crm.read() as session:
+            local = LocalStore().read(session, "deal", deal.id) or {}
+        for field_id in (world.source, world.products):
+            remote_labels = sorted(
+                v["value"] for cf in lead.get("custom_fields_values") or [] if cf["field_id"] == field_id for v in cf["values"]
+            )
+            assert sorted(v["value"] for v in local.get(f"amo:{field_id}") or []) == remote_labels, (deal.name, field_id)
     contacts = world.local_live(Contact)
     remote_contacts = {str(r["id"]): r for r in remote_live(fake, "contacts")}
     assert sorted(maps.get(("contact", c.id)) or "?" for c in contacts) == sorted(remote_contacts)

@@ -223,11 +223,9 @@ def conflicts(
 
 
 def _show(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
+    from tui_crm.sync.mapping import display_value
+
+    return display_value(value)
 
 
 @auth_app.command("amocrm")
@@ -240,7 +238,7 @@ def auth_amocrm(
     long_lived_token: Annotated[str | None, typer.Option("--long-lived-token", help="Token of a private integration.")] = None,
     base_url: BaseUrlOpt = None,
 ) -> None:
-    """Connect an amoCRM/Kommo account; tokens go to the OS keyring only."""
+    """Connect an amoCRM/Kommo account; tokens go to the secret store only (keyring or encrypted file)."""
     from tui_crm.services.sync import connect_amocrm
 
     crm = state.crm()
@@ -256,7 +254,10 @@ def auth_amocrm(
             long_lived_token=long_lived_token,
         )
     kind = "long-lived token" if account.long_lived else "OAuth tokens"
-    say(f"Connected to {clean(account.name or account.account)} ({clean(account.base_url)}); {kind} stored in the keyring.")
+    say(
+        f"Connected to {clean(account.name or account.account)} ({clean(account.base_url)}); "
+        f"{kind} kept in {clean(account.where)}."
+    )
     if account.local_unsynced:
         say(
             f"Note: {account.local_unsynced} deals, contacts and companies in this store are not in that account yet; "

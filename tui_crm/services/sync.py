@@ -2,8 +2,8 @@
 run, status, conflicts.
 
 The account's address and integration id are kept in the store's settings
-(``sync.amocrm.*``); tokens and the client secret only in the OS keyring
-(:class:`~tui_crm.sync.amocrm.KeyringTokenStore`). ``sync.last_at`` (ISO
+(``sync.amocrm.*``); tokens and the client secret only in the secret store
+(:mod:`tui_crm.secrets`, through :class:`~tui_crm.sync.amocrm.SecretTokenStore`). ``sync.last_at`` (ISO
 UTC) is what the status bar shows as the last sync.
 
 Resolving a conflict (``keep``):
@@ -43,7 +43,6 @@ _BASE_URL = "sync.amocrm.base_url"
 _ACCOUNT = "sync.amocrm.account"
 _CLIENT_ID = "sync.amocrm.client_id"
 _REDIRECT = "sync.amocrm.redirect_uri"
-_SECRET_SERVICE = "tui-crm"
 DEFAULT_REDIRECT = "https://localhost/tui-crm/oauth"
 
 
@@ -58,6 +57,7 @@ class ConnectedAccount:
     name: str | None = None
     long_lived: bool = False
     local_unsynced: int = 0  # deals, contacts, companies here that the first sync will create remotely
+    where: str = "the system keyring"  # where the tokens are kept
 
 
 @dataclass
@@ -145,24 +145,34 @@ def connect_amocrm(
     code: str | None = None,
     long_lived_token: str | None = None,
 ) -> ConnectedAccount:
-    """Store the account and its tokens (keyring), then check them with one API call."""
-    from tui_crm.sync.amocrm import AmoClient, KeyringTokenStore, OAuthApp, TokenPair, exchange_code
+    """Store the account and its tokens (secret store), then check them with one API call.
+
+    The secret store is checked *before* the single-use OAuth code is traded: a store that
+    cannot save would otherwise cost the user a new authorisation in amoCRM. With no token
+    given and ``CRM_AMOCRM_TOKEN`` set, that long-lived token is used and nothing is stored."""
+    from tui_crm.sync.amocrm import AmoClient, OAuthApp, SecretTokenStore, TokenPair, exchange_code
 
     account, url = account_address(subdomain, base_url)
-    store = KeyringTokenStore(account)
+    store = SecretTokenStore(account)
     app: OAuthApp | None = None
-    if long_lived_token:
+    from_env = SecretTokenStore.env_pair() if not (long_lived_token or code) else None
+    if from_env is not None:
+        pair = from_env
+    elif long_lived_token:
+        store.check()
         pair = TokenPair.long_lived_token(long_lived_token)
     else:
         if not (client_id and client_secret and code):
             raise ValidationError(
                 "auth",
                 "give --client-id, --client-secret and --code (from the integration's consent redirect), "
-                "or --long-lived-token for a private integration",
+                "or --long-lived-token for a private integration (or set CRM_AMOCRM_TOKEN)",
             )
+        store.check()
         app = OAuthApp(client_id, client_secret, redirect_uri or DEFAULT_REDIRECT)
         pair = exchange_code(url, app, code)
-    store.save(pair)
+    if from_env is None:
+        store.save(pair)
     if app is not None:
         _save_secret(account, app.client_secret)
     _set_settings(
@@ -179,7 +189,20 @@ def connect_amocrm(
         info = client.account()
     finally:
         client.close()
-    return ConnectedAccount(account, url, str(info.get("name") or "") or None, pair.long_lived, _unsynced_records(crm, account))
+    return ConnectedAccount(
+        account,
+        url,
+        str(info.get("name") or "") or None,
+        pair.long_lived,
+        _unsynced_records(crm, account),
+        where=("the environment (CRM_AMOCRM_TOKEN)" if from_env is not None else _where(store)),
+    )
+
+
+def _where(store: Any) -> str:
+    from tui_crm.secrets import describe
+
+    return describe(store.store)
 
 
 def _unsynced_records(crm: Crm, account: str) -> int:
@@ -201,17 +224,17 @@ def _unsynced_records(crm: Crm, account: str) -> int:
 
 
 def _save_secret(account: str, secret: str) -> None:
-    from tui_crm.sync.amocrm import KeyringTokenStore
+    from tui_crm.secrets import default_store
 
-    KeyringTokenStore._keyring().set_password(_SECRET_SERVICE, _secret_user(account), secret)
+    default_store().set(_secret_user(account), secret)
 
 
 def _load_secret(account: str) -> str | None:
-    from tui_crm.sync.amocrm import KeyringTokenStore
+    from tui_crm.secrets import SecretStoreError, default_store
 
     try:
-        return KeyringTokenStore._keyring().get_password(_SECRET_SERVICE, _secret_user(account))
-    except Exception:  # noqa: BLE001 - no keyring: refresh is then impossible, the client says so
+        return default_store().get(_secret_user(account))
+    except SecretStoreError:  # no store: refresh is then impossible, the client says so
         return None
 
 
@@ -222,7 +245,7 @@ def connected_account(crm: Crm) -> tuple[str, str] | None:
 
 def make_adapter(crm: Crm, *, max_rps: int = 7, base_url: str | None = None) -> Adapter:
     """The adapter of the connected account (tokens from the keyring)."""
-    from tui_crm.sync.amocrm import AmoClient, KeyringTokenStore, OAuthApp
+    from tui_crm.sync.amocrm import AmoClient, OAuthApp, SecretTokenStore
     from tui_crm.sync.amocrm.adapter import AmoAdapter
 
     connected = connected_account(crm)
@@ -240,7 +263,7 @@ def make_adapter(crm: Crm, *, max_rps: int = 7, base_url: str | None = None) -> 
         secret = _load_secret(account)
         if secret:
             app = OAuthApp(client_id, secret, _setting(crm, _REDIRECT) or DEFAULT_REDIRECT)
-    client = AmoClient(url, KeyringTokenStore(account), oauth=app, lock_dir=_lock_dir(crm), max_rps=max_rps)
+    client = AmoClient(url, SecretTokenStore(account), oauth=app, lock_dir=_lock_dir(crm), max_rps=max_rps)
     return AmoAdapter(client, account)
 
 

@@ -55,6 +55,7 @@ class PushItem:
     fields: dict[str, Any]  # canonical values (Ref space) to write
     remote_id: str | None = None
     before: RemoteRecord | None = None  # the remote record as fetched just before an update
+    attempt_at: int | None = None  # unix time (local clock) a create of it was first marked as attempted
 
 
 @dataclass

@@ -64,7 +64,7 @@ from tui_crm.sync.adapter import (
     RemoteRecord,
 )
 from tui_crm.sync.local import MODELS, LocalStore, SyncUnitOfWork, db_time, fast_id
-from tui_crm.sync.mapping import ENTITIES, REF_FIELDS, TABLES, clean, entity_ref
+from tui_crm.sync.mapping import ENTITIES, REF_FIELDS, TABLES, clean, entity_ref, is_custom
 from tui_crm.sync.merge import FieldConflict, MergeResult, merge, same
 
 LAST_SYNC_KEY = "sync.last_at"
@@ -176,13 +176,18 @@ class IdMaps:
         self.l2r: dict[tuple[str, str], str] = {}
         self.r2l: dict[tuple[str, str], str] = {}
         self.state: dict[tuple[str, str], str] = {}
+        self.attempted: dict[tuple[str, str], int] = {}  # unix time of a create attempt not confirmed yet
 
     def load(self, session: Session) -> None:
         self.l2r.clear()
         self.r2l.clear()
         self.state.clear()
+        self.attempted.clear()
         for row in session.exec(select(SyncIdMap).where(SyncIdMap.adapter == self.adapter)):
             self.state[(row.entity, row.local_id)] = row.state
+            if row.state == "attempt" and row.attempt_at is not None:
+                stamp = row.attempt_at if row.attempt_at.tzinfo else row.attempt_at.replace(tzinfo=UTC)
+                self.attempted[(row.entity, row.local_id)] = int(stamp.timestamp())
             if row.remote_id is not None:
                 self.l2r[(row.entity, row.local_id)] = row.remote_id
                 self.r2l[(row.entity, row.remote_id)] = row.local_id
@@ -458,6 +463,38 @@ class SyncEngine:
     def normalize(self, entity: str, fields: dict[str, Any]) -> dict[str, Any]:
         return clean(entity, self.adapter.normalize(entity, dict(fields)))
 
+    def norm_base(self, entity: str, base: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The shadow's custom values in today's normal form (shadows written by older versions kept
+        extra keys such as ``enum_code: null``); both sides are compared normalised."""
+        if not base:
+            return base
+        custom = {k: v for k, v in base.items() if is_custom(k)}
+        if not custom:
+            return base
+        normalized = self.normalize(entity, custom)
+        return {**base, **{k: normalized.get(k) for k in custom}}
+
+    def _pending_ids(self, session: Session, entity: str, ids: list[str]) -> set[str]:
+        """The records among ``ids`` with local changes not in the remote yet (change-log rows not synced)."""
+        out: set[str] = set()
+        table = TABLES.get(entity, entity)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            out.update(
+                session.exec(
+                    select(ChangeLog.entity_id).where(
+                        ChangeLog.entity == table, col(ChangeLog.synced_at).is_(None), col(ChangeLog.entity_id).in_(chunk)
+                    )
+                ).all()
+            )
+        return out
+
+    def _as_untouched(self, entity: str, local_id: str, local: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+        """A record nobody changed here: what it holds is what both sides agreed on (the shadow), so a
+        difference in form alone is never a local change; fields in an open conflict keep their value."""
+        kept = {k: v for k, v in base.items() if (entity, local_id, k, "conflict") not in self._open_conflicts}
+        return {**local, **kept}
+
     # ------------------------------------------------------------- shadows
 
     def _shadows(self, session: Session, entity: str, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -659,7 +696,12 @@ class SyncEngine:
         total = len(creates) + len(attempts) + len(updates)
         self.progress("push", entity, 0, total)
         if attempts:
-            found = self.adapter.find_created(entity, [self._push_item(entity, lid, records[lid])[0] for lid in attempts])
+            asked = []
+            for lid in attempts:
+                item = self._push_item(entity, lid, records[lid])[0]
+                item.attempt_at = self.maps.attempted.get((entity, lid))
+                asked.append(item)
+            found = self.adapter.find_created(entity, asked)
             with self.uow() as work:
                 gone_here: list[str] = []
                 for local_id in attempts:
@@ -719,6 +761,7 @@ class SyncEngine:
             with self.uow() as work:
                 for item in chunk:
                     self.maps.set(work.session, entity, item.local_id, None, "attempt", work.now)
+                    item.attempt_at = int(work.now.timestamp())
             self.adapter.create(entity, chunk, on_done)
         return counter[0]
 
@@ -744,7 +787,7 @@ class SyncEngine:
                     gone.append(local_id)
                     continue
                 local = self.normalize(entity, records[local_id])
-                base = shadows.get(local_id)
+                base = self.norm_base(entity, shadows.get(local_id))
                 result = merge(base, local, self.to_local(entity, remote.fields))
                 sendable = {k: v for k, v in result.to_remote.items() if not _unresolved(v)}
                 remote_values, used = self.to_remote(entity, sendable)
@@ -820,8 +863,10 @@ class SyncEngine:
             self.maps.set(session, entity, local_id, self.maps.l2r.get((entity, local_id)), "remote_deleted", work.now)
             return
         normalized = self.normalize(entity, current)
+        base = self.norm_base(entity, base)
+        touched = bool(self._pending_ids(session, entity, [local_id]))
         changed = sorted(
-            k for k in normalized if k != "deleted" and base is not None and not same(normalized.get(k), base.get(k))
+            k for k in normalized if touched and k != "deleted" and base is not None and not same(normalized.get(k), base.get(k))
         )
         if changed and not current.get("deleted"):
             detail = "deleted remotely while changed here: " + ", ".join(changed)
@@ -942,6 +987,7 @@ class SyncEngine:
         uuids = [r.uuid for r in live if r.uuid and not mapped.get(r.remote_id)]
         locals_ = self.local.read_many(session, entity, ids + uuids)
         shadows = self._shadows(session, entity, ids + uuids)
+        touched = self._pending_ids(session, entity, ids + uuids)
         fresh: list[tuple[str, dict[str, Any], RemoteRecord]] = []
         fresh_remote: set[str] = set()
         for record in live:
@@ -974,8 +1020,11 @@ class SyncEngine:
                 self.report.stats[entity].pulled_new += 1
                 continue
             assert local_id is not None
-            base = shadows.get(local_id)
-            result = merge(base, self.normalize(entity, local), remote)
+            base = self.norm_base(entity, shadows.get(local_id))
+            mine = self.normalize(entity, local)
+            if base is not None and local_id not in touched:
+                mine = self._as_untouched(entity, local_id, mine, base)
+            result = merge(base, mine, remote)
             if result.to_local:
                 old_stage = local.get("stage_id")
                 self.local.apply(work, entity, local_id, result.to_local, new=False)

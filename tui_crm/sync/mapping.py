@@ -144,3 +144,17 @@ def entity_ref(text: str | None) -> tuple[str, str] | None:
         return None
     kind, _, ident = text.partition(":")
     return kind, ident
+
+
+def display_value(value: Any) -> str:
+    """A canonical value as a person reads it: a kept remote field's ``values`` list by its labels
+    (``[{"value": "Сайт", "enum_id": 5}]`` -> ``Сайт``), lists comma-separated, nothing as ``—``."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(display_value(v.get("value") if isinstance(v, dict) else v) for v in value)
+    if isinstance(value, dict):
+        return display_value(value.get("value", ""))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)

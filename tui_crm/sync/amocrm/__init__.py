@@ -25,9 +25,9 @@ from .errors import (
 )
 from .ratelimit import RateLimiter
 from .tokens import (
-    KeyringTokenStore,
     MemoryTokenStore,
     OAuthApp,
+    SecretTokenStore,
     TokenManager,
     TokenPair,
     TokenStore,
@@ -50,7 +50,7 @@ __all__ = [
     "AmoUnavailable",
     "AmoValidationError",
     "BatchProgress",
-    "KeyringTokenStore",
+    "SecretTokenStore",
     "MemoryTokenStore",
     "OAuthApp",
     "RateLimiter",

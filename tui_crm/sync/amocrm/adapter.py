@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import time
 from collections.abc import Callable, Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -63,10 +64,19 @@ from tui_crm.sync.adapter import (
     RemoteUser,
 )
 from tui_crm.sync.amocrm.client import AmoClient, embedded_items
-from tui_crm.sync.amocrm.errors import AmoError, AmoForbidden, AmoNotFound, AmoValidationError
+from tui_crm.sync.amocrm.errors import (
+    AmoAuthError,
+    AmoError,
+    AmoForbidden,
+    AmoLockedOut,
+    AmoNotFound,
+    AmoRateLimited,
+    AmoValidationError,
+)
 from tui_crm.sync.amocrm.fields import (
     DELETED_TAG,
     ENTITY_PATHS,
+    MARKER_PREFIX,
     UUID_FIELD_NAME,
     EntityFields,
     Unsendable,
@@ -87,6 +97,8 @@ CHUNK = 50
 SINGULAR = {"leads": "deal", "contacts": "contact", "companies": "company", "tasks": "task"}
 EVENT_ENTITIES = {"lead": "deal", "contact": "contact", "company": "company", "task": "task"}
 NOTE_STREAMS = ("note:leads", "note:contacts", "note:companies")
+REFUSAL_TTL = {"client": 7 * 86400, "server": 86400}  # ask again for the id field after (4xx, 5xx)
+LOOKUP_MARGIN = 15 * 60  # seconds of clock difference allowed when scanning for records a lost create made
 LOCAL_TASK_TYPES = {"call": ("FOLLOW_UP", ("звонок", "call", "связаться")), "meeting": ("MEETING", ("встреча", "meeting"))}
 
 
@@ -100,6 +112,19 @@ def _int(value: Any) -> int | None:
 def _roubles(kopecks: Any) -> int:
     """Whole roubles (half up): amoCRM's ``price`` is an integer."""
     return int((Decimal(int(kopecks)) / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _marker(tag: str) -> bool:
+    return tag.casefold().startswith(MARKER_PREFIX)
+
+
+def _marked_uuid(item: JSON) -> str | None:
+    """Our id from a ``tui-crm:id:<id>`` tag (records created where the id field was refused)."""
+    for tag in (item.get("_embedded") or {}).get("tags") or []:
+        name = str(tag.get("name") or "")
+        if _marker(name):
+            return name[len(MARKER_PREFIX) :] or None
+    return None
 
 
 def _server_time(date_header: str | None) -> int | None:
@@ -127,6 +152,7 @@ class AmoAdapter:
         self.task_types: list[JSON] = []
         self.incoming_statuses: set[tuple[int, int]] = set()
         self.opened_at: int | None = None
+        self.skew = 0  # server clock - local clock, seconds (from the Date header at open)
         self._meta: dict[str, Any] = {}
 
     def close(self) -> None:
@@ -139,6 +165,7 @@ class AmoAdapter:
         warnings: list[str] = []
         response = self.client.request("GET", "account", params={"with": "is_api_filter_enabled,task_types"})
         self.opened_at = _server_time(response.headers.get("Date"))
+        self.skew = self.opened_at - int(time.time()) if self.opened_at else 0
         account = response.json() if response.content else {}
         self.filters_enabled = bool(account.get("is_api_filter_enabled", True))
         if not self.filters_enabled:
@@ -173,37 +200,62 @@ class AmoAdapter:
             pipelines.append(RemotePipeline(str(pid), str(item.get("name")), int(item.get("sort") or 0), stages))
         self.loss_reasons = {int(r["id"]): str(r.get("name")) for r in self.client.iter_all("leads/loss_reasons")}
         self.fields = {}
+        refused: dict[str, Any] = dict(stored.get("uuid_refused") or {})
+        newly_refused: list[str] = []
         for entity, path in ENTITY_PATHS.items():
             definitions = self.client.custom_fields(path)
-            if self.create_uuid_fields and not any(d.get("name") == UUID_FIELD_NAME for d in definitions):
-                definitions = self._create_uuid_field(path, definitions, warnings)
+            if any(d.get("name") == UUID_FIELD_NAME for d in definitions):
+                refused.pop(path, None)
+            elif self.create_uuid_fields and not self._still_refused(refused.get(path)):
+                definitions, reason = self._create_uuid_field(path, definitions)
+                if reason is not None:
+                    refused[path] = reason
+                    newly_refused.append(path)
             bindings = build_bindings(entity, definitions, schema.custom_fields.get(entity, {}))
             warnings.extend(bindings.warnings)
             self.fields[entity] = bindings
+        if newly_refused:
+            first = refused[newly_refused[0]]
+            warnings.append(
+                f"Could not create the {UUID_FIELD_NAME} field on {', '.join(newly_refused)} ({first['error']}). "
+                f"tui-crm marks the records it creates there with a tag «{MARKER_PREFIX}<id>» instead (a manager may "
+                "write tags), to find them again after a lost answer. It asks for the field again in "
+                f"{REFUSAL_TTL[first['kind']] // 86400} day(s); an administrator's sync creates it at once."
+            )
         self._meta = {
             "account": {"id": account.get("id"), "subdomain": account.get("subdomain"), "filters": self.filters_enabled},
             "fields": {e: {k: b.field_id for k, b in f.bindings.items()} for e, f in self.fields.items()},
+            "uuid_refused": refused,
         }
         current = account.get("current_user_id")
         return RemoteMeta(users=users, pipelines=pipelines, warnings=warnings, current_user=str(current) if current else None)
 
-    def _create_uuid_field(self, path: str, definitions: list[JSON], warnings: list[str]) -> list[JSON]:
+    def _still_refused(self, refusal: Any) -> bool:
+        """Whether an earlier refusal to create the id field is recent enough not to ask again."""
+        if not isinstance(refusal, dict):
+            return False
+        ttl = REFUSAL_TTL.get(str(refusal.get("kind")), REFUSAL_TTL["server"])
+        return int(time.time()) - int(refusal.get("at") or 0) < ttl
+
+    def _create_uuid_field(self, path: str, definitions: list[JSON]) -> tuple[list[JSON], JSON | None]:
+        """Create our hidden id field; (definitions, None) or, when amoCRM refuses, (definitions, the refusal).
+
+        Any refusal (403 for a manager, 402 on a lapsed plan, 404, 405, a 5xx, a lost answer
+        without the field) lets the sync go on with the tag marker; a lock-out, a rejected token
+        or a rate limit stop it as everywhere else."""
         body = [{"name": UUID_FIELD_NAME, "type": "text", "is_api_only": True, "sort": 10000}]
         try:
             created = embedded_items(self.client.post(f"{path}/custom_fields", body), "custom_fields")
-            return [*definitions, *created]
+            return [*definitions, *created], None
+        except (AmoLockedOut, AmoAuthError, AmoRateLimited):
+            raise
         except AmoError as exc:
             if exc.maybe_applied:  # the answer was lost: the field may exist now
                 again = self.client.custom_fields(path)
                 if any(d.get("name") == UUID_FIELD_NAME for d in again):
-                    return again
-            if not isinstance(exc, AmoForbidden | AmoValidationError):
-                raise
-            warnings.append(
-                f"Could not create the {UUID_FIELD_NAME} field on {path} ({exc}); a create whose answer is lost "
-                "is then looked up by name."
-            )
-            return definitions
+                    return again, None
+            kind = "server" if exc.status is None or exc.status >= 500 else "client"
+            return definitions, {"at": int(time.time()), "kind": kind, "error": str(exc)}
 
     def stored_meta(self) -> dict[str, Any]:
         return dict(self._meta)
@@ -213,7 +265,7 @@ class AmoAdapter:
     def _tags(self, item: JSON) -> tuple[list[str], bool]:
         names = [str(t.get("name")) for t in (item.get("_embedded") or {}).get("tags") or [] if t.get("name")]
         deleted = any(n.casefold() == DELETED_TAG for n in names)
-        return [n for n in names if n.casefold() != DELETED_TAG], deleted
+        return [n for n in names if n.casefold() != DELETED_TAG and not _marker(n)], deleted
 
     def _custom(self, entity: str, item: JSON, out: JSON) -> str | None:
         bindings = self.fields.get(entity)
@@ -253,7 +305,7 @@ class AmoAdapter:
             responsible = item.get("responsible_user_id")
             fields["responsible_id"] = Ref("user", str(responsible)) if responsible else None
             fields["tags"], fields["deleted"] = self._tags(item)
-            uuid = self._custom(entity, item, fields)
+            uuid = self._custom(entity, item, fields) or _marked_uuid(item)
         if entity == "deal":
             pid, sid = _int(item.get("pipeline_id")), _int(item.get("status_id"))
             fields["stage_id"] = Ref("stage", f"{pid}:{sid}") if pid and sid else None
@@ -451,6 +503,8 @@ class AmoAdapter:
                     sent.add(name)
         if creating and bindings is not None and bindings.uuid_field:
             cfv.append({"field_id": bindings.uuid_field, "values": [{"value": item.local_id}]})
+        elif creating and path:
+            embedded.setdefault("tags", []).append({"name": MARKER_PREFIX + item.local_id})
         if cfv:
             payload["custom_fields_values"] = cfv
         if tags_add:
@@ -777,21 +831,8 @@ class AmoAdapter:
     def find_created(self, entity: str, items: list[PushItem]) -> dict[str, RemoteRecord]:
         found: dict[str, RemoteRecord] = {}
         if entity in ("deal", "contact", "company"):
-            path = self._path(entity)
-            uuid_field = self.fields.get(entity, EntityFields()).uuid_field
-            for item in items:
-                needle = item.local_id if uuid_field else str(item.fields.get("name") or "")
-                if not needle:
-                    continue
-                for record in self.client.iter_all(path, {"query": needle, **self._with(entity)}):
-                    decoded = self.decode(entity, record)
-                    if uuid_field and decoded.uuid == item.local_id:
-                        found[item.local_id] = decoded
-                        break
-                    if not uuid_field and record.get("name") == needle:
-                        found[item.local_id] = decoded
-                        break
-        elif entity == "task":
+            return self._find_created_records(entity, items)
+        if entity == "task":
             for item in items:
                 ref = item.fields.get("entity")
                 params: JSON = {"order[id]": "desc"}
@@ -821,6 +862,32 @@ class AmoAdapter:
                         record["_entity_path"] = etype
                         found[item.local_id] = self.decode("note", record)
                         break
+        return found
+
+    def _find_created_records(self, entity: str, items: list[PushItem]) -> dict[str, RemoteRecord]:
+        """The records among ``items`` a lost or killed create made, by our id (field or tag marker).
+
+        Only records created since the first attempt (less a margin for clock differences) can
+        be ours, so the newest are read first (``order[created_at]=desc``) and the scan stops
+        once every item is found or the records get older than that: one request for a lost
+        chunk, not one look-up per record."""
+        wanted = {item.local_id for item in items}
+        found: dict[str, RemoteRecord] = {}
+        if not wanted:
+            return found
+        now = int(time.time())
+        since = min((item.attempt_at or now) for item in items) + self.skew - LOOKUP_MARGIN
+        params: JSON = {"order[created_at]": "desc", **self._with(entity)}
+        if self.filters_enabled:
+            params["filter[created_at][from]"] = since
+        for page in self.client.get_all(self._path(entity), params):
+            for record in page:
+                decoded = self.decode(entity, record)
+                if decoded.uuid in wanted and decoded.uuid not in found:
+                    found[decoded.uuid] = decoded
+            oldest = min((_int(r.get("created_at")) or 0) for r in page)
+            if len(found) == len(wanted) or oldest < since:
+                break
         return found
 
     # ------------------------------------------------------------- incoming

@@ -231,7 +231,8 @@ class AmoClient:
                 what = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
                 unsure = " The write may or may not have been applied." if sent and not idempotent else ""
                 raise AmoUnavailable(
-                    f"The connection to amoCRM at {self.base_url} {what} ({type(exc).__name__}).{unsure} "
+                    f"{method} {urlsplit(url).path or url}: the connection to amoCRM at {self.base_url} {what} "
+                    f"({type(exc).__name__}).{unsure} "
                     "Check the network and sync again.",
                     maybe_applied=sent and not idempotent,
                 ) from None

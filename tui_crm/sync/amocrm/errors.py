@@ -130,8 +130,28 @@ def json_body(response: httpx.Response) -> Any:
         return None
 
 
+def request_label(response: httpx.Response, method: str) -> str:
+    """``METHOD /path`` of the request a response answers (named in every error)."""
+    try:
+        path = response.request.url.path
+    except RuntimeError:  # a response built without a request
+        path = ""
+    return f"{method.upper()} {path}".strip()
+
+
 def error_from_response(response: httpx.Response, *, method: str) -> AmoError:
-    """The :class:`AmoError` for a non-success response (the caller raises it)."""
+    """The :class:`AmoError` for a non-success response (the caller raises it); its message
+    starts with the request (``POST /api/v4/leads/custom_fields: ...``) so a person can tell
+    which call failed."""
+    error = _error_for_status(response, method=method)
+    label = request_label(response, method)
+    if label:
+        error.message = f"{label}: {error.message}"
+        error.args = (error.message,)
+    return error
+
+
+def _error_for_status(response: httpx.Response, *, method: str) -> AmoError:
     status = response.status_code
     body = json_body(response)
     problem = body if isinstance(body, dict) else {}

@@ -33,6 +33,9 @@ from tui_crm.domain.text import fold
 JSON = dict[str, Any]
 UUID_FIELD_NAME = "tui_crm_uuid"
 DELETED_TAG = "tui-crm:deleted"
+# Where the id field cannot be created (no admin rights, ...): the record's id as a tag, which a
+# manager may write, set in the same request that creates the record.
+MARKER_PREFIX = "tui-crm:id:"
 
 ENTITY_PATHS = {"deal": "leads", "contact": "contacts", "company": "companies"}
 
@@ -220,6 +223,27 @@ def _email(value: str) -> str:
         return email_key(value)
 
 
+def _raw_values(binding: Binding, values: list[JSON]) -> list[JSON]:
+    """The one form of an unmapped field's values, read or written: only the keys the field type
+    accepts, none of them empty, a select's label taken from the enum. Local and remote values
+    are compared in this form, so a remote answer that adds ``enum_code: null`` is no change."""
+    allowed = {"value"}
+    if binding.rtype in ENUM_TYPES:
+        allowed = {"value", "enum_id"}
+    if binding.rtype == "multitext":
+        allowed = {"value", "enum_id", "enum_code"}
+    out = []
+    for item in values:
+        entry = {k: v for k, v in item.items() if k in allowed and v is not None}
+        if "enum_id" in entry and binding.rtype in ENUM_TYPES:
+            label = binding.enum_value(entry["enum_id"], entry.get("value"))
+            if label is not None:
+                entry["value"] = label
+        if entry:
+            out.append(entry)
+    return out
+
+
 def decode_value(binding: Binding, values: list[JSON] | None, region: str = "RU") -> Any:
     """The canonical value of one remote field (None when empty)."""
     values = [v for v in values or [] if isinstance(v, dict)]
@@ -227,7 +251,7 @@ def decode_value(binding: Binding, values: list[JSON] | None, region: str = "RU"
     if not values:
         return [] if codec in ("phones", "emails", "multiselect") else None
     if codec == "raw":
-        return [{k: v for k, v in item.items() if k in ("value", "enum_id", "enum_code")} for item in values]
+        return _raw_values(binding, values)
     if codec == "phones":
         return sorted({_phone(str(v.get("value", "")), region) for v in values if v.get("value")})
     if codec == "emails":
@@ -295,10 +319,7 @@ def encode_value(binding: Binding, value: Any, before: list[JSON] | None = None)
     if codec == "raw":
         if not isinstance(value, list):
             raise Unsendable("not a values list")
-        allowed = {"value", "enum_id"} if binding.rtype in ENUM_TYPES else {"value"}
-        if binding.rtype == "multitext":
-            allowed = {"value", "enum_id", "enum_code"}
-        return [{k: v for k, v in item.items() if k in allowed} for item in value if isinstance(item, dict)]
+        return _raw_values(binding, [item for item in value if isinstance(item, dict)])
     if codec in ("phones", "emails"):
         codes = {}
         for item in before or []:

@@ -1,11 +1,10 @@
-"""amoCRM OAuth tokens: the OS keyring store and a refresh that is safe to race.
+"""amoCRM OAuth tokens: their store and a refresh that is safe to race.
 
-Tokens live only in the OS keyring (Secret Service on Linux, Keychain on
-macOS, Credential Locker on Windows), as one JSON secret per account under
-service ``"tui-crm"`` and username ``"amocrm:<account_key>"``; never in files
-or logs, and ``repr()`` of every object here hides them. The plain-text
-backends of ``keyrings.alt`` are refused. Tests install a backend of their
-own with ``keyring.set_keyring(...)``.
+Tokens live only in the user's secret store (:mod:`tui_crm.secrets`: the OS
+keyring, or the passphrase-encrypted file on a headless machine), as one
+JSON secret per account named ``"amocrm:<account_key>"``; never in plain
+files or logs, and ``repr()`` of every object here hides them. A long-lived
+token may instead come from ``CRM_AMOCRM_TOKEN``.
 
 amoCRM refresh tokens are single use, globally: whoever refreshes first
 invalidates the pair every other holder has (reference section 1.1). So
@@ -33,6 +32,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from tui_crm.secrets import SecretStore, SecretStoreError, default_store
+
 from .errors import AmoAuthError, AmoError, AmoTokenStoreError, AmoUnavailable, error_from_response
 
 try:  # POSIX; elsewhere only the threads of one process are serialised.
@@ -40,7 +41,6 @@ try:  # POSIX; elsewhere only the threads of one process are serialised.
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-SERVICE_NAME = "tui-crm"
 REFRESH_LEEWAY = 60
 TOKEN_PATH = "/oauth2/access_token"
 
@@ -173,18 +173,32 @@ def _safe_name(account_key: str) -> str:
     return "amocrm-" + re.sub(r"[^A-Za-z0-9_.-]", "_", account_key)
 
 
-class KeyringTokenStore:
-    """One account's pair as a JSON secret in the OS keyring (service ``tui-crm``)."""
+ENV_TOKEN = "CRM_AMOCRM_TOKEN"
 
-    def __init__(self, account_key: str) -> None:
+
+class SecretTokenStore:
+    """One account's pair as a JSON secret ``amocrm:<account_key>`` in the user's secret store
+    (:func:`tui_crm.secrets.default_store`: the OS keyring or the encrypted file).
+
+    A long-lived token in the environment (``CRM_AMOCRM_TOKEN``, for servers and cron) takes
+    precedence over anything stored and is never written anywhere."""
+
+    def __init__(self, account_key: str, store: SecretStore | None = None) -> None:
         if not account_key:
             raise ValueError("account_key must not be empty")
         self.account_key = account_key
-        self.service = SERVICE_NAME
         self.username = f"amocrm:{account_key}"
+        self._store = store
 
     def __repr__(self) -> str:
-        return f"KeyringTokenStore(account_key={self.account_key!r})"
+        return f"SecretTokenStore(account_key={self.account_key!r})"
+
+    @property
+    def store(self) -> SecretStore:
+        """The secret store (chosen on first use, so the environment of the moment counts)."""
+        if self._store is None:
+            self._store = default_store()
+        return self._store
 
     @property
     def lock_name(self) -> str:
@@ -192,58 +206,50 @@ class KeyringTokenStore:
         return _safe_name(self.account_key)
 
     @staticmethod
-    def _keyring() -> Any:
-        import keyring
+    def env_pair() -> TokenPair | None:
+        """The long-lived token from ``CRM_AMOCRM_TOKEN``, if set."""
+        token = os.environ.get(ENV_TOKEN, "").strip()
+        return TokenPair.long_lived_token(token) if token else None
 
-        backend = keyring.get_keyring()
-        chain = getattr(backend, "backends", None)
-        first = chain[0] if chain else backend
-        if type(first).__module__.startswith("keyrings.alt"):
-            raise AmoTokenStoreError(
-                "The active keyring backend (keyrings.alt) stores secrets unencrypted; tui-crm will not keep "
-                "amoCRM tokens there. Use the system keyring (GNOME Keyring/KWallet via Secret Service, "
-                "macOS Keychain, Windows Credential Locker)."
-            )
-        return keyring
+    def check(self) -> None:
+        """Raise AmoTokenStoreError unless the pair could be saved now (before a code is spent)."""
+        try:
+            self.store.check()
+        except SecretStoreError as exc:
+            raise AmoTokenStoreError(f"Cannot keep amoCRM tokens: {exc}") from None
 
     def load(self) -> TokenPair | None:
-        """Read the pair from the keyring."""
-        from keyring.errors import KeyringError
-
+        """The pair: the environment's long-lived token, else the stored one."""
+        from_env = self.env_pair()
+        if from_env is not None:
+            return from_env
         try:
-            raw = self._keyring().get_password(self.service, self.username)
-        except KeyringError as exc:
-            raise AmoTokenStoreError(
-                f"Cannot read amoCRM tokens from the system keyring: {exc}. Unlock or install a keyring."
-            ) from None
+            raw = self.store.get(self.username)
+        except SecretStoreError as exc:
+            raise AmoTokenStoreError(f"Cannot read amoCRM tokens: {exc}") from None
         if raw is None:
             return None
         try:
             return TokenPair.from_json(raw)
         except (ValueError, TypeError):
-            raise AmoTokenStoreError("The amoCRM tokens in the system keyring are unreadable. " + _RECONNECT) from None
+            raise AmoTokenStoreError("The stored amoCRM tokens are unreadable. " + _RECONNECT) from None
 
     def save(self, pair: TokenPair) -> None:
-        """Write the pair to the keyring."""
-        from keyring.errors import KeyringError
-
+        """Store the pair (not the environment's token: it stays where the user keeps it)."""
+        from_env = self.env_pair()
+        if from_env is not None and from_env.access_token == pair.access_token:
+            return
         try:
-            self._keyring().set_password(self.service, self.username, pair.to_json())
-        except KeyringError as exc:
-            raise AmoTokenStoreError(
-                f"Cannot save amoCRM tokens to the system keyring: {exc}. Unlock or install a keyring."
-            ) from None
+            self.store.set(self.username, pair.to_json())
+        except SecretStoreError as exc:
+            raise AmoTokenStoreError(f"Cannot save amoCRM tokens: {exc}") from None
 
     def clear(self) -> None:
-        """Delete the secret (no error if there is none)."""
-        from keyring.errors import KeyringError, PasswordDeleteError
-
+        """Delete the stored pair (no error if there is none)."""
         try:
-            self._keyring().delete_password(self.service, self.username)
-        except PasswordDeleteError:
-            return
-        except KeyringError as exc:
-            raise AmoTokenStoreError(f"Cannot delete amoCRM tokens from the system keyring: {exc}.") from None
+            self.store.delete(self.username)
+        except SecretStoreError as exc:
+            raise AmoTokenStoreError(f"Cannot delete amoCRM tokens: {exc}") from None
 
 
 class MemoryTokenStore:
