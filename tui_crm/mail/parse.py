@@ -131,8 +131,12 @@ def decode_header(value: object) -> str:
     """A header as text: encoded words decoded, raw 8-bit bytes guessed, never an error."""
     if value is None:
         return ""
-    if isinstance(value, email.header.Header):
-        value = str(value)
+    if isinstance(value, email.header.Header):  # raw 8-bit bytes in a header (compat32 keeps them as unknown-8bit)
+        try:
+            chunks = email.header.decode_header(value)
+        except Exception:
+            chunks = [(str(value), None)]
+        value = "".join(decode_bytes(c, cs) if isinstance(c, bytes) else c for c, cs in chunks)
     text = str(value)
     if any(0xDC80 <= ord(ch) <= 0xDCFF for ch in text):  # raw 8-bit header (surrogateescape)
         text = decode_bytes(text.encode("ascii", "surrogateescape"))
