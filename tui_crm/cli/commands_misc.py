@@ -52,6 +52,35 @@ def users_add(
     say(f"User {user.id[:8]} «{clean(user.name)}» added")
 
 
+@users.command("signature")
+def users_signature(
+    name: Annotated[str, typer.Argument()],
+    file: Annotated[Path | None, typer.Option("--file", help="The signature text (- for stdin).")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the signature.")] = False,
+) -> None:
+    """Set a user's mail signature (admin only); without --file, print it."""
+    import sys
+
+    from tui_crm.domain.errors import ValidationError
+    from tui_crm.services.signatures import set_signature, signature_of
+
+    if file is None and not clear:
+        text = signature_of(state.crm(), name)
+        print(clean_block(text) if text else "(no signature)")
+        return
+    if file is not None and str(file) != "-" and not file.is_file():
+        raise ValidationError("file", f"no file {file}")
+    text = None if clear else (sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8"))  # type: ignore[union-attr]
+    who, value = set_signature(state.crm(), name, text)
+    say(f"Signature of «{clean(who)}» " + ("set" if value else "cleared"))
+
+
+def clean_block(text: str) -> str:
+    from tui_crm.domain.text import safe_text
+
+    return safe_text(text)
+
+
 @users.command("deactivate")
 def users_deactivate(name: Annotated[str, typer.Argument()]) -> None:
     """Deactivate (keeps their records; admin only)."""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -473,6 +474,11 @@ def unsorted_add(
     body: Annotated[str | None, typer.Option()] = None,
     pipeline: Annotated[str | None, typer.Option()] = None,
     source: Annotated[str, typer.Option(help="form, mail...")] = "form",
+    site: Annotated[str | None, typer.Option(help="RU or COM (or the site's address).")] = None,
+    url: Annotated[str | None, typer.Option(help="The page the request came from.")] = None,
+    territory: Annotated[str | None, typer.Option(help="РФ or Запад (default: from the site).")] = None,
+    file: Annotated[list[Path] | None, typer.Option("--file", help="A file sent with the request (repeatable).")] = None,
+    json_: JsonOpt = False,
 ) -> None:
     """File an incoming request (a web form, a forwarded mail)."""
     from tui_crm.services.unsorted import IncomingRequest, add_incoming
@@ -480,9 +486,13 @@ def unsorted_add(
     view = add_incoming(
         state.crm(),
         IncomingRequest(
-            pipeline=pipeline, source=source, sender_name=name, sender_email=email, sender_phone=phone, subject=subject, body=body
+            pipeline=pipeline, source=source, sender_name=name, sender_email=email, sender_phone=phone,
+            subject=subject, body=body, site=site, url=url, territory=territory, files=file or [],
         ),
     )
+    if json_:
+        emit_json(view)
+        return
     say(f"Filed {view.id[:8]} in {clean(view.pipeline)} / Неразобранное")
 
 

@@ -42,6 +42,8 @@ COMMAND_MODULES: dict[str, str] = {
     "demo": "commands_misc",
     "sync": "commands_sync",
     "auth": "commands_sync",
+    "mail": "commands_mail",
+    "intake": "commands_intake",
 }
 
 

@@ -7,20 +7,28 @@ out of the pipeline.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import col, select
 
 from tui_crm.domain.errors import ValidationError
-from tui_crm.domain.validation import normalize_email, normalize_phone
+from tui_crm.domain.validation import normalize_email, normalize_phone, normalize_url
 from tui_crm.services.context import Crm
 from tui_crm.services.deals import LeadInput, capture_lead
 from tui_crm.services.pipelines import find_pipeline
 from tui_crm.services.records import resolve
 from tui_crm.services.views import DealDetail, UnsortedView
-from tui_crm.storage.models import Note, Pipeline, UnsortedEntry
+from tui_crm.storage.models import EntityFile, Note, Pipeline, UnsortedEntry
+from tui_crm.storage.unit_of_work import UnitOfWork
+
+# The site a request came from decides the territory (the manual: RU site → РФ, COM site → Запад).
+TERRITORY_OF_SITE = {"RU": "РФ", "COM": "Запад"}
+TERRITORIES = ("РФ", "Запад")
 
 
 @dataclass
@@ -32,15 +40,66 @@ class IncomingRequest:
     sender_phone: str | None = None
     subject: str | None = None
     body: str | None = None
+    site: str | None = None  # RU | COM (or a site's address: omega-r.ru)
+    url: str | None = None  # the page the request was sent from
+    territory: str | None = None  # РФ | Запад; default from the site
+    files: list[Path] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # the form's other keys (UTM, unknown fields)
+    mail_message_id: str | None = None
 
 
-def add_incoming(crm: Crm, request: IncomingRequest) -> UnsortedView:
-    """File a request into a pipeline's Unsorted (mail intake, web forms)."""
+def site_code(value: str | None) -> str | None:
+    """``RU`` or ``COM`` from what a form or a user gives: a code, a domain or an address."""
+    if not value or not value.strip():
+        return None
+    from tui_crm.services.deal_values import SOURCE_SITES
+
+    text = value.strip().lower()
+    if text in SOURCE_SITES:
+        return SOURCE_SITES[text]
+    from urllib.parse import urlsplit
+
+    host = urlsplit(text if "//" in text else f"//{text}").hostname or text
+    tld = host.rstrip(".").rpartition(".")[2]
+    if tld in ("ru", "рф", "su"):
+        return "RU"
+    if tld:
+        return "COM"
+    raise ValidationError("site", f"{value!r} is not a site; use RU or COM (or the site's address)")
+
+
+def territory_for(site: str | None, territory: str | None) -> str | None:
+    if territory:
+        wanted = territory.strip().casefold()
+        for known in TERRITORIES:
+            if known.casefold() == wanted or (wanted in ("rf", "ru", "russia") and known == "РФ") or (
+                wanted in ("west", "com") and known == "Запад"
+            ):
+                return known
+        raise ValidationError("territory", f"{territory!r}: use one of {', '.join(TERRITORIES)}")
+    return TERRITORY_OF_SITE.get(site or "")
+
+
+def add_incoming(
+    crm: Crm, request: IncomingRequest, also: Callable[[UnitOfWork, UnsortedEntry], None] | None = None
+) -> UnsortedView:
+    """File a request into a pipeline's Unsorted (mail intake, web forms).
+
+    ``also`` runs in the same transaction (mail intake marks its message
+    filed there, so a crash cannot file it twice or lose it).
+    """
     pipeline = find_pipeline(crm, request.pipeline)
     email = normalize_email(request.sender_email) if request.sender_email else None
     phone = normalize_phone(request.sender_phone, crm.settings.phone_region) if request.sender_phone else None
     if not (request.subject or request.body or request.sender_name):
         raise ValidationError("request", "an incoming request needs a subject, body or sender")
+    site = site_code(request.site)
+    territory = territory_for(site, request.territory)
+    url = normalize_url(request.url) if request.url else None
+    for path in request.files:
+        if not path.is_file():
+            raise ValidationError("file", f"no file {path}; nothing was filed")
+    stored = [(_store_file(crm, path), path.name) for path in request.files]
     with crm.uow() as work:
         entry = UnsortedEntry(
             pipeline_id=pipeline.id,
@@ -51,9 +110,33 @@ def add_incoming(crm: Crm, request: IncomingRequest) -> UnsortedView:
             subject=request.subject,
             body=request.body,
             received_at=work.now,
+            source_site=site,
+            source_url=url,
+            territory=territory,
+            extra_json=json.dumps(request.extra, ensure_ascii=False) if request.extra else None,
+            mail_message_id=request.mail_message_id,
         )
         work.create(entry)
+        work.session.flush()
+        for sha, name in stored:
+            work.create(EntityFile(entity_type="unsorted", entity_id=entry.id, sha256=sha, name=name))
+        if also is not None:
+            also(work, entry)
     return _view(entry, pipeline.name)
+
+
+def _store_file(crm: Crm, path: Path) -> str:
+    """The file's bytes in the content store; its ``StoredFile`` row made when missing."""
+    from tui_crm.services.mail_fetch import store_blob
+    from tui_crm.storage.models import StoredFile
+
+    sha = store_blob(crm, path.read_bytes())
+    with crm.uow() as work:
+        if work.session.get(StoredFile, sha) is None:
+            import mimetypes
+
+            work.session.add(StoredFile(sha256=sha, size=path.stat().st_size, mime=mimetypes.guess_type(path.name)[0]))
+    return sha
 
 
 def _view(entry: UnsortedEntry, pipeline_name: str) -> UnsortedView:
@@ -70,6 +153,10 @@ def _view(entry: UnsortedEntry, pipeline_name: str) -> UnsortedView:
         entry.status,
         entry.decline_reason,
         entry.deal_id,
+        entry.source_site,
+        entry.source_url,
+        entry.territory,
+        json.loads(entry.extra_json) if entry.extra_json else {},
     )
 
 
@@ -106,6 +193,13 @@ def accept(crm: Crm, ref: str, deal_name: str | None = None) -> DealDetail:
     if entry.status != "new":
         raise ValidationError("unsorted", f"this request was already {entry.status}")
     name = deal_name or entry.subject or entry.sender_name or entry.sender_email or "Новый лид"
+    values = {"source_message": entry.body or ""} if entry.body else {}
+    if entry.source_site:
+        values["source_site"] = entry.source_site
+    if entry.source_url:
+        values["source_url"] = entry.source_url
+    if entry.territory and "territory" in crm.pipelines.fields:
+        values["territory"] = entry.territory
     deal = capture_lead(
         crm,
         LeadInput(
@@ -116,13 +210,24 @@ def accept(crm: Crm, ref: str, deal_name: str | None = None) -> DealDetail:
             link_named_contact=False,  # a sender's name is not the user's pick: match by e-mail/phone only
             pipeline=pipeline.key,
             source=entry.source,
-            values={"source_message": entry.body or ""} if entry.body else {},
+            values=values,
         ),
     )
     with crm.uow() as work:
         fresh = work.session.get(UnsortedEntry, entry.id)
         assert fresh is not None
         work.update(fresh, status="accepted", deal_id=deal.id)
+        files = work.session.exec(
+            select(EntityFile).where(EntityFile.entity_type == "unsorted", EntityFile.entity_id == entry.id)
+        ).all()
+        for item in files:
+            work.create(EntityFile(entity_type="deal", entity_id=deal.id, sha256=item.sha256, name=item.name))
+    if entry.mail_message_id:
+        from tui_crm.services.mail_fetch import link_message
+
+        link_message(crm, entry.mail_message_id, "deal", deal.id)
+        for contact in deal.contacts:
+            link_message(crm, entry.mail_message_id, "contact", contact.id)
     return deal
 
 

@@ -270,3 +270,7 @@ class UnsortedView:
     status: str
     decline_reason: str | None
     deal_id: str | None
+    site: str | None = None
+    url: str | None = None
+    territory: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -267,6 +267,14 @@ class UnsortedEntry(Record, table=True):
     status: str = "new"  # new | accepted | declined
     decline_reason: str | None = None
     deal_id: str | None = Field(default=None, foreign_key="deal.id")
+    # Web forms and mail intake (migration 0009_mail): the site (RU | COM), the
+    # page the form was sent from, the territory the site implies, the form's
+    # other keys (UTM, unknown fields) as JSON, and the message it came in.
+    source_site: str | None = None
+    source_url: str | None = None
+    territory: str | None = None
+    extra_json: str | None = Field(default=None, sa_column=Column(Text))
+    mail_message_id: str | None = None
 
 
 class ChangeLog(Row, table=True):
