@@ -41,6 +41,8 @@ COMMAND_MODULES: dict[str, str] = {
     "demo": "commands_misc",
     "sync": "commands_sync",
     "auth": "commands_sync",
+    "import": "commands_import",
+    "export": "commands_export",
 }
 
 
