@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -93,11 +94,18 @@ def agenda(
     responsible: Annotated[str | None, typer.Option(help="Whose tasks (default: yours).")] = None,
     everyone: Annotated[bool, typer.Option("--all", help="Everyone's tasks.")] = False,
     json_: JsonOpt = False,
+    ical: Annotated[bool, typer.Option("--ical", help="Write the tasks as iCalendar (VTODO/VEVENT).")] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="With --ical: the .ics file (default: stdout).")] = None,
 ) -> None:
     """Open tasks: Overdue / Today / Tomorrow / This week / Later."""
     from tui_crm.services.tasks import agenda as load
 
     groups = load(state.crm(), responsible=responsible, everyone=everyone)
+    if ical:
+        from tui_crm.services.calendar_feed import agenda_ical
+
+        agenda_ical(state.crm(), output, [t for tasks in groups.values() for t in tasks])
+        return
     if json_:
         emit_json(groups)
         return

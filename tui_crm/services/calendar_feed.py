@@ -16,7 +16,7 @@ after a change) and does nothing otherwise.
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 from sqlmodel import col, select
@@ -119,6 +119,3 @@ def agenda_ical(crm: Crm, output: Path | None, tasks: list[TaskView]) -> int:
     """``crm agenda --ical``: the agenda's tasks (already selected) as iCalendar."""
     return write_ical(crm, output, tasks)
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)

@@ -174,6 +174,7 @@ def add_task(crm: Crm, data: TaskInput) -> TaskView:
             responsible_id=responsible_id,
             entity=entity,
         )
+    _feed_changed(crm)
     return get_task(crm, task.id)
 
 
@@ -184,6 +185,7 @@ def complete_task(crm: Crm, ref: str, result: str | None = None) -> TaskView:
         if task.completed_at is not None:
             raise ValidationError("task", "this task is already completed")
         work.update(task, completed_at=work.now, result=(result or "").strip() or None)
+    _feed_changed(crm)
     return get_task(crm, task.id)
 
 
@@ -191,6 +193,7 @@ def reopen_task(crm: Crm, ref: str) -> TaskView:
     with crm.uow() as work:
         task = resolve(work.session, Task, ref)
         work.update(task, completed_at=None)
+    _feed_changed(crm)
     return get_task(crm, task.id)
 
 
@@ -199,7 +202,15 @@ def reschedule_task(crm: Crm, ref: str, when: str) -> TaskView:
     with crm.uow() as work:
         task = resolve(work.session, Task, ref)
         work.update(task, due_at=to_utc(due), all_day=all_day)
+    _feed_changed(crm)
     return get_task(crm, task.id)
+
+
+def _feed_changed(crm: Crm) -> None:
+    """Keep a subscribed iCalendar feed current (``crm export tasks --subscribe``)."""
+    from tui_crm.services.calendar_feed import refresh_feed
+
+    refresh_feed(crm)
 
 
 def _entity_names(session: Session, tasks: list[Task]) -> dict[str, str]:

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from tui_crm.domain.matching import email_key
 from tui_crm.domain.text import fold
 from tui_crm.storage.search_index import phone_search_forms
 from tui_crm.storage.unit_of_work import UnitOfWork, to_jsonable
@@ -87,7 +88,10 @@ class NewRecord:
     search_extra: list[str] = field(default_factory=list)  # company / contact text for the search entry
 
     def has_channel(self, kind: str, normalized: str) -> bool:
-        return any(n == normalized for _, n in (self.phones if kind == "phone" else self.emails))
+        """Already there: the same number, or the same address in any case (``matching.email_key``)."""
+        if kind == "phone":
+            return any(n == normalized for _, n in self.phones)
+        return any(email_key(n) == email_key(normalized) for _, n in self.emails)
 
 
 class BulkInsert:

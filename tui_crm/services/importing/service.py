@@ -39,7 +39,7 @@ from tui_crm.services.importing.profiles import Profile, load_profile
 from tui_crm.services.importing.reader import Source, SourceRow, open_source
 from tui_crm.services.importing.rows import Checked, DealItem, Party, RowContext, check_row
 from tui_crm.services.importing.stages import StageMap
-from tui_crm.services.records import add_channel, change_tags, reindex, reindex_linked, set_custom_value
+from tui_crm.services.records import add_channel, change_tags, channels_of, reindex, reindex_linked, set_custom_value
 from tui_crm.storage.import_models import ImportBatch, ImportRow
 from tui_crm.storage.models import Company, Contact, Deal, DealContact, Note, User
 from tui_crm.storage.unit_of_work import UnitOfWork
@@ -556,8 +556,10 @@ class Importer:
         work.update(record, **values)
         for typed, normalized in item.phones:
             add_channel(work, record, "phone", typed, normalized)
+        have = {email_key(c.normalized) for c in channels_of(session, entity, record.id) if c.kind == "email"}
         for typed, normalized in item.emails:
-            add_channel(work, record, "email", typed, normalized)
+            if email_key(normalized) not in have:  # «IVAN@x.ru» is the «ivan@x.ru» it has
+                add_channel(work, record, "email", typed, normalized)
         for key, value in item.custom.items():
             set_custom_value(work, record, key, value)
         if item.tags:

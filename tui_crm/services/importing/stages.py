@@ -102,6 +102,11 @@ class StageMap:
             new = {"key": _key("s", stage), "name": stage, "kind": _kind(stage, stages)}
             closing = [i for i, s in enumerate(stages) if s.get("kind") in ("won", "lost")]
             stages.insert(closing[0] if closing and new["kind"] not in ("won", "lost") else len(stages), new)
+        for entry in pipelines:  # a pipeline made here still needs its closing stages
+            stages = entry.setdefault("stages", [])
+            for kind, name in (("won", "Успешно реализовано"), ("lost", "Закрыто и не реализовано")):
+                if not any(s.get("kind") == kind for s in stages):
+                    stages.append({"key": kind, "name": name, "kind": kind})
         path = settings.pipelines_file
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
@@ -119,11 +124,12 @@ def _key(prefix: str, name: str) -> str:
 
 def _kind(name: str, stages: list[dict[str, object]]) -> str:
     folded = fold(name)
-    if folded in _WON:
+    have = {s.get("kind") for s in stages}
+    if folded in _WON and "won" not in have:
         return "won"
-    if folded in _LOST:
+    if folded in _LOST and "lost" not in have:
         return "lost"
-    if folded in _UNSORTED:
+    if folded in _UNSORTED and "unsorted" not in have:
         return "unsorted"
     if not any(s.get("kind") == "lead" for s in stages):
         return "lead"
