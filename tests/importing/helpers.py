@@ -48,7 +48,8 @@ def emails_of(crm: Any, name: str) -> list[str]:
 def notes_of(crm: Any, name: str) -> list[str]:
     rows = query(
         crm,
-        "SELECT n.text FROM note n JOIN contact c ON c.id = n.entity_id WHERE c.name = ? AND n.deleted_at IS NULL ORDER BY n.text",
+        "SELECT n.text FROM note n JOIN contact c ON c.id = n.entity_id"
+        " WHERE c.name = ? AND n.deleted_at IS NULL ORDER BY n.text",
         name,
     )
     return [r[0] for r in rows]

@@ -15,8 +15,15 @@ from tests.importing.helpers import emails_of, live, notes_of, outcomes, phones_
 from tui_crm.services.importing.detect import detect
 
 ROWS = [
-    contact("Иван Петров", company="ООО «Ромашка»", phone="'+7 916 123-45-67, 8 (495) 111-22-33 доб. 12",
-            email="ivan@romashka.ru", created="05.03.2024 14:30:00", note="Звонить после 10, не раньше", note2="вторая\nстрока"),  # fmt: skip
+    contact(
+        "Иван Петров",
+        company="ООО «Ромашка»",
+        phone="'+7 916 123-45-67, 8 (495) 111-22-33 доб. 12",
+        email="ivan@romashka.ru",
+        created="05.03.2024 14:30:00",
+        note="Звонить после 10, не раньше",
+        note2="вторая\nстрока",
+    ),  # fmt: skip
     contact("Ромашка", kind="компания", inn="7707083893", phone="+7 495 000-00-01", web="romashka.ru"),
     contact("Ольга Смирнова", mobile="+7 903 555-44-33", email="olga@elka.ru, o.smirnova@gmail.com", position="Директор"),
     contact("Cut row", phone="+7 903 111-11-11"),
@@ -93,7 +100,9 @@ def test_a_file_that_is_not_an_amocrm_export_asks_for_a_mapping(crm, files: Path
 def test_plain_csv_with_a_saved_profile(crm, files: Path):
     from tui_crm.services.importing.profiles import Profile, load_profile, save_profile
 
-    save_profile(crm.settings.config_dir, Profile(name="gsheet", kind="contacts", columns={"Full name": "name", "Phone": "phone"}))
+    save_profile(
+        crm.settings.config_dir, Profile(name="gsheet", kind="contacts", columns={"Full name": "name", "Phone": "phone"})
+    )
     path = write_csv(files / "plain.csv", ["Full name", "Phone", "Other"], [["Ann", "+7 916 000-00-01", "x"]], delimiter=",")
 
     report = run(crm, path, profile="gsheet")

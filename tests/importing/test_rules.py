@@ -60,7 +60,9 @@ def test_people_sharing_a_phone_or_email_are_one_transitively_and_namesakes_stay
     assert (report.counts["created"], report.counts["merged"]) == (3, 2)
     assert live(crm, "contact") == 3
     assert sorted(phones_of(crm, "Иван Иванов")) == ["+79160000001", "+79169999999"]
-    merged = query(crm, "SELECT count(*) FROM channel WHERE entity_id = (SELECT entity_id FROM channel WHERE normalized = 'ivan@x.ru')")
+    merged = query(
+        crm, "SELECT count(*) FROM channel WHERE entity_id = (SELECT entity_id FROM channel WHERE normalized = 'ivan@x.ru')"
+    )
     assert merged == [(2,)]  # the phone and the e-mail on one person
 
 
@@ -82,7 +84,7 @@ def test_companies_are_the_same_by_inn_else_by_name_without_legal_form(crm, file
 
 
 def test_text_is_stored_literally(crm, files: Path):
-    names = ["[bold red]Boss[/]", "=HYPERLINK(\"http://evil\")", "Esc\x1b[31mape"]
+    names = ["[bold red]Boss[/]", '=HYPERLINK("http://evil")', "Esc\x1b[31mape"]
     path = write_csv(files / "text.csv", CONTACTS_HEADER, [contact(n) for n in names])
 
     run(crm, path)
@@ -164,8 +166,8 @@ def test_unknown_stages_are_listed_then_mapped_or_created(crm, files: Path):
     assert dry.unknown_stages == ["Старая воронка / Первичный контакт", "Продажи 2.0 / Думают"]
     assert dry.counts["rejected"] == 2 and "--create-stages" in outcomes(dry)[2][1]
 
-    save_profile(crm.settings.config_dir, Profile(name="old", kind="deals", pipelines={"Старая воронка": "sales20"},
-                                                  stages={"Старая воронка/Первичный контакт": "lead", "Думают": "negotiation"}))  # fmt: skip
+    stages = {"Старая воронка/Первичный контакт": "lead", "Думают": "negotiation"}
+    save_profile(crm.settings.config_dir, Profile(name="old", kind="deals", pipelines={"Старая воронка": "sales20"}, stages=stages))
     mapped = run(crm, path, profile="old")
     assert (mapped.counts["created"], mapped.unknown_stages) == (2, [])
     assert sorted(query(crm, "SELECT d.name, s.key FROM deal d JOIN stage s ON s.id = d.stage_id")) == [

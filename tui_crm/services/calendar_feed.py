@@ -118,4 +118,3 @@ def refresh_feed(crm: Crm) -> Path | None:
 def agenda_ical(crm: Crm, output: Path | None, tasks: list[TaskView]) -> int:
     """``crm agenda --ical``: the agenda's tasks (already selected) as iCalendar."""
     return write_ical(crm, output, tasks)
-

@@ -366,10 +366,11 @@ class Importer:
                 batch.finished_at = work.now
             work.session.add(batch)
         if pending:
-            self._tick(pending[-1][0] + 1)
+            self._tick(pending[-1][0] + 1, committed=True)
 
-    def _tick(self, done: int) -> None:
-        if self.progress is not None and (done % 500 == 0 or done == self.total):
+    def _tick(self, done: int, committed: bool = False) -> None:
+        """Report progress: after every committed batch, and every 500 rows of a dry run."""
+        if self.progress is not None and (committed or done % 500 == 0 or done == self.total):
             self.progress(done, self.total)
 
     def _flush(self, work: UnitOfWork, bulk: BulkInsert) -> None:
