@@ -167,7 +167,8 @@ def test_unknown_stages_are_listed_then_mapped_or_created(crm, files: Path):
     assert dry.counts["rejected"] == 2 and "--create-stages" in outcomes(dry)[2][1]
 
     stages = {"Старая воронка/Первичный контакт": "lead", "Думают": "negotiation"}
-    save_profile(crm.settings.config_dir, Profile(name="old", kind="deals", pipelines={"Старая воронка": "sales20"}, stages=stages))
+    profile = Profile(name="old", kind="deals", pipelines={"Старая воронка": "sales20"}, stages=stages)
+    save_profile(crm.settings.config_dir, profile)
     mapped = run(crm, path, profile="old")
     assert (mapped.counts["created"], mapped.unknown_stages) == (2, [])
     assert sorted(query(crm, "SELECT d.name, s.key FROM deal d JOIN stage s ON s.id = d.stage_id")) == [
