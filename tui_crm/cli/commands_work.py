@@ -153,12 +153,23 @@ def agenda(
     everyone: Annotated[bool, typer.Option("--all", help="Everyone's tasks.")] = False,
     limit: Annotated[int, typer.Option("--limit", min=0, help="Tasks shown per group (counts are always complete).")] = 50,
     json_: JsonOpt = False,
+    ical: Annotated[bool, typer.Option("--ical", help="Write the tasks as iCalendar (VTODO/VEVENT).")] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="With --ical: the .ics file (default: stdout).")] = None,
 ) -> None:
     """Open tasks: Overdue / Today / Tomorrow / This week / Later, with the
     true count of each group (--json: {"totals", "groups", "limit"})."""
     from tui_crm.services.tasks import agenda as load
 
-    view = load(state.crm(), responsible=responsible, everyone=everyone, limit=limit)
+    crm = state.crm()
+    if ical:
+        from tui_crm.services.calendar_feed import agenda_ical
+        from tui_crm.services.tasks import agenda_counts
+
+        every = max(agenda_counts(crm, responsible=responsible, everyone=everyone).values(), default=0)
+        full = load(crm, responsible=responsible, everyone=everyone, limit=every)
+        agenda_ical(crm, output, [t for tasks in full.groups.values() for t in tasks])
+        return
+    view = load(crm, responsible=responsible, everyone=everyone, limit=limit)
     if json_:
         emit_json(view)
         return

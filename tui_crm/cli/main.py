@@ -44,6 +44,8 @@ COMMAND_MODULES: dict[str, str] = {
     "auth": "commands_sync",
     "mail": "commands_mail",
     "intake": "commands_intake",
+    "import": "commands_import",
+    "export": "commands_export",
 }
 
 

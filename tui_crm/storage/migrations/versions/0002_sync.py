@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision = '0002_sync'
-down_revision = '0001_initial'
+down_revision = "0001_initial"
 branch_labels = None
 depends_on = None
 

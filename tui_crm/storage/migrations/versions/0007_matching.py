@@ -1,7 +1,7 @@
 """Matching: e-mails folded, phones searchable by their last seven digits
 
 Revision ID: 0007_matching
-Revises: 0003_list_indexes
+Revises: 0006_closing_rate
 Create Date: 2026-12-04 15:20:00
 
 Issue 8, "one person, one record":
@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_matching"
-down_revision = "0003_list_indexes"
+down_revision = "0006_closing_rate"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """mail: mailboxes, folder state, messages, message links, outbox; intake columns on unsorted_entry
 
 Revision ID: 0009_mail
-Revises: 0003_list_indexes
+Revises: 0007_matching
 Create Date: 2026-12-04 14:51:58
 
 See tui_crm/storage/mail_tables.py for what each table holds. The unsorted
@@ -17,7 +17,7 @@ from alembic import op
 
 
 revision = '0009_mail'
-down_revision = '0003_list_indexes'
+down_revision = "0007_matching"
 branch_labels = None
 depends_on = None
 

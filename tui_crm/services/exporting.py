@@ -1,0 +1,345 @@
+"""Taking records out: deals, contacts and companies as CSV in amoCRM's
+export layout (what ``services.importing`` reads, so an export imported
+into an empty store gives the same records), JSON lines, and vCard.
+
+Records are streamed in pages of ``PAGE`` by id, with each page's links
+(tags, contacts, channels, companies) read in one query per kind, so 100k
+deals never sit in memory. A CSV cell that a spreadsheet would run
+(starting with ``=``, ``+``, ``-``, ``@``, tab or CR) gets a leading
+apostrophe, the way amoCRM itself writes phones; the importer takes it off.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import Any, TextIO
+
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from tui_crm.domain.errors import ValidationError
+from tui_crm.domain.text import fold
+from tui_crm.services.context import Crm
+from tui_crm.services.deal_queries import DealFilter, _where
+from tui_crm.services.importing.amocrm_layout import DEAL_EXPORT_COLUMNS, KIND_COMPANY, KIND_CONTACT, PARTY_EXPORT_COLUMNS
+from tui_crm.services.parties import find_user
+from tui_crm.storage import search_index
+from tui_crm.storage.models import Deal
+
+PAGE = 2000
+FORMATS = {"deals": ("csv", "json"), "contacts": ("csv", "json", "vcard"), "companies": ("csv", "json")}
+_RISKY = ("=", "+", "-", "@", "\t", "\r")
+FILTER_KEYS = ("pipeline", "stage", "responsible", "tag", "query")
+
+
+def escape_cell(value: str) -> str:
+    """A cell a spreadsheet will show as text, not run as a formula."""
+    return "'" + value if value.startswith(_RISKY) else value
+
+
+def local_stamp(value: Any, tz: tzinfo) -> str:
+    """amoCRM's ``DD.MM.YYYY HH:MM:SS`` in the account's zone."""
+    if not value:
+        return ""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(tz).strftime("%d.%m.%Y %H:%M:%S")
+
+
+def money(minor: int | None) -> str:
+    if minor is None:
+        return ""
+    whole, cents = divmod(int(minor), 100)
+    return f"{whole}.{cents:02d}" if cents else str(whole)
+
+
+def parse_filters(values: Sequence[str]) -> DealFilter:
+    """``--filter pipeline=sales20 --filter tag=VIP``; a bare word is a search query."""
+    flt = DealFilter()
+    for raw in values:
+        key, sep, value = raw.partition("=")
+        if not sep:
+            key, value = "query", raw
+        key = key.strip()
+        if key not in FILTER_KEYS:
+            raise ValidationError("filter", f"{key!r} is not a filter; use {', '.join(FILTER_KEYS)} (KEY=VALUE)")
+        setattr(flt, key, value.strip())
+    return flt
+
+
+@dataclass
+class ExportResult:
+    entity: str
+    format: str
+    count: int
+    columns: list[str] = field(default_factory=list)
+
+
+def _marks(prefix: str, ids: Sequence[str]) -> tuple[str, dict[str, str]]:
+    return ",".join(f":{prefix}{n}" for n in range(len(ids))), {f"{prefix}{n}": v for n, v in enumerate(ids)}
+
+
+class _Links:
+    """One page's linked data, a query per kind."""
+
+    def __init__(self, session: Session, entity: str, ids: list[str]) -> None:
+        conn = session.connection()
+        marks, params = _marks("i", ids)
+        self.tags: dict[str, list[str]] = defaultdict(list)
+        for owner, name in conn.execute(
+            text(
+                "SELECT et.entity_id, t.name FROM entity_tag et JOIN tag t ON t.id = et.tag_id "
+                f"WHERE et.entity_type = :e AND et.entity_id IN ({marks}) ORDER BY t.name_fold"
+            ),
+            {**params, "e": entity},
+        ):
+            self.tags[owner].append(name)
+        self.channels: dict[tuple[str, str], list[str]] = defaultdict(list)
+        if entity != "deal":
+            self._channels(conn, entity, ids)
+
+    def _channels(self, conn: Any, entity: str, ids: list[str]) -> None:
+        marks, params = _marks("c", ids)
+        for owner, kind, value in conn.execute(
+            text(
+                f"SELECT entity_id, kind, normalized FROM channel WHERE entity_type = :e AND entity_id IN ({marks}) "
+                "AND kind IN ('phone', 'email') ORDER BY sort"
+            ),
+            {**params, "e": entity},
+        ):
+            self.channels[(owner, kind)].append(value)
+
+
+def _deal_pages(crm: Crm, session: Session, flt: DealFilter) -> Iterator[list[dict[str, Any]]]:
+    conds = _where(crm, session, flt)
+    after = ""
+    users = {u: n for u, n in session.connection().execute(text("SELECT id, name FROM user"))}
+    stages = {
+        sid: (pname, sname)
+        for sid, pname, sname in session.connection().execute(
+            text("SELECT s.id, p.name, s.name FROM stage s JOIN pipeline p ON p.id = s.pipeline_id")
+        )
+    }
+    while True:
+        rows = session.exec(select(Deal).where(*conds, col(Deal.id) > after).order_by(col(Deal.id)).limit(PAGE)).all()
+        if not rows:
+            return
+        after = rows[-1].id
+        ids = [r.id for r in rows]
+        links = _Links(session, "deal", ids)
+        conn = session.connection()
+        marks, params = _marks("d", ids)
+        main: dict[str, tuple[str, str]] = {}
+        for deal_id, contact_id, name in conn.execute(
+            text(
+                "SELECT dc.deal_id, c.id, c.name FROM deal_contact dc JOIN contact c ON c.id = dc.contact_id "
+                f"WHERE dc.deal_id IN ({marks}) AND c.deleted_at IS NULL ORDER BY dc.is_main DESC"
+            ),
+            params,
+        ):
+            main.setdefault(deal_id, (contact_id, name))
+        contact_ids = sorted({c for c, _ in main.values()})
+        if contact_ids:
+            links._channels(conn, "contact", contact_ids)
+        positions = {}
+        if contact_ids:
+            cmarks, cparams = _marks("p", contact_ids)
+            positions = dict(conn.execute(text(f"SELECT id, position FROM contact WHERE id IN ({cmarks})"), cparams).all())
+        company_ids = sorted({r.company_id for r in rows if r.company_id})
+        companies: dict[str, tuple[str, str | None]] = {}
+        if company_ids:
+            kmarks, kparams = _marks("k", company_ids)
+            companies = {
+                i: (n, inn)
+                for i, n, inn in conn.execute(text(f"SELECT id, name, inn FROM company WHERE id IN ({kmarks})"), kparams)
+            }
+        page = []
+        for deal in rows:
+            pipeline, stage = stages.get(deal.stage_id, ("", ""))
+            contact_id, contact_name = main.get(deal.id, ("", ""))
+            company_name, inn = companies.get(deal.company_id or "", ("", None))
+            page.append(
+                {
+                    "id": deal.id,
+                    "name": deal.name,
+                    "budget_rub": deal.budget_rub,
+                    "budget_usd": deal.budget_usd,
+                    "responsible": users.get(deal.responsible_id or "", ""),
+                    "created_at": deal.created_at,
+                    "closed_at": deal.closed_at,
+                    "tags": links.tags.get(deal.id, []),
+                    "pipeline": pipeline,
+                    "stage": stage,
+                    "loss_reason": deal.loss_reason,
+                    "company": company_name,
+                    "company_inn": inn,
+                    "contact": contact_name,
+                    "contact_phones": links.channels.get((contact_id, "phone"), []),
+                    "contact_emails": links.channels.get((contact_id, "email"), []),
+                    "contact_position": positions.get(contact_id),
+                }
+            )
+        yield page
+
+
+def _party_pages(crm: Crm, session: Session, entity: str, flt: DealFilter) -> Iterator[list[dict[str, Any]]]:
+    conn = session.connection()
+    users = {u: n for u, n in conn.execute(text("SELECT id, name FROM user"))}
+    where = ["deleted_at IS NULL"]
+    params: dict[str, Any] = {}
+    if flt.responsible:
+        where.append("responsible_id = :resp")
+        params["resp"] = find_user(session, flt.responsible).id
+    if flt.query:
+        hits = search_index.search(conn, flt.query, (entity,), limit=5000)
+        marks, qparams = _marks("q", [h.entity_id for h in hits] or [""])
+        where.append(f"id IN ({marks})")
+        params.update(qparams)
+    if flt.tag:
+        where.append(
+            "id IN (SELECT et.entity_id FROM entity_tag et JOIN tag t ON t.id = et.tag_id"
+            " WHERE et.entity_type = :ent AND t.name_fold = :tag)"
+        )
+
+        params.update(ent=entity, tag=fold(flt.tag))
+    extra = "company_id, position, department, birthday" if entity == "contact" else "inn, web, address"
+    after = ""
+    companies: dict[str, str] = {}
+    while True:
+        rows = conn.execute(
+            text(
+                f"SELECT id, name, responsible_id, created_at, {extra} FROM {entity} "
+                f"WHERE {' AND '.join(where)} AND id > :after ORDER BY id LIMIT {PAGE}"
+            ),
+            {**params, "after": after},
+        ).all()
+        if not rows:
+            return
+        after = rows[-1][0]
+        ids = [r[0] for r in rows]
+        links = _Links(session, entity, ids)
+        if entity == "contact":
+            wanted = sorted({r[4] for r in rows if r[4] and r[4] not in companies})
+            if wanted:
+                kmarks, kparams = _marks("k", wanted)
+                companies.update(conn.execute(text(f"SELECT id, name FROM company WHERE id IN ({kmarks})"), kparams).all())
+        page = []
+        for r in rows:
+            item: dict[str, Any] = {
+                "id": r[0],
+                "kind": KIND_CONTACT if entity == "contact" else KIND_COMPANY,
+                "name": r[1],
+                "responsible": users.get(r[2] or "", ""),
+                "created_at": datetime.fromisoformat(str(r[3])).replace(tzinfo=UTC) if r[3] else None,
+                "tags": links.tags.get(r[0], []),
+                "phones": links.channels.get((r[0], "phone"), []),
+                "emails": links.channels.get((r[0], "email"), []),
+            }
+            if entity == "contact":
+                item.update(company=companies.get(r[4] or "", ""), position=r[5], department=r[6], birthday=r[7])
+            else:
+                item.update(inn=r[4], web=r[5], address=r[6])
+            page.append(item)
+        yield page
+
+
+def _csv_cells(item: dict[str, Any], columns: Sequence[tuple[str, str]], tz: tzinfo) -> list[str]:
+    cells = []
+    for _, target in columns:
+        if target == "external_id":
+            value: Any = item["id"]
+        elif target in ("created_at", "closed_at"):
+            value = local_stamp(item.get(target), tz)
+        elif target in ("budget_rub", "budget_usd"):
+            value = money(item.get(target))
+        elif target.startswith("custom."):
+            raw = item.get(target)
+            value = ", ".join(map(str, raw)) if isinstance(raw, list) else ("" if raw is None else raw)
+        elif target in ("tags",):
+            value = ", ".join(item.get("tags") or [])
+        elif target in ("phone", "email", "contact_phone", "contact_email"):
+            value = ", ".join(item.get(target + "s") or [])
+        else:
+            value = item.get(target) or ""
+        cells.append(escape_cell(str(value)))
+    return cells
+
+
+def _add_custom(session: Session, entity: str, page: list[dict[str, Any]]) -> None:
+    """Each record's custom values as ``custom.KEY`` (one query per page)."""
+    by_id = {item["id"]: item for item in page}
+    marks, params = _marks("v", list(by_id))
+    rows = session.connection().execute(
+        text(f"SELECT entity_id, field_key, value_json FROM custom_value WHERE entity_type = :e AND entity_id IN ({marks})"),
+        {**params, "e": entity},
+    )
+    for owner, key, value in rows:
+        by_id[owner][f"custom.{key}"] = json.loads(value)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    return str(value)
+
+
+def _vcard(item: dict[str, Any]) -> str:
+    import vobject
+
+    card = vobject.vCard()
+    card.add("fn").value = item["name"]
+    parts = item["name"].split(" ", 1)
+    card.add("n").value = vobject.vcard.Name(family=parts[1] if len(parts) > 1 else "", given=parts[0])
+    for phone in item.get("phones") or []:
+        tel = card.add("tel")
+        tel.value = phone
+        tel.type_param = "WORK"
+    for email in item.get("emails") or []:
+        card.add("email").value = email
+    if item.get("company"):
+        card.add("org").value = [item["company"]]
+    if item.get("position"):
+        card.add("title").value = item["position"]
+    card.add("uid").value = f"{item['id']}@tui-crm"
+    return card.serialize()
+
+
+def export_records(crm: Crm, entity: str, fmt: str, out: TextIO, filters: Sequence[str] = ()) -> ExportResult:
+    """Write ``entity`` ("deals", "contacts", "companies") to ``out`` as ``fmt``."""
+    if entity not in FORMATS:
+        raise ValidationError("export", f"{entity!r}: export deals, contacts or companies")
+    if fmt not in FORMATS[entity]:
+        raise ValidationError("format", f"{entity} export as {', '.join(FORMATS[entity])}, not {fmt!r}")
+    flt = parse_filters(filters)
+    if entity != "deals" and (flt.pipeline or flt.stage):
+        raise ValidationError("filter", "pipeline and stage filter deals only")
+    tz = crm.tz
+    columns = list(DEAL_EXPORT_COLUMNS if entity == "deals" else PARTY_EXPORT_COLUMNS)
+    owner = {"deals": "deal", "contacts": "contact", "companies": "company"}[entity]
+    columns += [(d.label, f"custom.{k}") for k, d in crm.pipelines.custom_fields_for(owner).items()]
+    count = 0
+    with crm.read() as session:
+        if entity == "deals":
+            pages = _deal_pages(crm, session, flt)
+        else:
+            pages = _party_pages(crm, session, "contact" if entity == "contacts" else "company", flt)
+        writer = csv.writer(out, lineterminator="\r\n") if fmt == "csv" else None
+        if writer is not None:
+            writer.writerow([name for name, _ in columns])
+        for page in pages:
+            _add_custom(session, owner, page)
+            for item in page:
+                if writer is not None:
+                    writer.writerow(_csv_cells(item, columns, tz))
+                elif fmt == "json":
+                    out.write(json.dumps(item, ensure_ascii=False, default=_json_default) + "\n")
+                else:
+                    out.write(_vcard(item))
+                count += 1
+    return ExportResult(entity=entity, format=fmt, count=count, columns=[name for name, _ in columns] if fmt == "csv" else [])
