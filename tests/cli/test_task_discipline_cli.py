@@ -41,7 +41,7 @@ def test_bulk_move_reports_the_tasks_it_settled(invoke):
     first = _lead_with_manual_task(invoke, "Пачка 1")
     second = invoke.json("add", "lead", "Пачка 2")["id"]
     for deal in (first, second):
-        invoke.ok("deals", "edit", deal, "loss_reason=Бюджет")
+        invoke.ok("deals", "edit", deal, "loss_reason=Нет бюджета")
     out = invoke.ok("bulk", "move", "lost", "--id", first, "--id", second, "--close-tasks")
     assert out.count("completed: «") == 2
     open_tasks = [t["text"] for d in (first, second) for t in invoke.json("task", "list", d) if not t["completed_at"]]

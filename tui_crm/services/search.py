@@ -14,12 +14,7 @@ _MODELS: dict[str, type[Record]] = {"deal": Deal, "contact": Contact, "company":
 
 
 def search(crm: Crm, query: str, *, types: tuple[str, ...] | None = None, limit: int = 20) -> list[SearchResult]:
-    """Ranked matches; every word is a prefix, case and ё/е do not matter.
-
-    A phone typed with spaces or a trunk ``8`` (``8 916 555-12-34``) is looked
-    up as the digits the index holds, as in ``search_parties``.
-    """
-    query = _phone_query(query) or query
+    """Ranked matches; every word is a prefix, case and ё/е do not matter."""
     with crm.read() as session:
         hits = search_index.search(session.connection(), query, types, limit=limit)
         names: dict[str, tuple[str, str]] = {}
