@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import stat
 import subprocess
@@ -296,3 +297,100 @@ def test_backup_is_private_whatever_the_umask(crm_cli, tmp_path):
         os.umask(os_umask)
     assert result.returncode == 0
     assert stat.S_IMODE((tmp_path / "u.bak").stat().st_mode) == 0o600
+
+
+# -- a bad environment: one line, nothing saved ------------------------------------------
+
+
+def test_a_damaged_database_names_the_backups_to_restore(crm_cli, cli_env):
+    db = Path(cli_env["CRM_DB"])
+    crm_cli("add", "lead", "Была")
+    assert crm_cli("db", "backup").returncode == 0
+    [copy] = db.parent.glob("crm.db.backup-*.bak")
+    with db.open("r+b") as f:
+        f.truncate(db.stat().st_size // 2)
+    for args in (("deals", "list"), ("add", "lead", "Не сохранится"), ("search", "Была"), ("agenda",)):
+        result = crm_cli(*args)
+        assert result.returncode == 1, (args, result.stderr)
+        line = _one_line_error(result)
+        assert "damaged" in line and f"restore a backup: crm db restore {copy}" in line
+    assert crm_cli("db", "restore", str(copy), "--yes").returncode == 0
+    assert _names(crm_cli) == ["Была"]
+
+
+def _without_root_powers() -> list[str]:
+    """A prefix that runs a command as root without the power to ignore file modes."""
+    if os.geteuid() != 0:
+        return []
+    if not shutil.which("setpriv"):
+        pytest.skip("running as root without setpriv: a read-only folder would not be read-only")
+    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner", "--"]
+
+
+def test_a_read_only_data_folder(cli_env, tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    db = folder / "crm.db"
+    shutil.copyfile(cli_env["CRM_DB"], db)
+    db.chmod(0o600)
+    folder.chmod(0o500)
+    try:
+        for args in (("add", "lead", "Не сохранится"), ("deals", "list")):
+            result = subprocess.run(
+                [*_without_root_powers(), sys.executable, "-c", ENTRY, *args],
+                env={**cli_env, "CRM_DB": str(db)},
+                capture_output=True,
+                text=True,
+                encoding="utf-8",
+                timeout=60,
+            )
+            assert result.returncode == 1, result.stderr
+            line = _one_line_error(result)
+            assert f"its folder {folder} is read-only" in line and "nothing saved" in line
+    finally:
+        folder.chmod(0o700)
+    assert sorted(p.name for p in folder.iterdir()) == ["crm.db"]
+
+
+FULL_DISK = """
+import json, os, shutil, subprocess, sys
+entry, template, folder = sys.argv[1:4]
+db = os.environ["CRM_DB"] = folder + "/crm.db"
+shutil.copyfile(template, db)
+runs = []
+for i in range(12):
+    r = subprocess.run([sys.executable, "-c", entry, "add", "lead", f"lead {i}", "--note", "x" * 100000],
+                       capture_output=True, text=True)
+    runs.append([r.returncode, r.stderr])
+    if r.returncode:
+        break
+listing = subprocess.run([sys.executable, "-c", entry, "deals", "list", "--json"], capture_output=True, text=True)
+print(json.dumps({"runs": runs, "deals": sorted(d["name"] for d in json.loads(listing.stdout))}))
+"""
+
+
+def test_a_full_disk_is_one_line_and_saves_nothing(cli_env, tmp_path):
+    """A real full file system: a 700 kB tmpfs in a private mount namespace."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare to mount a small tmpfs")
+    folder = tmp_path / "small"
+    folder.mkdir()
+    script = 'mount -t tmpfs -o size=700k tmpfs "$0" && exec "$@"'
+    driver = [sys.executable, "-c", FULL_DISK, ENTRY, cli_env["CRM_DB"], str(folder)]
+    result = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script, str(folder), *driver],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=300,
+    )
+    if "mount" in result.stderr and result.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+    report = json.loads(result.stdout)
+    *saved, (code, stderr) = report["runs"]
+    assert code == 1 and all(c == 0 for c, _ in saved)
+    assert "Traceback" not in stderr
+    [line] = stderr.strip().splitlines()
+    assert "is full (database or disk is full); nothing saved" in line
+    assert report["deals"] == sorted(f"lead {i}" for i in range(len(saved)))

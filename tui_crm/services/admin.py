@@ -7,6 +7,7 @@ so they take a path rather than an open ``Crm``.
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,6 +103,20 @@ def check_restore_source(db_path: Path, source: Path) -> CheckReport:
     return report
 
 
+def _safety_copy(db_path: Path) -> Path:
+    """The database as it is before a restore; byte for byte when SQLite cannot read it (damaged)."""
+    try:
+        return _copying(db_path, db_path, lambda: backup_copy(db_path, "before-restore"))
+    except StoreError:
+        if not db_path.stat().st_size:
+            raise
+    target = db_path.with_name(f"{db_path.name}.before-restore-{datetime.now(UTC):%Y%m%dT%H%M%S}.damaged.bak")
+    fd = os.open(target, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "wb") as out, db_path.open("rb") as src:
+        shutil.copyfileobj(src, out)
+    return target
+
+
 def restore(db_path: Path, source: Path) -> Path | None:
     """Replace the database with a backup after checking the backup is sound.
 
@@ -118,7 +133,7 @@ def restore(db_path: Path, source: Path) -> Path | None:
     lock = StoreLock(db_path).exclusive()
     try:
         present = db_path.exists() and db_path.stat().st_size > 0
-        safety = _copying(db_path, db_path, lambda: backup_copy(db_path, "before-restore")) if present else None
+        safety = _safety_copy(db_path) if present else None
         staged = db_path.with_name(f".{db_path.name}.restoring")
         _copying(source, staged, lambda: private_copy(source, staged))
         for suffix in ("-wal", "-shm"):

@@ -153,7 +153,8 @@ def store_error(exc: BaseException, path: Path) -> StoreError | None:
         if is_read_only(path):
             return StoreError(f"{path} is read-only; nothing saved. Reading works; to change data: chmod u+w {path}")
         return StoreError(
-            f"cannot write {path}: its folder {path.parent} is read-only (SQLite keeps -wal and -shm files there); nothing saved"
+            f"cannot use {path}: its folder {path.parent} is read-only and SQLite keeps its -wal and -shm files there; "
+            f"make the folder writable (chmod u+w {path.parent}); nothing saved"
         )
     if "disk is full" in text:
         return StoreError(f"the disk holding {path} is full (database or disk is full); nothing saved. Free some space and retry")
