@@ -10,13 +10,12 @@ if TYPE_CHECKING:
     from tui_crm.config import Settings
     from tui_crm.services.context import Crm
 
-# The commands that may create a new database (``crm`` alone, the app,
-# too): those that put something into an empty store. Any other command on
-# a database that does not exist says so instead of leaving an empty file
-# and its folders behind (a typo in --db).
-CREATING_COMMANDS = frozenset(
-    {"", "add", "users add", "demo", "pipelines edit", "pipelines reload", "unsorted add", "sync", "auth"}
-)
+# The commands that may create a new database: those that put something
+# into an empty store ("" is ``crm`` alone, the app; "add" covers every
+# ``crm add ...``). Any other command on a database that does not exist says
+# so instead of leaving an empty file and its folders behind (a typo in --db).
+CREATING_COMMANDS = frozenset({"", "users add", "demo", "pipelines edit", "pipelines reload", "unsorted add", "sync"})
+CREATING_GROUPS = frozenset({"add", "auth"})
 
 
 def invoked_command() -> str | None:
@@ -28,14 +27,17 @@ def invoked_command() -> str | None:
     ctx = get_current_context(silent=True)
     if ctx is None:
         return None
-    return " ".join(ctx.command_path.split()[1:])
+    names: list[str] = []
+    while ctx.parent is not None:  # the root's name is the program's, however it was started
+        names.insert(0, ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(names)
 
 
 def may_create(command: str | None) -> bool:
     if command is None:
         return True
-    words = command.split()
-    return command in CREATING_COMMANDS or any(" ".join(words[:n]) in CREATING_COMMANDS for n in range(1, len(words) + 1))
+    return command in CREATING_COMMANDS or command.split(" ")[0] in CREATING_GROUPS
 
 
 @dataclass
