@@ -230,6 +230,12 @@ def test_reading_commands_never_create_a_store(crm_cli, tmp_path, args):
     assert not (tmp_path / "typo").exists()
 
 
+def test_a_folder_is_not_a_database(crm_cli, tmp_path):
+    result = crm_cli("--db", str(tmp_path), "add", "lead", "x")
+    assert result.returncode == 1
+    assert "is a folder" in _one_line_error(result)
+
+
 def test_a_writing_command_creates_the_store_and_says_where(crm_cli, tmp_path):
     new = tmp_path / "new" / "x.sqlite3"
     result = crm_cli("--db", str(new), "add", "lead", "Первая")

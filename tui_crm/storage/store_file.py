@@ -64,6 +64,8 @@ class FileInfo:
 
 def inspect(path: Path) -> FileInfo:
     """Read the mark, the tables and the schema revision of ``path``."""
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder; the database must be a file (check --db / CRM_DB)")
     try:
         if path.stat().st_size == 0:
             return FileInfo(path, exists=False)
