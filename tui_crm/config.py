@@ -64,13 +64,8 @@ class Settings:
 def load_settings(db: str | os.PathLike[str] | None = None, user: str | None = None) -> Settings:
     """Settings from config.toml, then environment, then the command line."""
     cdir = config_dir()
-    values: dict[str, object] = {}
     path = cdir / "config.toml"
-    if path.exists():
-        try:
-            values = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: {exc}; fix or delete the file") from exc
+    values = read_config_file(path)
     db_path = Path(db or os.environ.get("CRM_DB") or values.get("db") or data_dir() / "crm.sqlite3").expanduser()
     return Settings(
         db_path=db_path,
@@ -83,6 +78,53 @@ def load_settings(db: str | os.PathLike[str] | None = None, user: str | None = N
         theme=str(values.get("theme", "dark")),
         rates_url=os.environ.get("CRM_RATES_URL") or str(values.get("rates_url") or Settings.rates_url),
     )
+
+
+# Every setting config.toml may hold is a string.
+TEXT_SETTINGS = ("db", "user", "phone_region", "timezone", "default_pipeline", "theme")
+
+
+def read_config_file(path: Path) -> dict[str, object]:
+    """config.toml checked: readable UTF-8 TOML, text values, a known time zone.
+
+    Each failure is a ``ConfigError`` naming the file (and line) and what to
+    do, instead of a traceback on every command.
+    """
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder, not a settings file; remove it or put a config.toml file there")
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc.strerror}); fix its permissions or delete it") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}, line {line}: not UTF-8 (byte {raw[exc.start]:#04x}); save the file as UTF-8") from exc
+    try:
+        values = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}; fix or delete the file") from exc
+    for key in TEXT_SETTINGS:
+        if key in values and not isinstance(values[key], str):
+            raise ConfigError(f'{path}: {key} must be text in quotes (like {key} = "..."), not {values[key]!r}')
+    if values.get("timezone"):
+        check_timezone(str(values["timezone"]), str(path))
+    return values
+
+
+def check_timezone(name: str, origin: str) -> None:
+    """Refuse a time zone the system does not know, naming an example that works."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except Exception as exc:  # ZoneInfoNotFoundError, ValueError for odd keys, OSError for folders
+        raise ConfigError(
+            f'{origin}: unknown timezone {name!r}; use an IANA name like timezone = "Europe/Moscow", or remove the line'
+        ) from exc
 
 
 def _opt_str(value: object) -> str | None:

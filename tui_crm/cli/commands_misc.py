@@ -125,9 +125,10 @@ def db_restore(
     source: Annotated[Path, typer.Argument(help="A backup file.")], yes: Annotated[bool, typer.Option("--yes")] = False
 ) -> None:
     """Replace the database with a checked backup (the current one is kept)."""
-    from tui_crm.services.admin import restore
+    from tui_crm.services.admin import check_restore_source, restore
 
     target = state.settings().db_path
+    check_restore_source(target, source)
     if not yes and not typer.confirm(f"Replace {target} with {source}?"):
         raise typer.Abort()
     safety = restore(target, source)

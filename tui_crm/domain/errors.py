@@ -83,3 +83,18 @@ class DuplicateFound(CrmError):
 
 class ConfigError(CrmError):
     """The settings or pipeline TOML is invalid."""
+
+
+class StoreError(CrmError):
+    """The database file cannot be used as asked (read-only, disk full,
+    damaged, in use by a restore...); nothing was saved."""
+
+
+class StoreMissing(NotFoundError):
+    """A command that only reads was pointed at a database that does not exist."""
+
+
+class IncompatibleStore(ConfigError):
+    """The database is not one this version may open: another program's
+    SQLite file, or one made by a newer tui-crm (exit code 8, like a bad
+    setting: what ``--db`` points at must change, or tui-crm)."""

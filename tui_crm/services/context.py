@@ -24,12 +24,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from tui_crm.config import Settings
-from tui_crm.domain.errors import ConfigError, NotFoundError, ValidationError
+from tui_crm.domain.errors import ConfigError, NotFoundError, StoreError, ValidationError
 from tui_crm.domain.pipelines import ConfigAt, PipelineConfig, line_of, parse_pipeline_config
 from tui_crm.domain.text import fold
-from tui_crm.storage.engine import make_engine
-from tui_crm.storage.migrate import upgrade_if_needed
 from tui_crm.storage.models import User
+from tui_crm.storage.store_file import StoreLock, open_store, store_error
 from tui_crm.storage.unit_of_work import UnitOfWork
 
 
@@ -84,6 +83,10 @@ class Crm:
     user_name: str
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     notices: list[str] = field(default_factory=list)  # said once on opening (stderr, an app notice)
+    # Held while open: ``crm db restore`` refuses a store some process holds.
+    lock: StoreLock | None = field(default=None, repr=False)
+    created: bool = False  # this open made a new database file
+    read_only: bool = False  # the user took write permission away from the file
 
     @property
     def tz(self) -> tzinfo:
@@ -100,31 +103,51 @@ class Crm:
         return self.clock().astimezone(self.tz)
 
     def uow(self, batch_id: str | None = None) -> UnitOfWork:
+        if self.read_only:
+            path = self.settings.db_path
+            raise StoreError(f"{path} is read-only; nothing saved. Reading works; to change data: chmod u+w {path}")
         work = UnitOfWork(self.engine, self.user_id, batch_id)
+        work.db_path = self.settings.db_path
         work.now = self.clock().astimezone(UTC)
         return work
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only session; WAL lets it run beside a writer."""
-        with Session(self.engine, expire_on_commit=False) as session:
-            yield session
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                yield session
+        except Exception as exc:
+            error = store_error(exc, self.settings.db_path)
+            if error is None:
+                raise
+            raise error from exc
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.lock is not None:
+            self.lock.release()
 
 
-def open_crm(settings: Settings, clock: Callable[[], datetime] | None = None) -> Crm:
-    """Open (and on first use create) the store the settings point at."""
-    engine = make_engine(settings.db_path)
-    upgrade_if_needed(engine, settings.db_path)
-    crm = Crm(settings=settings, engine=engine, pipelines=PipelineConfig(pipelines=()), user_id="", user_name="")
+def open_crm(settings: Settings, clock: Callable[[], datetime] | None = None, create: bool = True) -> Crm:
+    """Open the store the settings point at; with ``create``, make it on first use.
+
+    Commands that only read pass ``create=False``: a typo in ``--db`` must
+    not leave a new empty database (and its folders) behind.
+    """
+    store = open_store(settings.db_path, create)
+    crm = Crm(settings=settings, engine=store.engine, pipelines=PipelineConfig(pipelines=()), user_id="", user_name="")
+    crm.lock, crm.created, crm.read_only = store.lock, store.created, store.read_only
     if clock is not None:
         crm.clock = clock
     from tui_crm.services.pipelines import load_pipelines
 
-    load_pipelines(crm)
-    user = _resolve_current_user(crm)
+    try:
+        load_pipelines(crm)
+        user = _resolve_current_user(crm)
+    except BaseException:
+        crm.close()
+        raise
     crm.user_id, crm.user_name = user.id, user.name
     return crm
 
@@ -158,6 +181,11 @@ def _resolve_current_user(crm: Crm) -> User:
         admins = [u for u in active if u.is_admin] or active
         return admins[0]
     with crm.uow() as work:
+        # Under the write lock: of processes opening a new store at once,
+        # only the first makes the admin; the others act as that one.
+        first = work.session.exec(select(User).where(User.deleted_at.is_(None))).first()  # type: ignore[union-attr]
+        if first is not None:
+            return first
         user = User(name=wanted or getpass.getuser(), is_admin=True)
         work.create(user)
     return user

@@ -255,6 +255,9 @@ def load_pipelines(crm: Crm) -> None:
     origin = str(crm.settings.pipelines_file)
     user_file = crm.settings.pipelines_file.exists()
     stored, digest = _stored_text(crm)
+    if crm.read_only:  # the user made the file read-only: use what it holds, write nothing
+        crm.pipelines = parse_pipelines_text(stored or default_pipelines_text(), "the stored pipelines configuration")
+        return
     try:
         text_ = pipelines_text(crm.settings)
         config: PipelineConfig | None = parse_pipelines_text(text_, origin if user_file else "the shipped pipelines file")

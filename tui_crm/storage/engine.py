@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import random
 import sqlite3
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -34,13 +35,17 @@ def ensure_private_file(path: Path) -> None:
     """Create the database file with mode 0600 before SQLite does.
 
     SQLite gives its -wal and -shm files the database file's permissions, so
-    creating the main file privately keeps all three private.
+    creating the main file privately keeps all three private. An existing
+    file only loses group and other bits: a file the user made read-only
+    stays read-only.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
         os.close(fd)
-    os.chmod(path, 0o600)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        os.chmod(path, mode & 0o700)
 
 
 def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -78,13 +83,18 @@ def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
-def make_engine(path: Path) -> Engine:
-    """An engine on ``path`` with the pragmas above; creates the file 0600."""
-    ensure_private_file(path)
-    engine = create_engine(
-        f"sqlite:///{path}",
-        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-    )
+def make_engine(path: Path, read_only: bool = False) -> Engine:
+    """An engine on ``path`` with the pragmas above; creates the file 0600.
+
+    ``read_only`` opens it with SQLite's ``mode=ro``: a file the user made
+    read-only is never written, not even by a checkpoint, whoever runs us.
+    """
+    if read_only:
+        url = f"sqlite:///{path.resolve().as_uri()}?mode=ro&uri=true"
+    else:
+        ensure_private_file(path)
+        url = f"sqlite:///{path}"
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
     event.listen(engine, "connect", _on_connect)
     event.listen(engine, "begin", _on_begin)
     return engine

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlmodel import Session, SQLModel
 from tui_crm.domain.ids import utcnow
 from tui_crm.storage.engine import WRITE_OPTION
 from tui_crm.storage.models import ChangeLog, Record
+from tui_crm.storage.store_file import store_error
 
 _SKIP = {"id", "created_at", "updated_at", "revision", "name_fold"}
 
@@ -58,10 +60,17 @@ class UnitOfWork:
         self.session: Session
         self.now = utcnow()
         self._born: set[tuple[str, str]] = set()  # (table, id) of the rows this transaction creates
+        # The file, for one-line errors (read-only, disk full, damaged...).
+        self.db_path: Path | None = None
 
     def __enter__(self) -> UnitOfWork:
         self.session = Session(self.engine, expire_on_commit=False, autoflush=True)
-        self.session.connection(execution_options={WRITE_OPTION: True})
+        try:
+            self.session.connection(execution_options={WRITE_OPTION: True})
+        except Exception as exc:
+            self.session.close()
+            self._raise_store_error(exc)
+            raise
         return self
 
     def __exit__(
@@ -75,8 +84,21 @@ class UnitOfWork:
                 self.session.commit()
             else:
                 self.session.rollback()
+        except Exception as failure:
+            self._raise_store_error(failure)
+            raise
         finally:
             self.session.close()
+        if exc is not None:
+            self._raise_store_error(exc)
+
+    def _raise_store_error(self, exc: BaseException) -> None:
+        """Re-raise SQLite's failures about the file as one-line errors."""
+        if self.db_path is None or not isinstance(exc, Exception):
+            return
+        error = store_error(exc, self.db_path)
+        if error is not None:
+            raise error from exc
 
     def log(self, entity: str, entity_id: str, op: str, changes: dict[str, Any]) -> None:
         """Append a change-log row; ``changes`` maps field -> [old, new]."""
