@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 import sys
 from typing import Annotated, Any
 
@@ -157,18 +158,15 @@ def run(args: list[str] | None = None) -> None:
                 state._crm.close()
             except Exception:  # noqa: BLE001 - closing must not replace the message above
                 pass
+            state._crm = None
 
 
 def _debugging() -> bool:
-    import os
-
     return os.environ.get("CRM_DEBUG", "") not in ("", "0")
 
 
 def _quiet_stdout() -> None:
     """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
-    import os
-
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -240,6 +238,14 @@ def unexpected_message(exc: BaseException) -> str:
             return "the database file is damaged; restore a backup: crm db restore FILE"
         if "unable to open" in text or "is a directory" in text:
             return "cannot open the database file; check `crm db path` or pass --db FILE"
+    if isinstance(exc, ValueError) and "null byte" in str(exc):
+        return "a file name contains a NUL character; remove it"
+    os_error = next((e for e in chain if isinstance(e, OSError)), None)
+    if os_error is not None:  # the file system said no: a bad path, permissions, space
+        from tui_crm.domain.text import preview
+
+        where = f"«{preview(os.fsdecode(os_error.filename))}»: " if os_error.filename else ""
+        return f"{where}{os_error.strerror or os_error}; check the path and try again"
     first = str(exc).splitlines()[0] if str(exc) else ""
     detail = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
     if len(detail) > 200:
