@@ -52,6 +52,7 @@ CORPUS["fts5+sql"] = CORPUS["fts5"] + CORPUS["sql"]
 # company called "Цель"), so that options are reached, not just "not found".
 TARGET = "Цель"
 EXIT_CODES = set(range(10)) | {130}
+REPO = str(Path(__file__).resolve().parents[2])
 
 
 @dataclass(frozen=True)
@@ -265,7 +266,7 @@ def test_hostile_arguments_in_a_child_process(crm_cli, tmp_path, monkeypatch, pa
         value = value.replace("\x00", "")  # a process argument cannot hold NUL
         runs = [argv_for(command, value)] + [argv_for(command, value, option) for option in options]
         for args in runs:
-            result = crm_cli(*args)
+            result = crm_cli(*args, env={"PYTHONPATH": REPO})  # this checkout, from any directory
             shown = f"{name}: crm {args!r:.200}\n{result.stderr[-2000:]}"
             assert "Traceback" not in result.stdout + result.stderr, shown
             assert "unexpected error" not in result.stderr, shown

@@ -59,6 +59,11 @@ def _commands_of(module_name: str) -> Any:
     register_module(holder, module_name)
     group = typer.main.get_command(holder)
     guard_arguments(group)
+    from tui_crm.cli.completion import add_completions
+    from tui_crm.cli.output import add_format_option
+
+    add_completions(group)
+    add_format_option(group)
     return group
 
 
@@ -81,10 +86,16 @@ app = typer.Typer(
     help="A keyboard-driven terminal CRM. Run without a command to open the app.",
     epilog=exit_codes.HELP_EPILOG,
     no_args_is_help=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
+
+
+def _pipeline_choices(ctx: Any, args: list[str], incomplete: str) -> list[tuple[str, str]]:
+    from tui_crm.cli.completion import pipeline_choices
+
+    return pipeline_choices(ctx, args, incomplete)
 
 
 @app.callback(invoke_without_command=True)
@@ -92,9 +103,17 @@ def main(
     ctx: typer.Context,
     db: Annotated[str | None, typer.Option("--db", help="Database file (default: CRM_DB or the user data dir).")] = None,
     user: Annotated[str | None, typer.Option("--user", help="Act as this user (name or email).")] = None,
-    pipeline: Annotated[str | None, typer.Option("--pipeline", "-P", help="Pipeline the app opens on.")] = None,
+    pipeline: Annotated[
+        str | None, typer.Option("--pipeline", "-P", help="Pipeline the app opens on.", autocompletion=_pipeline_choices)
+    ] = None,
     no_demo: Annotated[bool, typer.Option("--no-demo", help="Open your own database even while it is empty.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True)] = False,
 ) -> None:
+    if version:
+        from importlib.metadata import version as installed_version
+
+        print(f"crm (tui-crm) {installed_version('tui-crm')}")
+        raise typer.Exit()
     check_values(ctx.command, {"db": db, "user": user})
     state.db, state.user = db, user
     if ctx.invoked_subcommand is None:
