@@ -10,7 +10,6 @@ parameter ``pipeline``/``stage``.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,8 @@ STAGE_PARAMS = frozenset({"stage", "to"})
 
 def _pipelines() -> list[dict[str, Any]]:
     """The ``[[pipelines]]`` tables of the pipelines TOML; empty if it cannot be read."""
+    import tomllib
+
     from tui_crm.config import config_dir
 
     try:

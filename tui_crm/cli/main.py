@@ -59,11 +59,13 @@ def _commands_of(module_name: str) -> Any:
     register_module(holder, module_name)
     group = typer.main.get_command(holder)
     guard_arguments(group)
-    from tui_crm.cli.completion import add_completions
     from tui_crm.cli.output import add_format_option
 
-    add_completions(group)
     add_format_option(group)
+    if "_CRM_COMPLETE" in os.environ:  # the shell asks for completions (crm --install-completion)
+        from tui_crm.cli.completion import add_completions
+
+        add_completions(group)
     return group
 
 
