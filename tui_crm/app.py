@@ -114,6 +114,16 @@ class CrmApp(App[None]):
         self.is_demo = False  # the store is the seeded demo (cli.main.open_tui)
         self._started = False
 
+    def notify(self, message: str, *, title: str = "", markup: bool = True, **options: Any) -> None:  # type: ignore[override]
+        """Every notification (from any screen or widget) is cleaned of escape sequences here.
+
+        Messages quote record names; a name carrying OSC 52 or CSI 2J must
+        not reach the terminal through a toast any more than through a table.
+        """
+        if isinstance(message, str):
+            message = safe_text(message)
+        super().notify(message, title=safe_text(title, keep_newlines=False), markup=markup, **options)
+
     # ---- screens ------------------------------------------------------
     def get_default_screen(self) -> Screen[Any]:
         return BoardScreen(self.pipeline_key)

@@ -27,6 +27,18 @@ def parse_pairs(pairs: list[str] | None) -> dict[str, str]:
     return values
 
 
+def check_budget_options(budget: str | None, budget_usd: str | None) -> None:
+    """Dollars given to --budget (or roubles to --budget-usd): point at the other option."""
+    from tui_crm.domain.errors import ValidationError
+    from tui_crm.domain.money import detect_currency
+    from tui_crm.domain.text import preview
+
+    if budget and detect_currency(budget) == "USD":
+        raise ValidationError("--budget", f"«{preview(budget)}» is in dollars; --budget is in RUB, use --budget-usd")
+    if budget_usd and detect_currency(budget_usd) == "RUB":
+        raise ValidationError("--budget-usd", f"«{preview(budget_usd)}» is in roubles; use --budget for RUB")
+
+
 @app.command("lead")
 def add_lead(
     name: Annotated[str, typer.Argument(help='Deal name, e.g. "Сайт для Магнита".')],
@@ -56,6 +68,7 @@ def add_lead(
     """Capture a lead: a deal with its contact, company, note and task."""
     from tui_crm.services.deals import LeadInput, capture_lead
 
+    check_budget_options(budget, budget_usd)
     deal = capture_lead(
         state.crm(),
         LeadInput(

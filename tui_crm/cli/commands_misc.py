@@ -108,7 +108,9 @@ def users_delete(
     from tui_crm.services.users import delete_user
 
     moved = delete_user(state.crm(), name, transfer_to)
-    say("Deleted; transferred " + ", ".join(f"{n} {kind}s" for kind, n in moved.items()))
+    from tui_crm.services.records import plural
+
+    say("Deleted; transferred " + ", ".join(plural(kind, n) for kind, n in moved.items()))
 
 
 @db.command("backup")

@@ -60,6 +60,8 @@ def check_values(command: Any, values: dict[str, Any]) -> None:
     for key, value in values.items():
         name = display_name(params[key]) if key in params else key
         for text in _strings(value):
+            if "\x00" in text:  # only possible in-process: argv cannot hold NUL
+                raise ValidationError(name, "contains a NUL character; remove it")
             byte = undecodable_byte(text)
             if byte is not None:
                 shown = f"byte 0x{byte:02X}" if byte <= 0xFF else f"character U+{byte:04X}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 import sys
 from typing import Annotated, Any
 
@@ -62,6 +63,13 @@ def _commands_of(module_name: str) -> Any:
     register_module(holder, module_name)
     group = typer.main.get_command(holder)
     guard_arguments(group)
+    from tui_crm.cli.output import add_format_option
+
+    add_format_option(group)
+    if "_CRM_COMPLETE" in os.environ:  # the shell asks for completions (crm --install-completion)
+        from tui_crm.cli.completion import add_completions
+
+        add_completions(group)
     return group
 
 
@@ -84,10 +92,16 @@ app = typer.Typer(
     help="A keyboard-driven terminal CRM. Run without a command to open the app.",
     epilog=exit_codes.HELP_EPILOG,
     no_args_is_help=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
+
+
+def _pipeline_choices(ctx: Any, args: list[str], incomplete: str) -> list[tuple[str, str]]:
+    from tui_crm.cli.completion import pipeline_choices
+
+    return pipeline_choices(ctx, args, incomplete)
 
 
 @app.callback(invoke_without_command=True)
@@ -95,9 +109,17 @@ def main(
     ctx: typer.Context,
     db: Annotated[str | None, typer.Option("--db", help="Database file (default: CRM_DB or the user data dir).")] = None,
     user: Annotated[str | None, typer.Option("--user", help="Act as this user (name or email).")] = None,
-    pipeline: Annotated[str | None, typer.Option("--pipeline", "-P", help="Pipeline the app opens on.")] = None,
+    pipeline: Annotated[
+        str | None, typer.Option("--pipeline", "-P", help="Pipeline the app opens on.", autocompletion=_pipeline_choices)
+    ] = None,
     no_demo: Annotated[bool, typer.Option("--no-demo", help="Open your own database even while it is empty.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True)] = False,
 ) -> None:
+    if version:
+        from importlib.metadata import version as installed_version
+
+        print(f"crm (tui-crm) {installed_version('tui-crm')}")
+        raise typer.Exit()
     check_values(ctx.command, {"db": db, "user": user})
     state.db, state.user = db, user
     if ctx.invoked_subcommand is None:
@@ -161,18 +183,15 @@ def run(args: list[str] | None = None) -> None:
                 state._crm.close()
             except Exception:  # noqa: BLE001 - closing must not replace the message above
                 pass
+            state._crm = None
 
 
 def _debugging() -> bool:
-    import os
-
     return os.environ.get("CRM_DEBUG", "") not in ("", "0")
 
 
 def _quiet_stdout() -> None:
     """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
-    import os
-
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -246,6 +265,14 @@ def unexpected_message(exc: BaseException) -> str:
             return "the database file is damaged; restore a backup: crm db restore FILE"
         if "unable to open" in text or "is a directory" in text:
             return "cannot open the database file; check `crm db path` or pass --db FILE"
+    if isinstance(exc, ValueError) and "null byte" in str(exc):
+        return "a file name contains a NUL character; remove it"
+    os_error = next((e for e in chain if isinstance(e, OSError)), None)
+    if os_error is not None:  # the file system said no: a bad path, permissions, space
+        from tui_crm.domain.text import preview
+
+        where = f"«{preview(os.fsdecode(os_error.filename))}»: " if os_error.filename else ""
+        return f"{where}{os_error.strerror or os_error}; check the path and try again"
     first = str(exc).splitlines()[0] if str(exc) else ""
     detail = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
     if len(detail) > 200:

@@ -66,9 +66,23 @@ def json_text(data: Any, indent: int | None = 2) -> str:
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+FORMATS = ("table", "tsv", "csv", "json")
+# Commands that list records get --format (those that already have --json).
+LISTINGS = frozenset({"list", "search", "conflicts"})
+
+
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    """A Rich table; every cell is a Text, so no markup is ever parsed."""
-    from rich.console import Console
+    """A table of rows: Rich for people, or TSV/CSV for scripts (``--format``).
+
+    Every cell is cleaned and shown as a ``Text``, so no markup is parsed.
+    When stdout is not a terminal (a pipe, a file) the table is as wide as
+    its content needs: an e-mail is never folded at column 80.
+    """
+    from tui_crm.cli.state import state
+
+    if state.format in ("tsv", "csv"):
+        _delimited(columns, rows, state.format)
+        return
     from rich.table import Table
     from rich.text import Text
 
@@ -79,16 +93,83 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) 
     for row in rows:
         grid.add_row(*(Text(clean(cell)) for cell in row))
         count += 1
-    console = Console(highlight=False, soft_wrap=False)
+    console = _console()
     if count:
         console.print(grid)
     else:
         console.print(Text(f"{clean(title)}: nothing found"))
 
 
+_PIPE_WIDTH = 10_000  # "as wide as needed": Rich sizes a table to its content up to this
+
+
+def _console() -> Any:
+    """A Rich console for stdout: the terminal's width, or unbounded into a pipe or file."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
+
+
+def _delimited(columns: Sequence[str], rows: Iterable[Sequence[object]], kind: str) -> None:
+    """Header and rows as TSV (tabs; cells hold no tab or newline) or CSV (RFC 4180 quoting)."""
+    import csv
+
+    if kind == "tsv":
+        sys.stdout.write("\t".join(columns) + "\n")
+        for row in rows:
+            sys.stdout.write("\t".join(clean(cell) for cell in row) + "\n")
+        return
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([clean(cell) for cell in row])
+
+
+def add_format_option(command: Any) -> None:
+    """Give every listing under ``command`` a ``--format table|tsv|csv|json`` option.
+
+    One place for all listings: ``--format json`` is the command's own
+    ``--json``; tsv/csv switch :func:`table` for the rest of the run.
+    """
+    import functools
+
+    from typer.core import TyperOption
+
+    for name, child in getattr(command, "commands", {}).items():
+        add_format_option(child)
+        params = {p.name for p in child.params}
+        if name not in LISTINGS or "json_" not in params or "format_" in params or child.callback is None:
+            continue
+        child.params.append(
+            TyperOption(
+                param_decls=["--format", "format_"],
+                type=str,
+                metavar="FORMAT",
+                help="table (default), tsv, csv or json.",
+                autocompletion=lambda ctx, args, incomplete: list(FORMATS),
+            )
+        )
+        inner = child.callback
+
+        @functools.wraps(inner)
+        def callback(*args: Any, _inner: Any = inner, **kwargs: Any) -> Any:
+            from tui_crm.cli.state import state
+
+            chosen = kwargs.pop("format_", None)
+            if chosen is not None and chosen not in FORMATS:
+                from tui_crm.domain.errors import ValidationError
+
+                raise ValidationError("--format", f"use one of: {', '.join(FORMATS)}")
+            if chosen == "json":
+                kwargs["json_"] = True
+            state.format = chosen
+            return _inner(*args, **kwargs)
+
+        child.callback = callback
+
+
 def fields(title: str, pairs: Sequence[tuple[str, object]]) -> None:
     """A record as label/value lines."""
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -97,7 +178,7 @@ def fields(title: str, pairs: Sequence[tuple[str, object]]) -> None:
     grid.add_column()
     for label, value in pairs:
         grid.add_row(Text(label), Text(safe_text(str(value)) if value not in (None, "", []) else "—"))
-    console = Console(highlight=False)
+    console = _console()
     console.print(Text(clean(title), style="bold underline"))  # titles carry record names
     console.print(grid)
 

@@ -47,6 +47,8 @@ class CliState:
     _crm: Crm | None = field(default=None, repr=False)
     # The app ends start-up itself, after its first frame (see tui_crm.startup).
     opening_app: bool = False
+    # --format of a listing: table (default), tsv or csv (json sets the command's --json).
+    format: str | None = None
 
     def settings(self) -> Settings:
         from tui_crm.config import load_settings

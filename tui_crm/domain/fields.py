@@ -36,7 +36,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 from tui_crm.domain.errors import ConfigError, ValidationError
-from tui_crm.domain.money import CENT, detect_currency, format_money, parse_decimal, parse_money
+from tui_crm.domain.money import CENT, detect_currency, format_money, money_examples, parse_decimal, parse_money
 from tui_crm.domain.text import fold, preview, safe_text
 from tui_crm.domain.validation import (
     format_phone,
@@ -175,6 +175,7 @@ def _money(defn: FieldDef, raw: object) -> str:
     try:
         return str(parse_money(raw, defn.label))
     except ValidationError as error:
+        error.message = error.message.replace(money_examples(), money_examples(currency))
         raise _relabel(defn, error) from None
 
 

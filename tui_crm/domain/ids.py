@@ -7,8 +7,11 @@ enough for a person to address it (time-ordered ids would share prefixes).
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
+
+_ID_PREFIX = re.compile(r"^[0-9a-f]{1,32}$")
 
 
 def new_id() -> str:
@@ -24,3 +27,12 @@ def utcnow() -> datetime:
 def short_id(record_id: str) -> str:
     """The prefix shown to people; long enough to be unique in practice."""
     return record_id[:8]
+
+
+def could_be_id(ref: str) -> bool:
+    """Whether ``ref`` can be the start of an id (1-32 hex digits).
+
+    Checked before an id-prefix ``LIKE``: anything else matches nothing, and
+    a long pattern makes SQLite fail ("LIKE or GLOB pattern too complex").
+    """
+    return bool(_ID_PREFIX.match(ref))

@@ -29,12 +29,24 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from tui_crm.domain.errors import ValidationError
 from tui_crm.domain.text import preview
 
-__all__ = ["detect_currency", "format_money", "parse_decimal", "parse_money"]
+__all__ = ["detect_currency", "format_money", "money_examples", "parse_decimal", "parse_money"]
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("1e15")
 _MAX_INPUT = 80  # longer input is not an amount (and would make the regex slow)
 _MONEY_EXAMPLES = "e.g. 1500000, 1 500 000,50, 1,500,000.50, 1.5m, 150k, 1,5 млн, 150 тыс ₽, $12,500"
+# What a field of one currency accepts (no other currency's sign in the list).
+_EXAMPLES_BY_CURRENCY = {
+    "RUB": "e.g. 1500000, 1 500 000,50, 1,5 млн, 150 тыс, 150k, 1 500 000 ₽",
+    "USD": "e.g. 12500, 12,500.50, 1.5m, 150k, $12,500",
+}
+
+
+def money_examples(currency: str | None = None) -> str:
+    """The accepted forms to quote in an error, for a field of ``currency`` (any when None)."""
+    if currency is None:
+        return _MONEY_EXAMPLES
+    return _EXAMPLES_BY_CURRENCY.get(currency.upper(), _MONEY_EXAMPLES.replace(", $12,500", "").replace(" ₽", ""))
 
 _SPACES = re.compile(r"[\s\u00a0\u2007\u2009\u202f]+")
 _GROUPERS = "'_’"

@@ -20,7 +20,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, Select
 from tui_crm.domain.text import safe_text
 from tui_crm.services.deal_queries import DealFilter
 from tui_crm.services.users import list_users
-from tui_crm.widgets.plain_text import crm_of
+from tui_crm.widgets.plain_text import SafeInput, crm_of
 
 
 def describe_filter(flt: DealFilter) -> str:
@@ -74,13 +74,13 @@ class FilterScreen(ModalScreen[DealFilter | None]):
             yield Label(Text("Filter the board"), id="filter-title")
             with Horizontal(classes="filter-row"):
                 yield Label("Text", classes="filter-label", markup=False)
-                yield Input(flt.query or "", placeholder="name, company, contact, phone…", id="filter-query", compact=True)
+                yield SafeInput(flt.query or "", placeholder="name, company, contact, phone…", id="filter-query", compact=True)
             with Horizontal(classes="filter-row"):
                 yield Label("Responsible", classes="filter-label", markup=False)
                 yield Select([], prompt="anyone", id="filter-responsible", compact=True)
             with Horizontal(classes="filter-row"):
                 yield Label("Tag", classes="filter-label", markup=False)
-                yield Input(flt.tag or "", placeholder="vip", id="filter-tag", compact=True)
+                yield SafeInput(flt.tag or "", placeholder="vip", id="filter-tag", compact=True)
             with Horizontal(id="filter-checks"):
                 yield Checkbox("Overdue tasks only", flt.overdue, id="filter-overdue", compact=True)
                 yield Checkbox("No open task", flt.no_open_task, id="filter-no-task", compact=True)

@@ -54,7 +54,7 @@ from tui_crm.services.views import DealSummary, PartySummary
 from tui_crm.widgets.deal_dialogs import new_deal_dialog
 from tui_crm.widgets.duplicate_prompt import PartyForm
 from tui_crm.widgets.form_dialog import responsible_dialog
-from tui_crm.widgets.plain_text import clean, crm_of, error_message, money, plain, when
+from tui_crm.widgets.plain_text import SafeInput, clean, crm_of, error_message, money, plain, when
 from tui_crm.widgets.record_table import Column, RecordTable, RowSource
 
 KINDS = {"deals": "deal", "contacts": "contact", "companies": "company"}
@@ -175,7 +175,7 @@ class ListScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="list-header"):
             yield Static(TITLES[self.kind], id="list-title")
-            yield Input(placeholder="/ search: name, company, phone, e-mail…", id="list-search")
+            yield SafeInput(placeholder="/ search: name, company, phone, e-mail…", id="list-search")
         crm = crm_of(self)
         empty = f"No {self.kind} match."
         if self.kind == "deals":

@@ -30,7 +30,7 @@ from tui_crm.services import bulk, party_bulk
 from tui_crm.services.bulk import BulkReport
 from tui_crm.services.users import list_users
 from tui_crm.services.views import PipelineView
-from tui_crm.widgets.plain_text import crm_of, plain
+from tui_crm.widgets.plain_text import SafeInput, crm_of, plain
 
 DIALOG_CSS = """
 {name} {{ align: center middle; background: $background 60%; }}
@@ -118,7 +118,7 @@ class PromptScreen(ModalScreen[dict[str, str] | None]):
             yield Label(plain(self.title_text, one_line=True), classes="dialog-title")
             for item in self.fields:
                 yield Label(item.label, classes="prompt-label", markup=False)
-                yield Input(item.value, placeholder=item.placeholder, id=f"prompt-{item.key}", compact=True)
+                yield SafeInput(item.value, placeholder=item.placeholder, id=f"prompt-{item.key}", compact=True)
                 yield Label("", id=f"prompt-{item.key}-error", classes="prompt-error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("OK", variant="primary", id="prompt-ok", compact=True)

@@ -24,7 +24,7 @@ from tui_crm.domain.text import safe_text
 from tui_crm.domain.validation import normalize_email, normalize_phone
 from tui_crm.services.deals import LeadInput, capture_lead
 from tui_crm.services.views import DealDetail
-from tui_crm.widgets.plain_text import crm_of
+from tui_crm.widgets.plain_text import SafeInput, crm_of
 
 FIELDS: list[tuple[str, str, str]] = [
     ("name", "Name", "Сайт для Магнита"),
@@ -93,7 +93,7 @@ class QuickAddScreen(ModalScreen[DealDetail | None]):
                 with Vertical(classes="quick-field"):
                     with Horizontal(classes="quick-row"):
                         yield Label(label, classes="quick-label", markup=False)
-                        yield Input(placeholder=placeholder, id=f"quick-{key}", compact=True)
+                        yield SafeInput(placeholder=placeholder, id=f"quick-{key}", compact=True)
                     yield Label("", id=f"quick-{key}-error", classes="quick-error", markup=False)
             yield Label("", id="quick-general", markup=False)
             with Horizontal(id="quick-buttons"):

@@ -15,7 +15,8 @@ from sqlmodel import Session, col, select
 
 from tui_crm.domain.errors import GateRefused, NotFoundError, ValidationError
 from tui_crm.domain.gates import missing_fields
-from tui_crm.domain.ids import new_id
+from tui_crm.domain.ids import could_be_id, new_id
+from tui_crm.domain.text import preview
 from tui_crm.domain.when import parse_when
 from tui_crm.services.context import Crm
 from tui_crm.services.deal_queries import DealFilter, deal_ids
@@ -217,13 +218,15 @@ def undo_delete(crm: Crm, batch_id: str | None = None) -> BulkReport:
             if row is None or not row.value:
                 raise NotFoundError("No mass delete to undo.")
             batch_id = row.value
+        if not could_be_id(batch_id):
+            raise NotFoundError(f"No mass delete «{preview(batch_id)}» to undo; a batch id is hex, e.g. 3f9c2a1b")
         rows = session.exec(
             select(ChangeLog).where(
                 col(ChangeLog.batch_id).startswith(batch_id), ChangeLog.op == "delete", ChangeLog.entity == "deal"
             )
         ).all()
         if not rows:
-            raise NotFoundError(f"No mass delete {batch_id!r} to undo.")
+            raise NotFoundError(f"No mass delete «{preview(batch_id)}» to undo.")
         for log_row in rows:
             deal = session.get(Deal, log_row.entity_id)
             if deal is not None:

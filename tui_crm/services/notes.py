@@ -17,7 +17,7 @@ from tui_crm.services.deal_values import from_minor
 from tui_crm.services.records import reindex, resolve, user_names
 from tui_crm.services.tasks import ENTITY_MODELS, as_utc, task_views
 from tui_crm.services.views import NoteView, TimelineItem
-from tui_crm.storage.models import ChangeLog, Company, Contact, Note, Record, Stage, Task
+from tui_crm.storage.models import ChangeLog, Company, Contact, Deal, Note, Record, Stage, Task
 
 CALL_OUTCOMES = ("reached", "no answer", "busy", "wrong number", "left message")
 _FIELD_LABELS = {
@@ -106,6 +106,10 @@ def _describe_change(
             continue
         if key == "stage_id":
             items.append(TimelineItem(row.at, "stage", f"Этап: {stages.get(old, '?')} → {stages.get(new, '?')}", author=author))
+        elif key == "copied_from":
+            source = session.get(Deal, new) if new else None
+            name = source.name if source is not None else (new or "?")[:8]
+            items.append(TimelineItem(row.at, "system", f"Скопировано из «{name}»", author=author))
         elif key == "responsible_id":
             items.append(
                 TimelineItem(row.at, "field", f"Ответственный: {users.get(old, '—')} → {users.get(new, '—')}", author=author)

@@ -21,7 +21,8 @@ from __future__ import annotations
 from sqlmodel import col, select
 
 from tui_crm.domain.errors import AmbiguousError, NotFoundError
-from tui_crm.domain.ids import new_id
+from tui_crm.domain.ids import could_be_id, new_id
+from tui_crm.domain.text import preview
 from tui_crm.services.bulk import BulkReport, add_task_each, live_records, reassign_each, tag_each
 from tui_crm.services.context import Crm
 from tui_crm.services.party_pages import party_ids
@@ -141,13 +142,15 @@ def undo_delete(crm: Crm, entity_type: str, batch_id: str | None = None) -> Bulk
             if last is None or not last.value:
                 raise NotFoundError(f"No mass delete of {noun} to undo.")
             batch_id = last.value
+        if not could_be_id(batch_id):
+            raise NotFoundError(f"No mass delete «{preview(batch_id)}» to undo; a batch id is hex, e.g. 3f9c2a1b")
         rows = session.exec(
             select(ChangeLog).where(
                 col(ChangeLog.batch_id).startswith(batch_id), ChangeLog.op == "delete", ChangeLog.entity == entity_type
             )
         ).all()
         if not rows:
-            raise NotFoundError(f"No mass delete of {noun} {batch_id!r} to undo.")
+            raise NotFoundError(f"No mass delete of {noun} «{preview(batch_id)}» to undo.")
         batches = sorted({row.batch_id or "" for row in rows})
         if len(batches) > 1:
             raise AmbiguousError(f"{len(batches)} mass deletes start with {batch_id!r}; type more of the id", batches)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import func
@@ -13,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from tui_crm.domain.errors import AmbiguousError, NotFoundError
 from tui_crm.domain.ids import short_id
-from tui_crm.domain.text import fold
+from tui_crm.domain.text import fold, preview
 from tui_crm.storage import search_index
 from tui_crm.storage.models import (
     Channel,
@@ -35,35 +36,60 @@ _HEX = re.compile(r"^[0-9a-f]{4,32}$")
 ENTITY_LABEL = {"deal": "deal", "contact": "contact", "company": "company", "task": "task", "note": "note", "user": "user"}
 
 
+PLURAL = {"company": "companies", "sync_conflict": "sync conflicts"}
+
+
+def plural(entity: str, count: int | None = None) -> str:
+    """``deals``, ``companies``; with ``count``: ``1 deal``, ``2 companies``."""
+    many = PLURAL.get(entity, f"{entity}s")
+    if count is None:
+        return many
+    return f"{count} {entity if count == 1 else many}"
+
+
+SHOWN_CANDIDATES = 6
+
+
+def _ambiguous(entity: str, total: int, what: str, rows: Sequence[Record]) -> AmbiguousError:
+    """Several records match: the true count, the first few to choose from."""
+    lines = [f"{short_id(r.id)}  {getattr(r, 'name', getattr(r, 'text', ''))}" for r in rows[:SHOWN_CANDIDATES]]
+    if total > len(lines):
+        lines.append(f"… and {total - len(lines)} more")
+    return AmbiguousError(f"{plural(entity, total)} {what}", lines)
+
+
 def resolve(session: Session, model: type[R], ref: str, *, include_deleted: bool = False) -> R:
     """A record by id prefix (4+ hex chars) or by name; errors list the choices."""
     entity = str(model.__tablename__)
     live = [] if include_deleted else [col(model.deleted_at).is_(None)]
     ref = ref.strip()
+    shown = preview(ref)
     if _HEX.match(ref.lower()):
-        rows = session.exec(select(model).where(col(model.id).startswith(ref.lower()), *live).limit(6)).all()
+        by_id = (col(model.id).startswith(ref.lower()), *live)
+        rows = session.exec(select(model).where(*by_id).limit(SHOWN_CANDIDATES)).all()
         if len(rows) == 1:
             return rows[0]
         if len(rows) > 1:
-            raise AmbiguousError(
-                f"{len(rows)} {entity}s start with {ref!r}; type more of the id",
-                [f"{short_id(r.id)}  {getattr(r, 'name', getattr(r, 'text', ''))}" for r in rows],
-            )
+            total = session.exec(select(func.count()).select_from(model).where(*by_id)).one()
+            raise _ambiguous(entity, total, f"start with «{shown}»; type more of the id", rows)
     if hasattr(model, "name_fold"):
-        rows = session.exec(select(model).where(model.name_fold == fold(ref), *live).limit(6)).all()  # type: ignore[attr-defined]
+        by_name = (model.name_fold == fold(ref), *live)  # type: ignore[attr-defined]
+        rows = session.exec(select(model).where(*by_name).limit(SHOWN_CANDIDATES)).all()
+        total = len(rows)
+        if len(rows) == SHOWN_CANDIDATES:
+            total = session.exec(select(func.count()).select_from(model).where(*by_name)).one()
         if len(rows) == 1:
             return rows[0]
         if not rows:
-            hits = search_index.search(session.connection(), ref, (entity,), limit=6, title_only=True)
-            rows = [r for r in (session.get(model, h.entity_id) for h in hits) if r is not None]
+            hits = search_index.search(session.connection(), ref, (entity,), limit=1000, title_only=True)
+            found = (session.get(model, h.entity_id) for h in hits)
+            rows = [r for r in found if r is not None and (include_deleted or r.deleted_at is None)]
+            total = len(rows)
             if len(rows) == 1:
                 return rows[0]
         if len(rows) > 1:
-            raise AmbiguousError(
-                f"{len(rows)} {entity}s match {ref!r}; use the id",
-                [f"{short_id(r.id)}  {getattr(r, 'name', '')}" for r in rows],
-            )
-    raise NotFoundError(f"No {entity} {ref!r}. Try `crm search {ref}` or `crm {entity}s list`.")
+            raise _ambiguous(entity, total, f"match «{shown}»; use the id", rows)
+    raise NotFoundError(f"No {entity} «{shown}». Try `crm search {shown}` or `crm {plural(entity)} list`.")
 
 
 def user_names(session: Session) -> dict[str, str]:

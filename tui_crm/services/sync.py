@@ -31,6 +31,8 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from tui_crm.domain.errors import CrmError, NotFoundError, ValidationError
+from tui_crm.domain.ids import could_be_id
+from tui_crm.domain.text import preview
 from tui_crm.services.context import Crm
 from tui_crm.storage.models import ChangeLog, Setting
 
@@ -152,6 +154,10 @@ def connect_amocrm(
     given and ``CRM_AMOCRM_TOKEN`` set, that long-lived token is used and nothing is stored."""
     from tui_crm.sync.amocrm import AmoClient, OAuthApp, SecretTokenStore, TokenPair, exchange_code
 
+    credentials = {"--client-id": client_id, "--client-secret": client_secret, "--code": code}
+    for option, value in {**credentials, "--long-lived-token": long_lived_token}.items():
+        if value and not (value.isascii() and value.isprintable() and " " not in value):
+            raise ValidationError(option, "amoCRM gives it as ASCII letters and digits; copy it again (no spaces or other text)")
     account, url = account_address(subdomain, base_url)
     store = SecretTokenStore(account)
     app: OAuthApp | None = None
@@ -407,6 +413,8 @@ def _find_conflict(session: Any, ref: str) -> Any:
     from tui_crm.storage.sync_tables import SyncConflict
 
     ref = ref.strip().lower()
+    if not could_be_id(ref):
+        raise NotFoundError(f"No open conflict «{preview(ref)}». List them with: crm sync conflicts")
     rows = session.exec(
         select(SyncConflict).where(col(SyncConflict.id).startswith(ref), col(SyncConflict.resolved_at).is_(None))
     ).all()

@@ -86,7 +86,8 @@ def alembic_config(engine: Engine | None = None) -> object:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if engine is not None:
-        config.set_main_option("sqlalchemy.url", str(engine.url))
+        # ConfigParser interpolates '%': a path such as "50%.sqlite3" must not break it
+        config.set_main_option("sqlalchemy.url", str(engine.url).replace("%", "%%"))
     return config
 
 

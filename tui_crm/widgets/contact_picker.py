@@ -30,7 +30,7 @@ from tui_crm.services.context import Crm
 from tui_crm.services.search import search_parties
 from tui_crm.services.views import PartySummary
 from tui_crm.widgets.form_dialog import DIALOG_CSS
-from tui_crm.widgets.plain_text import clean, error_message, plain
+from tui_crm.widgets.plain_text import SafeInput, clean, error_message, plain
 
 SEARCH_DEBOUNCE = 0.25  # seconds of quiet typing before the search runs
 RESULTS = 20
@@ -87,7 +87,7 @@ class ContactPicker(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(plain(self.title_text, one_line=True), classes="dialog-title")
-            yield Input(placeholder="name, phone or e-mail…", id="picker-search")
+            yield SafeInput(placeholder="name, phone or e-mail…", id="picker-search")
             yield Static("Type to search contacts.", id="picker-hint")
             yield OptionList(id="picker-results")
 

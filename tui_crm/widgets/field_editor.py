@@ -32,7 +32,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Select, Static
 
 from tui_crm.services.views import LinkView
-from tui_crm.widgets.plain_text import plain
+from tui_crm.widgets.plain_text import SafeInput, plain
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ class FieldRow(Widget, can_focus=True):
                 value=current, allow_blank=current is Select.NULL, classes="field-editor", compact=True,
             )
         else:
-            editor = Input(self.spec.edit_value, placeholder=self.spec.hint, classes="field-editor", compact=True)
+            editor = SafeInput(self.spec.edit_value, placeholder=self.spec.hint, classes="field-editor", compact=True)
         self.query_one(Horizontal).mount(editor)
         editor.focus()
         if isinstance(editor, Select):

@@ -26,7 +26,7 @@ from textual.widgets import Button, Checkbox, Input, Select, Static
 
 from tui_crm.domain.errors import ValidationError
 from tui_crm.domain.text import fold
-from tui_crm.widgets.plain_text import error_message, plain
+from tui_crm.widgets.plain_text import SafeInput, error_message, plain
 
 R = TypeVar("R")
 FieldKind = Literal["text", "select", "checkbox"]
@@ -140,7 +140,7 @@ class FormDialog(ModalScreen[R | None], Generic[R]):
             return Select(options, value=initial, allow_blank=not spec.required or initial is Select.NULL, id=spec.dom_id)
         if spec.kind == "checkbox":
             return Checkbox(plain(spec.label, one_line=True), value=bool(spec.value), id=spec.dom_id)
-        return Input(str(spec.value), placeholder=spec.placeholder, id=spec.dom_id, select_on_focus=False)
+        return SafeInput(str(spec.value), placeholder=spec.placeholder, id=spec.dom_id, select_on_focus=False)
 
     def values(self) -> dict[str, Any]:
         """What the user entered: text and select values as str, checkboxes as bool."""

@@ -26,7 +26,7 @@ from textual.widgets import Button, Footer, Input, Label, Select
 from tui_crm.domain.errors import CrmError, MissingField
 from tui_crm.domain.text import safe_text
 from tui_crm.services.deal_values import parse_deal_values
-from tui_crm.widgets.plain_text import crm_of
+from tui_crm.widgets.plain_text import SafeInput, crm_of
 
 PLACEHOLDERS = {
     "date": "2026-12-01, 01.12.2026, tomorrow…",
@@ -116,7 +116,7 @@ class GateForm(ModalScreen[dict[str, str] | None]):
                 id=field_id(item.key),
                 compact=True,
             )
-        return Input(
+        return SafeInput(
             value=prefill,
             placeholder=PLACEHOLDERS.get(item.type, item.type),
             id=field_id(item.key),

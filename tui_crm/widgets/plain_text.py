@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual.widgets import Input
 
 from tui_crm.domain.errors import CrmError, ValidationError
 from tui_crm.domain.money import format_money
@@ -66,6 +67,20 @@ def error_message(exc: BaseException, *, under_field: bool = False) -> str:
     if isinstance(exc, CrmError):
         return safe_text(str(exc), keep_newlines=False)
     return safe_text(f"{type(exc).__name__}: {exc}", keep_newlines=False)
+
+
+class SafeInput(Input):
+    """An input box whose value is always display-safe, one line.
+
+    A box prefilled with a record's name (the copy dialog, the field editor)
+    or given pasted text would otherwise draw that text's escape sequences
+    straight to the terminal: OSC 52 sets the clipboard, OSC 0 the window
+    title, CSI 2J clears the screen. Every value, set or typed, goes through
+    ``safe_text`` first. Use it for every ``Input`` in the app.
+    """
+
+    def validate_value(self, value: str) -> str:
+        return safe_text(value, keep_newlines=False)
 
 
 def crm_of(node: DOMNode) -> Crm:
