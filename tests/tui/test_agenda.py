@@ -57,7 +57,7 @@ async def test_complete_with_a_result(screens_crm: Crm) -> None:
         assert "✓ nothing overdue" in text and "Перезвонить Ивану" not in text
     done = get_task(screens_crm, ids["task_overdue"])
     assert done.completed_at is not None and done.result == "Договорились о демо"
-    assert agenda(screens_crm)["Overdue"] == []
+    assert agenda(screens_crm).groups["Overdue"] == []
 
 
 async def test_reschedule_with_when_syntax(screens_crm: Crm) -> None:
@@ -80,7 +80,7 @@ async def test_reschedule_with_when_syntax(screens_crm: Crm) -> None:
         assert highlighted_task_id(app) == ids["task_overdue"]  # the cursor follows the task
     moved = get_task(screens_crm, ids["task_overdue"])
     assert f"{moved.due_at:%Y-%m-%d %H:%M}" == "2026-11-27 11:30" and moved.overdue_by is None
-    assert [t.id for t in agenda(screens_crm)["Tomorrow"]].count(ids["task_overdue"]) == 1
+    assert [t.id for t in agenda(screens_crm).groups["Tomorrow"]].count(ids["task_overdue"]) == 1
 
 
 async def test_enter_opens_the_linked_card(screens_crm: Crm) -> None:
@@ -118,7 +118,7 @@ async def test_everyone_and_one_colleague(screens_crm: Crm) -> None:
         await settle(pilot)
         text = screen_text(app)
         assert "Agenda · Борис" in text and "Задача Бориса" in text and "Перезвонить Ивану" not in text
-    assert len(agenda(screens_crm, everyone=True)["Overdue"]) == 2
+    assert len(agenda(screens_crm, everyone=True).groups["Overdue"]) == 2
 
 
 async def test_agenda_on_the_real_app(screens_crm: Crm) -> None:
@@ -130,3 +130,61 @@ async def test_agenda_on_the_real_app(screens_crm: Crm) -> None:
         await settle(pilot)
         assert isinstance(app.screen, AgendaScreen)
         assert app.screen.query_one("#agenda-list", OptionList).option_count == 12  # 5 headings, 7 tasks
+
+
+async def test_true_counts_and_lazy_pages(screens_crm: Crm) -> None:
+    """1 368 overdue tasks read "1368 overdue", not "500"; the rest load as the cursor goes down."""
+    from datetime import timedelta
+
+    from tui_crm.screens.agenda import PAGE
+    from tui_crm.services.tasks import new_task
+
+    seed_screens(screens_crm)
+    long_ago = screens_crm.now() - timedelta(days=30)
+    with screens_crm.uow() as work:
+        for n in range(1367):
+            new_task(screens_crm, work, text=f"Старая {n:04d}", due=long_ago, all_day=False, responsible_id=None, entity=None)
+    app = ScreensApp(screens_crm, AgendaScreen)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "1368 overdue · 1 today · 3 tomorrow · 1 this week · 1 later" in text
+        assert "Overdue (1368)" in text
+        screen = app.screen
+        assert isinstance(screen, AgendaScreen)
+        assert len(screen.loaded["Overdue"]) == PAGE  # the first page only
+        await pilot.press(*["down"] * PAGE)  # onto "… N more": the next page comes
+        await settle(pilot)
+        assert len(screen.loaded["Overdue"]) == 2 * PAGE
+        assert screen.current is not None and screen.current.text == f"Старая {PAGE:04d}"  # the first of the new page
+        assert screen.query_one("#agenda-list", OptionList).get_option("more:Overdue") is not None
+
+
+async def test_reschedule_into_the_past_asks_first(screens_crm: Crm) -> None:
+    from tui_crm.widgets.form_dialog import ConfirmDialog
+
+    ids = seed_screens(screens_crm)
+    tomorrow = next(t for t in agenda(screens_crm).groups["Tomorrow"] if t.id != ids["task_overdue"])
+    app = ScreensApp(screens_crm, AgendaScreen)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        options = app.screen.query_one("#agenda-list", OptionList)
+        options.highlighted = options.get_option_index(tomorrow.id)
+        await pilot.press("r")
+        await settle(pilot)
+        await pilot.press(*"вчера")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        assert "in the past" in screen_text(app)
+        await pilot.press("n")  # change it: back in the dialog, nothing saved
+        await settle(pilot)
+        assert isinstance(app.screen, FormDialog)
+        assert get_task(screens_crm, tomorrow.id).due_at == tomorrow.due_at
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert isinstance(app.screen, AgendaScreen)
+    moved = get_task(screens_crm, tomorrow.id)
+    assert moved.all_day and moved.overdue_by == "1d"

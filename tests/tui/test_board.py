@@ -259,7 +259,7 @@ async def test_select_two_and_mass_stage_change_reports_each(crm: Crm, seeded: d
         await pilot.press("enter")  # "Change stage" is the first action
         await settle(pilot)
         assert isinstance(app.screen, ChoiceScreen)
-        await pilot.press("down", "down", "enter")  # Неразобранное, Лид, Квалификация
+        await pilot.press("down", "enter")  # Лид, Квалификация (the Неразобранное inbox is not offered)
         await settle(pilot)
         report = app.screen
         assert isinstance(report, MassReportScreen)

@@ -43,11 +43,12 @@ from tui_crm.services.deal_queries import DealFilter, board_column, board_pages,
 from tui_crm.services.deals import adjacent_stage, move_deal
 from tui_crm.services.pipelines import find_pipeline, list_pipelines
 from tui_crm.services.unsorted import count_unsorted
-from tui_crm.services.views import DealSummary, MoveOutcome, PipelineView, StageTotals, StageView
+from tui_crm.services.views import DealSummary, MoveOutcome, PipelineView, StageTotals, StageView, TaskView
 from tui_crm.widgets.board_column import FOOTER_ROWS, HEADER_ROWS, PAGE, BoardColumn, PageFetch
 from tui_crm.widgets.deal_card import CARD_ROWS, whole_money
 from tui_crm.widgets.plain_text import crm_of
 from tui_crm.widgets.status_bar import StatusBar
+from tui_crm.widgets.task_dialogs import ClosingTasksDialog, needs_closing_choice
 
 MIN_COLUMN = 26
 """Narrowest column; below that the board scrolls sideways instead."""
@@ -186,6 +187,7 @@ class BoardScreen(Screen[None]):
         self.totals: list[StageTotals] = []
         self._stale = True
         self._focus_after_load: tuple[str, str | None] | None = None
+        self._close_choice: dict[str, frozenset[str]] = {}  # deal id -> the tasks people set to complete with its close
         self._holder = ColumnsScroll(id="columns")
         self._ready_sent = False
         self._footer: Footer | None = None
@@ -540,7 +542,13 @@ class BoardScreen(Screen[None]):
                     where = "last" if step > 0 else "first"
                     call(self._notify, f"«{safe_text(name, keep_newlines=False)}» is already in the {where} working stage")
                     return
-            outcome = move_deal(crm, deal_id, target.key, set_values=values)
+            if deal_id not in self._close_choice:
+                tasks = needs_closing_choice(crm, deal_id, target.key)
+                if tasks:
+                    call(self._ask_closing, deal_id, name, step, target, values, missing, tasks)
+                    return
+            outcome = move_deal(crm, deal_id, target.key, set_values=values, close_tasks=self._close_choice.get(deal_id, False))
+            self._close_choice.pop(deal_id, None)
         except GateRefused as refusal:
             note = "Still missing — fill these too:" if values else None
             call(self._ask_gate, deal_id, name, step, target, refusal.missing, values, {}, note)
@@ -552,9 +560,31 @@ class BoardScreen(Screen[None]):
             else:
                 call(self._notify, str(error), "error")
         except CrmError as error:
+            self._close_choice.pop(deal_id, None)
             call(self._notify, str(error), "error")
         else:
             call(self._moved, outcome, target)
+
+    def _ask_closing(
+        self,
+        deal_id: str,
+        name: str,
+        step: int,
+        target: StageView,
+        values: dict[str, str] | None,
+        missing: list[MissingField] | None,
+        tasks: list[TaskView],
+    ) -> None:
+        """Closing the deal: which of the tasks people set go with it; then the move (and its gate)."""
+
+        def chosen(ids: frozenset[str] | None) -> None:
+            if ids is None:
+                self._notify(f"Not moved: «{safe_text(name, keep_newlines=False)}» stays where it was")
+                return
+            self._close_choice[deal_id] = ids
+            self._move(deal_id, name, step, target, values, missing)
+
+        self.app.push_screen(ClosingTasksDialog(name, target.name, tasks), chosen)
 
     def _ask_gate(
         self,
@@ -569,6 +599,7 @@ class BoardScreen(Screen[None]):
     ) -> None:
         def retry(result: dict[str, str] | None) -> None:
             if result is None:
+                self._close_choice.pop(deal_id, None)
                 self._notify(f"Not moved: «{safe_text(name, keep_newlines=False)}» stays where it was")
                 return
             self._move(deal_id, name, step, target, result, missing)
@@ -581,6 +612,8 @@ class BoardScreen(Screen[None]):
         text = f"«{safe_text(outcome.deal_name, keep_newlines=False)}» → {target.name}"
         if outcome.auto_task:
             text += f"\nnew task: {outcome.auto_task}"
+        if outcome.tasks_completed or outcome.tasks_kept:
+            text += f"\ntasks: {len(outcome.tasks_completed)} completed, {len(outcome.tasks_kept)} kept open"
         self._notify(text)
         self.show_deal(target.key, outcome.deal_id)
         self._status_changed()

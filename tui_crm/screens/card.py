@@ -52,7 +52,7 @@ from tui_crm.services.deal_contacts import unlink_contact
 from tui_crm.services.deals import edit_deal, get_deal, link_contact, move_deal, set_deal_tags
 from tui_crm.services.notes import set_pinned, timeline
 from tui_crm.services.users import list_users
-from tui_crm.services.views import CompanyDetail, ContactDetail, DealDetail, LinkView, TimelineItem
+from tui_crm.services.views import CompanyDetail, ContactDetail, DealDetail, LinkView, TaskView, TimelineItem
 from tui_crm.widgets.activity_bar import ActivityBar, call_dialog, note_dialog
 from tui_crm.widgets.contact_picker import ContactPicker
 from tui_crm.widgets.deal_dialogs import copy_deal_dialog, new_deal_dialog
@@ -61,7 +61,7 @@ from tui_crm.widgets.field_editor import FieldRow, FieldSpec, GroupTitle
 from tui_crm.widgets.form_dialog import ConfirmDialog
 from tui_crm.widgets.gate_form import GateForm
 from tui_crm.widgets.plain_text import EMPTY, clean, crm_of, error_message, money, plain, when
-from tui_crm.widgets.task_dialogs import add_task_dialog
+from tui_crm.widgets.task_dialogs import ClosingTasksDialog, add_task_dialog, needs_closing_choice
 from tui_crm.widgets.timeline_view import PINNABLE, TimelineView
 
 Detail = DealDetail | ContactDetail | CompanyDetail
@@ -342,6 +342,7 @@ class CardScreen(Screen[None]):
         if entity_type not in ENTITY_TITLES:
             raise ValueError(f"a card shows a deal, contact or company, not {entity_type!r}")
         super().__init__()
+        self._close_choice: frozenset[str] = frozenset()  # closing: the tasks people set to complete with the deal
         self.entity_type = entity_type
         self.entity_id = entity_id
         self.detail: Detail | None = None
@@ -460,6 +461,9 @@ class CardScreen(Screen[None]):
         try:
             if self.entity_type == "deal":
                 if key == "stage":
+                    if tasks := needs_closing_choice(crm, self.entity_id, value):
+                        self.app.call_from_thread(self._ask_closing, row, value, tasks)
+                        return
                     outcome = move_deal(crm, self.entity_id, value)
                     note = f"Moved to {outcome.to_stage}" + (f"; task: {outcome.auto_task}" if outcome.auto_task else "")
                 elif key == "tags":
@@ -508,10 +512,27 @@ class CardScreen(Screen[None]):
         form = GateForm(self.detail.name, refusal.stage_name, refusal.missing, values, errors, message)
         self.app.push_screen(form, retry)
 
+    def _ask_closing(self, row: FieldRow, stage_key: str, tasks: list[TaskView]) -> None:
+        """Closing the deal: which of the tasks people set go with it; then the move (and its gate)."""
+        assert isinstance(self.detail, DealDetail)
+        stage_name = next((s.name for s in crm_of(self).pipelines.pipeline(self.detail.pipeline_key).stages
+                           if s.key == stage_key), stage_key)
+
+        def chosen(ids: frozenset[str] | None) -> None:
+            if row.is_attached:
+                row.finish_edit()
+            if ids is None:
+                self.notify("Not moved: the deal stays where it was", markup=False)
+                return
+            self._close_choice = ids
+            self._move(stage_key, {})
+
+        self.app.push_screen(ClosingTasksDialog(self.detail.name, stage_name, tasks), chosen)
+
     @work(thread=True, exclusive=True, group="card-save", exit_on_error=False)
     def _move(self, stage_key: str, values: dict[str, str]) -> None:
         try:
-            outcome = move_deal(crm_of(self), self.entity_id, stage_key, set_values=values)
+            outcome = move_deal(crm_of(self), self.entity_id, stage_key, set_values=values, close_tasks=self._close_choice)
         except Exception as exc:  # back to the gate form with the message
             self.post_message(self.MoveRefused(stage_key, exc, values))
             return

@@ -30,6 +30,7 @@ from tui_crm.services import bulk, party_bulk
 from tui_crm.services.bulk import BulkReport
 from tui_crm.services.users import list_users
 from tui_crm.services.views import PipelineView
+from tui_crm.widgets.form_dialog import ConfirmDialog
 from tui_crm.widgets.plain_text import SafeInput, crm_of, plain
 
 DIALOG_CSS = """
@@ -161,6 +162,9 @@ def outcome_lines(report: BulkReport) -> list[tuple[Text, Text]]:
             line = name + plain(f": {outcome.from_stage} → {outcome.to_stage}", one_line=True)
             if outcome.auto_task:
                 line.append_text(plain(f" (task: {outcome.auto_task})", one_line=True))
+            if outcome.tasks_completed or outcome.tasks_kept:
+                settled = f" (tasks: {len(outcome.tasks_completed)} completed, {len(outcome.tasks_kept)} kept open)"
+                line.append_text(Text(settled, style="dim"))
             rows.append((Text("✓", style="green"), line))
         elif outcome.missing:
             missing = ", ".join(outcome.missing)
@@ -300,10 +304,18 @@ async def run_mass_action(host: Screen[Any], ids: list[str], pipeline: PipelineV
     choice = await app.push_screen_wait(ChoiceScreen(f"{count_of(count, ('deal', 'deals'))} selected: what to do?", ACTIONS))
     call: Callable[[], BulkReport] | None = None
     if choice == "stage":
-        options = [(s.key, s.name) for s in pipeline.stages]
+        options = [(s.key, s.name) for s in pipeline.stages if s.kind != "unsorted"]  # the inbox is not a stage
         stage = await app.push_screen_wait(ChoiceScreen(f"Move {count} to stage", options))
+        closing = any(s.key == stage and s.kind in ("won", "lost") for s in pipeline.stages)
+        close_tasks = bool(closing) and await app.push_screen_wait(
+            ConfirmDialog(
+                "Tasks of the closed deals",
+                "Their automatic tasks are completed with them. Complete the tasks people set on them too?",
+                yes="Complete them", no="Keep them open",
+            )
+        )
         if stage:
-            call = lambda: bulk.change_stage(crm, stage, pipeline_ref=pipeline.key, ids=ids)  # noqa: E731
+            call = lambda: bulk.change_stage(crm, stage, pipeline_ref=pipeline.key, ids=ids, close_tasks=close_tasks)  # noqa: E731
     elif choice == "responsible":
         user = await _ask_user(host)
         if user:

@@ -118,7 +118,7 @@ def auto_task_due(crm: Crm, session: Session, rule: AutoTaskRule) -> datetime:
     configured production calendar, at the configured working hour."""
     timing = crm.pipelines.auto_tasks
     now = crm.now()
-    calendar = work_calendar(session, timing.country, now.date(), str(crm.settings.db_path))
+    calendar = work_calendar(session, timing.country, now.date())
     amount, working = rule.due_offset()
     return auto_due(now, amount, working, calendar, timing.working_hour)
 
