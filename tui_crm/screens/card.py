@@ -505,7 +505,7 @@ class CardScreen(Screen[None]):
             if filled:
                 self._move(stage_key, filled)
 
-        form = GateForm(self.detail.name, refusal.stage_name, refusal.missing, values, errors, message)
+        form = GateForm(self.detail.name, refusal.stage_name, refusal.missing, values, errors, message, deal_id=self.detail.id)
         self.app.push_screen(form, retry)
 
     @work(thread=True, exclusive=True, group="card-save", exit_on_error=False)
