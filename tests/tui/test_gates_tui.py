@@ -52,6 +52,17 @@ async def focus_first(app: CrmApp, settle: Settle, pilot: Any, stage: str) -> No
     await pilot.press("home")
 
 
+async def open_won_form(app: CrmApp, settle: Settle, pilot: Any) -> GateForm:
+    """`]` on the deal in Договор: the Won gate asks for the closing sum; its proposal has arrived."""
+    await focus_first(app, settle, pilot, "contract")
+    await pilot.press("right_square_bracket")
+    await settle(pilot)
+    form = app.screen
+    assert isinstance(form, GateForm) and [m.key for m in form.missing] == ["closing_rub"]
+    await settle(pilot)  # the rate is looked up in a worker
+    return form
+
+
 # ---- the field editor -------------------------------------------------------------------------
 
 
@@ -82,12 +93,7 @@ async def test_the_won_form_proposes_the_sum_at_the_days_rate(crm: Crm, cbr: Any
     deal_id = at_contract(crm)
     app = make_app(crm)
     async with app.run_test(size=(120, 35)) as pilot:
-        await focus_first(app, settle, pilot, "contract")
-        await pilot.press("right_square_bracket")
-        await settle(pilot)
-        form = app.screen
-        assert isinstance(form, GateForm) and [m.key for m in form.missing] == ["closing_rub"]
-        await settle(pilot)
+        form = await open_won_form(app, settle, pilot)
         assert form.query_one(f"#{field_id('closing_rub')}", Input).value == "1850116.00"
         hint = str(form.query_one("#gate-closing-hint", Label).render())
         assert "92.5058" in hint and "26.11.2026" in hint
@@ -105,12 +111,7 @@ async def test_offline_the_won_form_asks_for_the_amount(crm: Crm, cbr: Any, sett
     deal_id = at_contract(crm)
     app = make_app(crm)
     async with app.run_test(size=(120, 35)) as pilot:
-        await focus_first(app, settle, pilot, "contract")
-        await pilot.press("right_square_bracket")
-        await settle(pilot)
-        form = app.screen
-        assert isinstance(form, GateForm)
-        await settle(pilot)
+        form = await open_won_form(app, settle, pilot)
         box = form.query_one(f"#{field_id('closing_rub')}", Input)
         assert box.value == ""
         assert "No rate: enter the amount" in str(form.query_one("#gate-closing-hint", Label).render())
@@ -179,3 +180,24 @@ async def test_copying_into_a_gated_stage_opens_the_gate_form(crm: Crm) -> None:
         assert isinstance(card, CardScreen) and card.entity_id != source.id
         copy = get_deal(crm, card.entity_id)
     assert (copy.stage_key, copy.loss_reason, copy.budget_rub) == ("lost", "Нет бюджета", Decimal("100000.00"))
+
+
+# ---- a broken pipelines file ------------------------------------------------------------------------
+
+
+async def test_a_broken_pipelines_file_is_a_notice_and_the_board_still_opens(crm: Crm, settle: Settle) -> None:
+    from tui_crm.services.context import open_crm
+
+    (crm.settings.config_dir).mkdir(parents=True, exist_ok=True)
+    crm.settings.pipelines_file.write_text('[[pipelines]]\nkey = "x\n', encoding="utf-8")
+    reopened = open_crm(crm.settings, clock=crm.clock)
+    try:
+        app = make_app(reopened)
+        async with app.run_test(size=(120, 35)) as pilot:
+            await settle(pilot)
+            assert isinstance(app.screen, BoardScreen)
+            messages = [n.message for n in app._notifications]
+            assert any("pipelines.toml" in m and "last good" in m for m in messages), messages
+            assert [c.stage.key for c in app.board.columns][:2] == ["unsorted", "lead"]
+    finally:
+        reopened.close()
