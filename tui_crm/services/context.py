@@ -84,6 +84,7 @@ class Crm:
     user_name: str
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     notices: list[str] = field(default_factory=list)  # said once on opening (stderr, an app notice)
+    pipelines_sha: str = ""  # of the stored configuration ``pipelines`` was parsed from
 
     @property
     def tz(self) -> tzinfo:
