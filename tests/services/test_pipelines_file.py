@@ -174,3 +174,14 @@ def test_the_files_header_names_only_commands_that_exist():
         command = group.get_command(None, top)  # type: ignore[arg-type]
         assert command is not None, top
         assert sub in command.list_commands(None), f"crm {top} {sub}"  # type: ignore[attr-defined]
+
+
+def test_a_reload_elsewhere_reaches_an_open_store(crm, open_store, crm_env):
+    """The app keeps its store open while ``crm pipelines reload`` runs in a shell."""
+    app_side = crm
+    stage = '  key = "negotiation"\n  name = "Переговоры"\n'
+    text = default_pipelines_text().replace(stage, stage + '  requires = ["decision_makers"]\n', 1)
+    write(crm_env, text)
+    reload_pipelines(open_store())  # another process
+    list_pipelines(app_side)  # what the board does on every refresh
+    assert "decision_makers" in app_side.pipelines.pipeline("sales20").required_fields("negotiation")

@@ -606,7 +606,7 @@ class BoardScreen(Screen[None]):
 
         from tui_crm.widgets.gate_form import GateForm
 
-        self.app.push_screen(GateForm(name, target.name, missing, values, errors, message), retry)
+        self.app.push_screen(GateForm(name, target.name, missing, values, errors, message, deal_id=deal_id), retry)
 
     def _moved(self, outcome: MoveOutcome, target: StageView) -> None:
         text = f"«{safe_text(outcome.deal_name, keep_newlines=False)}» → {target.name}"

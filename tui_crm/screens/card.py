@@ -171,7 +171,9 @@ def deal_groups(crm: Crm, deal: DealDetail, users: list[tuple[str, str]]) -> lis
         _spec("source_url", "Source URL", deal.source_url),
     ]
     closing = [
-        _spec("loss_reason", "Loss reason", deal.loss_reason),
+        _spec("loss_reason", "Loss reason", deal.loss_reason, hint=_reasons_hint(crm)),
+        *([FieldSpec("", "Closing rate", plain(f"{deal.closing_rate} ₽/$ · Bank of Russia, {deal.closing_rate_date:%d.%m.%Y}"))]
+          if deal.closing_rate is not None and deal.closing_rate_date is not None else []),
         FieldSpec("", "Created", plain(when(deal.created_at, crm))),
         FieldSpec("", "Updated", plain(when(deal.updated_at, crm))),
         FieldSpec("", "Closed", plain(when(deal.closed_at, crm))),
@@ -182,6 +184,16 @@ def deal_groups(crm: Crm, deal: DealDetail, users: list[tuple[str, str]]) -> lis
         groups.append(("Custom fields", _custom_fields(dict(crm.pipelines.fields), deal.custom)))
     groups += [("Closing", closing), ("Files", files or [FieldSpec("", "Files", plain(EMPTY))])]
     return groups
+
+
+def _reasons_hint(crm: Crm) -> str:
+    """The pipelines file's loss reasons, as the editor's hint (the service checks the choice)."""
+    reasons = crm.pipelines.loss_reasons
+    if reasons is None:
+        return ""
+    other = crm.pipelines.loss_other
+    listed = ", ".join(o for o in reasons.options if o != other)
+    return f"{listed}" + (f", or {other}: your words" if other else "")
 
 
 def contact_groups(crm: Crm, contact: ContactDetail, users: list[tuple[str, str]]) -> list[Group]:
@@ -509,7 +521,7 @@ class CardScreen(Screen[None]):
             if filled:
                 self._move(stage_key, filled)
 
-        form = GateForm(self.detail.name, refusal.stage_name, refusal.missing, values, errors, message)
+        form = GateForm(self.detail.name, refusal.stage_name, refusal.missing, values, errors, message, deal_id=self.detail.id)
         self.app.push_screen(form, retry)
 
     def _ask_closing(self, row: FieldRow, stage_key: str, tasks: list[TaskView]) -> None:

@@ -4,7 +4,8 @@ and on selected contacts or companies (`m` on their lists).
 A menu picks the action, a small prompt asks for its argument, and the
 matching ``services.bulk`` call runs once for all ids in a worker thread.
 A stage change goes through every deal's gate and ends on a per-deal
-report; a delete can be undone (`z`). The pickers here (:class:`ChoiceScreen`,
+report; closing as lost asks the gate's fields (the loss reason) once for
+all the deals first. A delete can be undone (`z`). The pickers here (:class:`ChoiceScreen`,
 :class:`PromptScreen`) are plain modal helpers the board reuses.
 """
 
@@ -280,6 +281,23 @@ async def _ask_tags(host: Screen[Any], count: int, adding: bool) -> list[str] | 
     return _tags(tags["tags"]) if tags else None
 
 
+async def _ask_closing(host: Screen[Any], pipeline: PipelineView, stage_key: str, count: int) -> dict[str, str] | None:
+    """Closing as lost: the fields of its gate (the loss reason), asked once
+    for every selected deal. ``{}`` for other stages; None when cancelled."""
+    from tui_crm.domain.gates import missing_fields
+    from tui_crm.widgets.gate_form import GateForm
+
+    stage = next(s for s in pipeline.stages if s.key == stage_key)
+    if stage.kind != "lost":
+        return {}
+    asked = missing_fields(crm_of(host).pipelines, pipeline.key, stage_key, {})
+    if not asked:
+        return {}
+    noun = count_of(count, ("deal", "deals"))
+    form = GateForm(noun, stage.name, asked, title=f"Close {noun} as «{stage.name}»: one answer for all")
+    return await host.app.push_screen_wait(form)
+
+
 async def _run(host: Screen[Any], call: Callable[[], BulkReport]) -> BulkReport | None:
     """The service call in a thread worker; a refusal becomes a notification."""
     try:
@@ -306,16 +324,19 @@ async def run_mass_action(host: Screen[Any], ids: list[str], pipeline: PipelineV
     if choice == "stage":
         options = [(s.key, s.name) for s in pipeline.stages if s.kind != "unsorted"]  # the inbox is not a stage
         stage = await app.push_screen_wait(ChoiceScreen(f"Move {count} to stage", options))
+        values = await _ask_closing(host, pipeline, stage, count) if stage else None
         closing = any(s.key == stage and s.kind in ("won", "lost") for s in pipeline.stages)
-        close_tasks = bool(closing) and await app.push_screen_wait(
+        close_tasks = bool(closing) and values is not None and await app.push_screen_wait(
             ConfirmDialog(
                 "Tasks of the closed deals",
                 "Their automatic tasks are completed with them. Complete the tasks people set on them too?",
                 yes="Complete them", no="Keep them open",
             )
         )
-        if stage:
-            call = lambda: bulk.change_stage(crm, stage, pipeline_ref=pipeline.key, ids=ids, close_tasks=close_tasks)  # noqa: E731
+        if stage and values is not None:
+            call = lambda: bulk.change_stage(  # noqa: E731
+                crm, stage, pipeline_ref=pipeline.key, ids=ids, close_tasks=close_tasks, set_values=values
+            )
     elif choice == "responsible":
         user = await _ask_user(host)
         if user:

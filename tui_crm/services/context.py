@@ -87,6 +87,7 @@ class Crm:
     lock: StoreLock | None = field(default=None, repr=False)
     created: bool = False  # this open made a new database file
     read_only: bool = False  # the user took write permission away from the file
+    pipelines_sha: str = ""  # of the stored configuration ``pipelines`` was parsed from
 
     @property
     def tz(self) -> tzinfo:

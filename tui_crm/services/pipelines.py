@@ -134,7 +134,8 @@ def dropped_places(session: Session, config: PipelineConfig) -> list[DroppedStag
 
 _FINGERPRINT = text(
     "SELECT (SELECT count(*) || '/' || total(revision) || '/' || max(updated_at) FROM pipeline),"
-    " (SELECT count(*) || '/' || total(revision) || '/' || max(updated_at) FROM stage)"
+    " (SELECT count(*) || '/' || total(revision) || '/' || max(updated_at) FROM stage),"
+    " (SELECT value FROM setting WHERE key = 'pipelines_sha256')"
 )  # revisions too: two writes within one clock tick (a frozen test clock) still differ
 _cache: dict[str, tuple[tuple[object, ...], list[PipelineView]]] = {}
 
@@ -144,10 +145,17 @@ def list_pipelines(crm: Crm) -> list[PipelineView]:
 
     The board asks for them once per column; they change rarely (a TOML
     reload, a sync), so they are cached per database and re-read whenever
-    any writer (another process included) has touched the two tables.
+    any writer (another process included) has touched the two tables. A
+    reload made elsewhere (``crm pipelines reload`` while the app runs)
+    brings its gates into this ``crm`` too.
     """
     with crm.read() as session:
         fingerprint = tuple(session.connection().execute(_FINGERPRINT).one())
+        if fingerprint[2] and fingerprint[2] != crm.pipelines_sha:
+            stored = session.get(Setting, TEXT_KEY)
+            if stored is not None:
+                crm.pipelines = parse_pipelines_text(stored.value, "the stored pipelines configuration")
+                crm.pipelines_sha = str(fingerprint[2])
         cached = _cache.get(str(crm.settings.db_path))
         if cached is not None and cached[0] == fingerprint:
             return cached[1]
@@ -228,8 +236,10 @@ def _digest(text_: str) -> str:
     return hashlib.sha256(text_.encode()).hexdigest()
 
 
-def _store_text(work: UnitOfWork, text_: str) -> None:
-    for key, value in ((TEXT_KEY, text_), (SHA_KEY, _digest(text_))):
+def _store_text(crm: Crm, work: UnitOfWork, text_: str) -> None:
+    """Keep ``text_`` as the configuration in effect (``crm.pipelines`` is its parse)."""
+    crm.pipelines_sha = _digest(text_)
+    for key, value in ((TEXT_KEY, text_), (SHA_KEY, crm.pipelines_sha)):
         row = work.session.get(Setting, key) or Setting(key=key, value="")
         row.value = value
         work.session.add(row)
@@ -265,10 +275,10 @@ def load_pipelines(crm: Crm) -> None:
     except ConfigError as exc:
         text_, config, problem = "", None, str(exc)
     if config is not None and digest == _digest(text_):
-        crm.pipelines = config
+        crm.pipelines, crm.pipelines_sha = config, digest
         if stored is None:  # made before the text was kept: keep it now
             with crm.uow() as work:
-                _store_text(work, text_)
+                _store_text(crm, work, text_)
         return
     last_good = parse_pipelines_text(stored, "the stored pipelines configuration") if stored else None
     may_apply = config is not None and (last_good is None or not user_file)
@@ -279,7 +289,7 @@ def load_pipelines(crm: Crm) -> None:
             crm.pipelines = config
             with crm.uow() as work:
                 apply_pipeline_config(work, config)
-                _store_text(work, text_)
+                _store_text(crm, work, text_)
             return
         problem = (
             f"the pipelines file drops {_places(blocked)}, which still hold deals; "
@@ -289,8 +299,10 @@ def load_pipelines(crm: Crm) -> None:
         last_good = parse_pipelines_text(default_pipelines_text(), "the shipped pipelines file")
         with crm.uow() as work:
             apply_pipeline_config(work, last_good)
-            _store_text(work, default_pipelines_text())
+            _store_text(crm, work, default_pipelines_text())
     crm.pipelines = last_good
+    if not crm.pipelines_sha:
+        crm.pipelines_sha = digest or ""
     if problem:
         crm.notices.append(f"{problem} — working with the last good pipelines configuration until: crm pipelines reload")
 
@@ -407,7 +419,7 @@ def reload_pipelines(crm: Crm, move_to: Sequence[str] = ()) -> ReloadReport:
             pdef, sdef = destinations[d.ref]
             report.moved[f"{d.ref} → {pdef.key}/{sdef.key}"] = _relocate(work, config, d, destinations[d.ref])
         _tombstone_empty(work, config)
-        _store_text(work, text_)
+        _store_text(crm, work, text_)
     report.dropped = [d.ref for d in dropped]
     crm.pipelines = config
     report.pipelines = list_pipelines(crm)

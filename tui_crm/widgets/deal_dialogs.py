@@ -2,18 +2,21 @@
 company (``capture_lead`` then ``link_contact``), and copying a deal
 (``copy_deal``: target pipeline and stage, what comes along).
 
-A copy enters its stage through the gate like any move, so a refusal names
-the missing fields in the dialog and nothing is created. The stage the
-dialog preselects is the service's ``default_copy_stage`` (the CLI's default
-too): the deal's own stage while it is open, else Lead, so accepting the
-defaults on a won or lost deal starts new work instead of hitting the
-Lost gate (the loss reason is not copied).
+A copy enters its stage through the gate like any move: when the gate
+refuses, the gate form opens with exactly the missing fields (the Won
+form proposes the closing sum from the source's budget at today's rate)
+and the copy is retried with them; nothing is created until it passes.
+The stage the dialog preselects is the service's ``default_copy_stage``
+(the CLI's default too): the deal's own stage while it is open, else Lead,
+so accepting the defaults on a won or lost deal starts new work (how the
+source was closed is not copied).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from tui_crm.domain.errors import GateRefused, ValidationError
 from tui_crm.services.context import Crm
 from tui_crm.services.deal_copy import CopyOptions, copy_deal, default_copy_stage
 from tui_crm.services.deals import LeadInput, capture_lead, link_contact
@@ -74,6 +77,49 @@ def new_deal_dialog(
     )
 
 
+class CopyDealDialog(FormDialog[DealDetail]):
+    """The copy dialog; a refusal of the target's gate opens the gate form
+    and retries the copy with what it filled in."""
+
+    def __init__(self, deal: DealDetail, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deal = deal
+        self.gate_values: dict[str, str] = {}  # filled in the gate form, sent with the next try
+        self._refusal: GateRefused | None = None
+        self._last: dict[str, Any] = {}
+
+    def run_submit(self, values: dict[str, Any]) -> None:
+        self._last = values
+        super().run_submit(values)
+
+    def handle_error(self, exc: BaseException) -> bool:
+        if isinstance(exc, GateRefused):
+            self._refusal = exc
+            self._ask_gate(exc, None)
+            return True
+        if isinstance(exc, ValidationError) and self._refusal is not None and self.gate_values:
+            self._ask_gate(self._refusal, str(exc))  # a value typed in the gate form: back to it
+            return True
+        return False
+
+    def _ask_gate(self, refusal: GateRefused, message: str | None) -> None:
+        from tui_crm.widgets.gate_form import GateForm
+
+        def retry(filled: dict[str, str] | None) -> None:
+            if filled is None:
+                self.show_error(refusal)  # cancelled: the dialog says what the stage needs
+                return
+            self.gate_values.update(filled)
+            self.run_submit(self._last)
+
+        name = str(self._last.get("name") or self.deal.name)
+        form = GateForm(
+            name, refusal.stage_name, refusal.missing, self.gate_values, None, message,
+            deal_id=self.deal.id, title=f"Copy «{name}» into «{refusal.stage_name}»",
+        )  # fmt: skip
+        self.app.push_screen(form, retry)
+
+
 def copy_deal_dialog(crm: Crm, deal: DealDetail) -> FormDialog[DealDetail]:
     """Copy a deal (monthly invoices): where to, and what comes along.
 
@@ -81,6 +127,7 @@ def copy_deal_dialog(crm: Crm, deal: DealDetail) -> FormDialog[DealDetail]:
     means picking its stage too; only the preselection needs the default.
     """
     start = default_copy_stage(crm, deal)
+    dialog: CopyDealDialog
 
     def submit(values: dict[str, Any]) -> DealDetail:
         pipeline_key, _, stage_key = str(values["target"]).partition("/")
@@ -90,11 +137,12 @@ def copy_deal_dialog(crm: Crm, deal: DealDetail) -> FormDialog[DealDetail]:
             CopyOptions(
                 pipeline=pipeline_key, stage=stage_key, name=str(values["name"]).strip() or None,
                 contacts=bool(values["contacts"]), tags=bool(values["tags"]), files=bool(values["files"]),
-                keep_created_at=bool(values["keep_created_at"]),
+                keep_created_at=bool(values["keep_created_at"]), set_values=dict(dialog.gate_values),
             ),
         )
 
-    return FormDialog(
+    dialog = CopyDealDialog(
+        deal,
         "Copy deal",
         [
             FormField("name", "Name of the copy", value=deal.name, required=True),
@@ -110,3 +158,4 @@ def copy_deal_dialog(crm: Crm, deal: DealDetail) -> FormDialog[DealDetail]:
         submit,
         save_label="Copy",
     )
+    return dialog

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import tui_crm.storage.mail_tables  # noqa: F401  (registers the mail tables)
 import tui_crm.storage.import_models  # noqa: F401  (registers the import tables)
+import tui_crm.storage.mail_tables  # noqa: F401  (registers the mail tables)
 import tui_crm.storage.models  # noqa: F401  (registers the tables)
 import tui_crm.storage.sync_tables  # noqa: F401  (registers the sync tables)
 
