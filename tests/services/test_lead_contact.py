@@ -40,9 +40,18 @@ def test_the_deal_gets_the_matched_contacts_company(crm, ivan):
     assert by_phone.company is not None and by_phone.company.name == "Магнит"
 
 
-def test_a_new_phone_is_added_to_the_named_contact(crm, ivan):
-    capture_lead(crm, LeadInput(name="Сайт", contact_name="Иван Петров", phone="+7 495 765-43-21"))
-    assert get_contact(crm, ivan.id).phones == ["+79161112233", "+74957654321"]
+def test_a_first_email_is_added_to_the_named_contact(crm, ivan):
+    deal = capture_lead(crm, LeadInput(name="Сайт", contact_name="Иван Петров", email="ivan@magnit.ru"))
+    assert [c.id for c in deal.contacts] == [ivan.id]
+    assert get_contact(crm, ivan.id).emails == ["ivan@magnit.ru"]
+
+
+def test_a_namesake_with_another_phone_is_someone_else(crm, ivan):
+    deal = capture_lead(crm, LeadInput(name="Сайт", contact_name="Иван Петров", phone="+7 495 765-43-21"))
+    assert deal.contacts[0].id != ivan.id and len(list_contacts(crm)) == 2
+    assert get_contact(crm, ivan.id).phones == ["+79161112233"]
+    [notice] = deal.notices
+    assert f"crm contacts merge {ivan.id[:8]} {deal.contacts[0].id[:8]}" in notice
 
 
 def test_a_phone_that_is_someone_elses_is_said(crm, ivan):
