@@ -121,3 +121,8 @@ def test_the_name_key_wins_over_a_looser_name_match(crm, romashka):
     add_company(crm, CompanyInput(name="ООО «Ромашка-Сервис»"))
     deal = capture_lead(crm, LeadInput(name="Сайт", company="ООО Ромашка"))
     assert deal.company is not None and deal.company.id == romashka.id
+
+
+@pytest.mark.parametrize("typed", ["ООО «Ромашка»", "ромашка ооо", "Ромашка LLC"])
+def test_search_looks_through_the_legal_form(crm, romashka, typed):
+    assert [c.id for c in list_companies(crm, query=typed)] == [romashka.id]

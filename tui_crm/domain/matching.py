@@ -29,6 +29,7 @@ __all__ = [
     "PHONE_TAIL",
     "company_name_key",
     "email_key",
+    "without_legal_forms",
     "phone_index_terms",
     "phone_key",
     "phone_query_terms",
@@ -177,3 +178,12 @@ def company_name_key(name: str) -> str:
 
 _LEGAL_WORDS = frozenset(f.rstrip(".") for f in LEGAL_FORMS if " " not in f) | frozenset(f for f in LEGAL_FORMS if " " not in f)
 _LEGAL_PHRASES = tuple(f for f in LEGAL_FORMS if " " in f)
+
+
+def without_legal_forms(words: list[str]) -> list[str]:
+    """Folded ``words`` of a query without the legal-form words (``ооо``,
+    ``llc``...), unless that would leave none: «ООО Ромашка» typed into a
+    search box finds the company saved as «Ромашка»."""
+    kept = [w for w in words if w not in _LEGAL_WORDS]
+    return kept or words
+

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-from tui_crm.domain.matching import phone_index_terms, phone_query_terms
+from tui_crm.domain.matching import phone_index_terms, phone_query_terms, without_legal_forms
 from tui_crm.domain.text import fold
 
 SHORT_QUERY = 2  # letters; see search()
@@ -65,8 +65,10 @@ def match_expression(query: str, title_only: bool = False) -> str | None:
     grouped: ``8 916 555-12-34``, ``916 555``, ``555-12-34``) also matches
     its digits joined, as prefixes of the forms a phone is indexed under
     (``domain.matching``), so a number is found however it was typed.
+    Legal-form words beside others are left out (``ООО Ромашка`` finds
+    «Ромашка»).
     """
-    tokens = _TOKEN.findall(fold(query))
+    tokens = without_legal_forms(_TOKEN.findall(fold(query)))
     if not tokens:
         return None
     expression = " AND ".join(f'"{token}"*' for token in tokens)
