@@ -92,3 +92,10 @@ def test_an_unsorted_senders_name_alone_does_not_pick_a_contact(crm, ivan):
     entry = add_incoming(crm, IncomingRequest(pipeline="sales20", subject="Заявка", sender_name="Иван Петров"))
     deal = accept(crm, entry.id)
     assert deal.contacts[0].id != ivan.id
+
+
+def test_of_several_namesakes_the_one_the_phone_fits_is_not_guessed_but_others_are_ruled_out(crm, ivan):
+    other = add_contact(crm, ContactInput(name="Иван Петров", phones=["+7 903 000-00-01"]), OnDuplicate.CREATE)
+    deal = capture_lead(crm, LeadInput(name="Сайт", contact_name="Иван Петров", phone="+7 999 123-45-67"))
+    assert deal.contacts[0].id not in (ivan.id, other.id)  # both have other phones: a third Иван Петров
+    assert "crm contacts merge" in deal.notices[0]

@@ -248,20 +248,22 @@ def lead_contact(crm: Crm, work: UnitOfWork, data: ContactInput, *, typed: str |
             )
         return contact, notices
     named = _named_contacts(session, typed) if typed else []
-    if len(named) > 1:
+    fitting = [c for c in named if not _contradicts(session, c, channels)]
+    if len(fitting) > 1:
         raise AmbiguousError(
-            f"{len(named)} contacts match {typed!r}; give --contact the id of the one you mean",
-            [f"{short_id(c.id)}  {c.name}" for c in named[:6]],
+            f"{len(fitting)} contacts match {typed!r}; give --contact the id of the one you mean",
+            [f"{short_id(c.id)}  {c.name}" for c in fitting[:6]],
         )
-    if named and not _contradicts(session, named[0], channels):
-        contact, _ = write_contact(crm, work, data, into=named[0])
+    if fitting:
+        contact, _ = write_contact(crm, work, data, into=fitting[0])
         return contact, []
     contact, _ = write_contact(crm, work, data, OnDuplicate.CREATE)
-    if named:  # a namesake: same name, but already another phone / e-mail of the kind given
+    if named:  # namesakes: the same name, but already another phone / e-mail of the kind given
+        other = named[0]
         return contact, [
-            f"{named[0].name} ({short_id(named[0].id)}) has another "
-            f"{'phone' if channels.phones else 'e-mail'}, so a new contact was made. "
-            f"The same person after all? crm contacts merge {short_id(named[0].id)} {short_id(contact.id)}"
+            f"{other.name} ({short_id(other.id)}) has another {'phone' if channels.phones else 'e-mail'}, "
+            "so a new contact was made. The same person after all? "
+            f"crm contacts merge {short_id(other.id)} {short_id(contact.id)}"
         ]
     return contact, []
 
