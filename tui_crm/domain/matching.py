@@ -131,7 +131,7 @@ def phone_index_terms(e164: str) -> list[str]:
     return terms
 
 
-_PHONE_CHARS = frozenset("0123456789+-() .\u00a0\t/")
+_PHONE_CHARS = frozenset("0123456789+-() \u00a0\t")  # no dots: 01.12.2026 is a date
 _TRUNK_PREFIXES = "08"  # Russian ``8 916…``, and the ``0`` most other countries dial first
 
 
@@ -139,7 +139,7 @@ def phone_query_terms(typed: str, min_digits: int = 3) -> list[str] | None:
     """Digit prefixes that find a phone however it was typed or copied.
 
     ``None`` when ``typed`` does not look like (part of) a phone number:
-    anything but digits and ``+ - ( ) . /`` and spaces, or fewer than
+    anything but digits, ``+ - ( )`` and spaces, or fewer than
     ``min_digits`` digits. Otherwise the digits joined (``916 555`` →
     ``916555``), plus the last ten digits of a longer number and the digits
     without a leading trunk ``8``/``0`` (``8 916 555`` → ``916555``). Each
