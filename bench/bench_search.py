@@ -43,6 +43,9 @@ QUERIES = [
     ("phone digits (3)", "916"),
     ("phone digits (7)", "9161234"),
     ("phone as typed", "+7 916 12"),
+    ("phone with trunk 8", "8 916 123-45-67"),
+    ("phone, two groups", "916 123"),
+    ("phone, last 7 digits", "123-45-67"),
     ("e-mail prefix", "ivan.petrov"),
     ("e-mail local part", "kuznetsova@"),
 ]

@@ -10,7 +10,7 @@ services. The rows are the ones the services would write:
 
 * ``company``, ``contact``, ``deal`` with ``name_fold`` = ``fold(name)``;
 * ``channel``: phones in E.164 (typed in the usual Russian/English ways),
-  e-mails normalised like ``normalize_email`` (domain lower-cased), phones
+  e-mails as ``email_channel`` stores them (validated, case folded), phones
   first then e-mails, ``sort`` in that order, as ``attach_channels`` does;
 * ``deal_contact`` (one main contact), ``custom_value`` JSON for every field
   the deal's stage gate requires (values passed through ``validate_value``),
@@ -219,7 +219,9 @@ class Generator:
             return typed, e164
 
     def email(self, local: str, domain: str) -> tuple[str, str]:
-        """(as typed, normalised): the domain lower-cased, the local part kept."""
+        """(as typed, stored): stored as ``services.parties.email_channel`` makes it (case folded)."""
+        from tui_crm.domain.matching import email_key
+
         base = local
         n = 1
         while (local + "@" + domain).lower() in self.emails:
@@ -227,7 +229,7 @@ class Generator:
             local = f"{base}{n}"
         self.emails.add((local + "@" + domain).lower())
         typed_domain = domain.upper() if self.chance(0.03) else (domain.title() if self.chance(0.07) else domain)
-        return f"{local}@{typed_domain}", f"{local}@{domain}"
+        return f"{local}@{typed_domain}", email_key(f"{local}@{domain}")  # stored folded, as services store it
 
     def inn(self) -> str:
         from tui_crm.domain.validation import inn_check_digits
@@ -812,6 +814,7 @@ def verify(crm: Any, samples: int, seed: int) -> list[str]:
     from sqlmodel import Session, select
 
     from tui_crm.domain.gates import missing_fields
+    from tui_crm.domain.matching import email_key
     from tui_crm.domain.validation import normalize_email, normalize_phone, validate_inn
     from tui_crm.services.deal_values import gate_values
     from tui_crm.services.records import reindex
@@ -828,7 +831,7 @@ def verify(crm: Any, samples: int, seed: int) -> list[str]:
         for value, normalized, kind in conn.exec_driver_sql(
             "SELECT value, normalized, kind FROM channel ORDER BY random() LIMIT ?", (samples * 5,)
         ):
-            again = normalize_phone(value, "RU") if kind == "phone" else normalize_email(value)
+            again = normalize_phone(value, "RU") if kind == "phone" else email_key(normalize_email(value))
             if again != normalized:
                 problems.append(f"channel {value!r}: stored {normalized!r}, services make {again!r}")
         for (inn,) in conn.exec_driver_sql("SELECT inn FROM company WHERE inn IS NOT NULL"):

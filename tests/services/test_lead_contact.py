@@ -40,9 +40,18 @@ def test_the_deal_gets_the_matched_contacts_company(crm, ivan):
     assert by_phone.company is not None and by_phone.company.name == "Магнит"
 
 
-def test_a_new_phone_is_added_to_the_named_contact(crm, ivan):
-    capture_lead(crm, LeadInput(name="Сайт", contact_name="Иван Петров", phone="+7 495 765-43-21"))
-    assert get_contact(crm, ivan.id).phones == ["+79161112233", "+74957654321"]
+def test_a_first_email_is_added_to_the_named_contact(crm, ivan):
+    deal = capture_lead(crm, LeadInput(name="Сайт", contact_name="Иван Петров", email="ivan@magnit.ru"))
+    assert [c.id for c in deal.contacts] == [ivan.id]
+    assert get_contact(crm, ivan.id).emails == ["ivan@magnit.ru"]
+
+
+def test_a_namesake_with_another_phone_is_someone_else(crm, ivan):
+    deal = capture_lead(crm, LeadInput(name="Сайт", contact_name="Иван Петров", phone="+7 495 765-43-21"))
+    assert deal.contacts[0].id != ivan.id and len(list_contacts(crm)) == 2
+    assert get_contact(crm, ivan.id).phones == ["+79161112233"]
+    [notice] = deal.notices
+    assert f"crm contacts merge {ivan.id[:8]} {deal.contacts[0].id[:8]}" in notice
 
 
 def test_a_phone_that_is_someone_elses_is_said(crm, ivan):
@@ -83,3 +92,10 @@ def test_an_unsorted_senders_name_alone_does_not_pick_a_contact(crm, ivan):
     entry = add_incoming(crm, IncomingRequest(pipeline="sales20", subject="Заявка", sender_name="Иван Петров"))
     deal = accept(crm, entry.id)
     assert deal.contacts[0].id != ivan.id
+
+
+def test_of_several_namesakes_the_one_the_phone_fits_is_not_guessed_but_others_are_ruled_out(crm, ivan):
+    other = add_contact(crm, ContactInput(name="Иван Петров", phones=["+7 903 000-00-01"]), OnDuplicate.CREATE)
+    deal = capture_lead(crm, LeadInput(name="Сайт", contact_name="Иван Петров", phone="+7 999 123-45-67"))
+    assert deal.contacts[0].id not in (ivan.id, other.id)  # both have other phones: a third Иван Петров
+    assert "crm contacts merge" in deal.notices[0]

@@ -115,3 +115,14 @@ def test_company_detail_is_unchanged_by_a_refusal(crm, romashka):
     with pytest.raises(DuplicateFound):
         add_company(crm, CompanyInput(name="ООО «Ромашка»", web="romashka.ru"))
     assert get_company(crm, romashka.id).web is None
+
+
+def test_the_name_key_wins_over_a_looser_name_match(crm, romashka):
+    add_company(crm, CompanyInput(name="ООО «Ромашка-Сервис»"))
+    deal = capture_lead(crm, LeadInput(name="Сайт", company="ООО Ромашка"))
+    assert deal.company is not None and deal.company.id == romashka.id
+
+
+@pytest.mark.parametrize("typed", ["ООО «Ромашка»", "ромашка ооо", "Ромашка LLC"])
+def test_search_looks_through_the_legal_form(crm, romashka, typed):
+    assert [c.id for c in list_companies(crm, query=typed)] == [romashka.id]

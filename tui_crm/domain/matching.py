@@ -29,6 +29,7 @@ __all__ = [
     "PHONE_TAIL",
     "company_name_key",
     "email_key",
+    "without_legal_forms",
     "phone_index_terms",
     "phone_key",
     "phone_query_terms",
@@ -130,7 +131,7 @@ def phone_index_terms(e164: str) -> list[str]:
     return terms
 
 
-_PHONE_CHARS = frozenset("0123456789+-() .\u00a0\t/")
+_PHONE_CHARS = frozenset("0123456789+-() \u00a0\t")  # no dots: 01.12.2026 is a date
 _TRUNK_PREFIXES = "08"  # Russian ``8 916…``, and the ``0`` most other countries dial first
 
 
@@ -138,7 +139,7 @@ def phone_query_terms(typed: str, min_digits: int = 3) -> list[str] | None:
     """Digit prefixes that find a phone however it was typed or copied.
 
     ``None`` when ``typed`` does not look like (part of) a phone number:
-    anything but digits and ``+ - ( ) . /`` and spaces, or fewer than
+    anything but digits, ``+ - ( )`` and spaces, or fewer than
     ``min_digits`` digits. Otherwise the digits joined (``916 555`` →
     ``916555``), plus the last ten digits of a longer number and the digits
     without a leading trunk ``8``/``0`` (``8 916 555`` → ``916555``). Each
@@ -177,3 +178,12 @@ def company_name_key(name: str) -> str:
 
 _LEGAL_WORDS = frozenset(f.rstrip(".") for f in LEGAL_FORMS if " " not in f) | frozenset(f for f in LEGAL_FORMS if " " not in f)
 _LEGAL_PHRASES = tuple(f for f in LEGAL_FORMS if " " in f)
+
+
+def without_legal_forms(words: list[str]) -> list[str]:
+    """Folded ``words`` of a query without the legal-form words (``ооо``,
+    ``llc``...), unless that would leave none: «ООО Ромашка» typed into a
+    search box finds the company saved as «Ромашка»."""
+    kept = [w for w in words if w not in _LEGAL_WORDS]
+    return kept or words
+

@@ -42,11 +42,12 @@ from tui_crm.domain.validation import format_phone
 from tui_crm.screens.card import CardScreen
 from tui_crm.screens.filter_bar import FilterScreen, describe_filter
 from tui_crm.screens.mass_action import PARTY_NOUNS, count_of, run_mass_action, run_party_mass_action
-from tui_crm.services import bulk, party_bulk
+from tui_crm.services import bulk
 from tui_crm.services.companies import list_companies
 from tui_crm.services.contacts import list_contacts
 from tui_crm.services.context import Crm
 from tui_crm.services.deal_queries import SORTS, DealFilter, count_deals, deal_ids, list_deals
+from tui_crm.services.merge import MergeReport, merge, undo_latest
 from tui_crm.services.party_pages import PartyPager, party_ids
 from tui_crm.services.pipelines import find_pipeline
 from tui_crm.services.users import list_users
@@ -54,6 +55,7 @@ from tui_crm.services.views import DealSummary, PartySummary
 from tui_crm.widgets.deal_dialogs import new_deal_dialog
 from tui_crm.widgets.duplicate_prompt import PartyForm
 from tui_crm.widgets.form_dialog import responsible_dialog
+from tui_crm.widgets.merge_dialog import MergeDialog
 from tui_crm.widgets.plain_text import SafeInput, clean, crm_of, error_message, money, plain, when
 from tui_crm.widgets.record_table import Column, RecordTable, RowSource
 
@@ -140,7 +142,8 @@ class ListScreen(Screen[None]):
         Binding("p", "pipeline", "Pipeline", id="list.pipeline"),
         Binding("m", "mass", "Mass action", id="list.mass"),
         Binding("ctrl+a", "select_all", "Select all", id="list.select_all"),
-        Binding("z", "undo", "Undo delete", id="list.undo"),
+        Binding("z", "undo", "Undo", id="list.undo"),
+        Binding("M", "merge", "Merge two", id="list.merge"),
         Binding("n", "new", "New", id="list.new"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="list.reload"),
     ]
@@ -382,6 +385,8 @@ class ListScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "pipeline":
             return self.kind == "deals"
+        if action == "merge":
+            return self.kind != "deals"
         return True
 
     def action_select_all(self) -> None:
@@ -468,8 +473,12 @@ class ListScreen(Screen[None]):
         try:
             if self.kind == "deals":
                 report = bulk.undo_delete(crm)
-            else:
-                report = party_bulk.undo_delete(crm, self.entity_type)
+            else:  # the last merge or mass delete of this kind, whichever came last
+                _, party_report = undo_latest(crm, self.entity_type)
+                if isinstance(party_report, MergeReport):
+                    self.post_message(self.Notice(f"Split «{party_report.loser.name}» out again", reload=True))
+                    return
+                report = party_report
         except Exception as exc:  # e.g. nothing to undo
             self.post_message(self.Notice(error_message(exc), error=True))
             return
@@ -478,6 +487,35 @@ class ListScreen(Screen[None]):
         else:
             restored = count_of(report.changed, PARTY_NOUNS[self.entity_type])
         self.post_message(self.Notice(f"Restored {restored}", reload=True))
+
+    def action_merge(self) -> None:
+        """Merge the two selected contacts/companies (``widgets.merge_dialog``)."""
+        ids = self.table.selected_ids()
+        if len(ids) != 2:
+            self.notify(f"Select the two {self.kind} to merge (space on each), then M.", severity="warning")
+            return
+        self._merge(ids[0], ids[1])
+
+    @work(exclusive=True, group="list-merge")
+    async def _merge(self, a_id: str, b_id: str) -> None:
+        crm, entity_type = crm_of(self), self.entity_type
+        choice = await self.app.push_screen_wait(MergeDialog(crm, entity_type, a_id, b_id))
+        if choice is None:
+            return
+        job = self.run_worker(
+            lambda: merge(crm, entity_type, choice.a, choice.b, choice.keep), thread=True, exit_on_error=False
+        )
+        await self.workers.wait_for_complete([job])
+        if job.error is not None:
+            self.notify(error_message(job.error), title="Not merged", severity="error", markup=False)
+            return
+        report = job.result
+        assert report is not None
+        self.notify(
+            clean(f"Merged «{report.loser.name}» into «{report.winner.name}» · z undoes", one_line=True), markup=False
+        )
+        self.table.clear_selection()
+        self.reload(keep_position=True)
 
     def on_list_screen_notice(self, message: Notice) -> None:
         if message.reload:

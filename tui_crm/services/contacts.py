@@ -129,35 +129,34 @@ def _validate(crm: Crm, data: ContactInput) -> _ValidContact:
 
 
 def company_for(work: UnitOfWork, ref: str, responsible_id: str | None) -> Company:
-    """An existing company by id, name, INN or the same name without its
-    legal form and quotes (``ООО «Ромашка»`` finds «Ромашка»), or a new one
-    with that name.
+    """An existing company by INN, by the same name without its legal form
+    and quotes (``ООО «Ромашка»`` finds «Ромашка»), by id or (a unique
+    part of) its name; else a new one with that name.
 
+    The name key comes before the looser name search, which would take
+    ``ООО Ромашка`` for «ООО «Ромашка-Сервис»» (both words are there).
     Several companies sharing the name key is ambiguous (AmbiguousError
     lists them, nothing is written): guessing would file a deal under the
     wrong client.
     """
     session = work.session
-    try:
-        return resolve(session, Company, ref)
-    except NotFoundError:
-        pass
     inn = _valid_inn(ref)
     if inn:
         company = session.exec(select(Company).where(Company.inn == inn, col(Company.deleted_at).is_(None))).first()
         if company is not None:
             return company
-    same = companies_named(session, ref)
-    if len(same) == 1:
-        found = session.get(Company, same[0])
-        assert found is not None
-        return found
+    same = [c for c in (session.get(Company, i) for i in companies_named(session, ref)) if c is not None]
+    exact = [c for c in same if c.name_fold == fold(ref)]
+    if len(same) == 1 or len(exact) == 1:
+        return (exact or same)[0]
     if len(same) > 1:
-        rows = [session.get(Company, i) for i in same[:6]]
         raise AmbiguousError(
-            f"{len(same)} companies match {ref!r}; use the id",
-            [f"{short_id(r.id)}  {r.name}" for r in rows if r is not None],
+            f"{len(same)} companies match {ref!r}; use the id", [f"{short_id(c.id)}  {c.name}" for c in same[:6]]
         )
+    try:
+        return resolve(session, Company, ref)
+    except NotFoundError:
+        pass
     company = Company(name=ref.strip(), name_fold=fold(ref), responsible_id=responsible_id)
     work.create(company)
     session.flush()
@@ -231,7 +230,9 @@ def lead_contact(crm: Crm, work: UnitOfWork, data: ContactInput, *, typed: str |
     - Otherwise ``typed`` (the ``--contact`` of ``crm add lead``) picks an
       existing contact by id prefix or by its whole name, when exactly one
       has it; several are ambiguous (nothing is written: guessing would
-      put the deal on the wrong person).
+      put the deal on the wrong person). A namesake that already has a
+      different phone (e-mail) than the one given is taken for someone
+      else: a new contact, and a notice with the merge command in case.
     - Otherwise a new contact is made.
     """
     session = work.session
@@ -248,18 +249,36 @@ def lead_contact(crm: Crm, work: UnitOfWork, data: ContactInput, *, typed: str |
                 f"rather than to «{typed}». Wrong person? Unlink them (crm deals unlink) and link the right contact."
             )
         return contact, notices
-    if typed:
-        named = _named_contacts(session, typed)
-        if len(named) > 1:
-            raise AmbiguousError(
-                f"{len(named)} contacts match {typed!r}; give --contact the id of the one you mean",
-                [f"{short_id(c.id)}  {c.name}" for c in named[:6]],
-            )
-        if named:
-            contact, _ = write_contact(crm, work, data, into=named[0])
-            return contact, []
+    named = _named_contacts(session, typed) if typed else []
+    fitting = [c for c in named if not _contradicts(session, c, channels)]
+    if len(fitting) > 1:
+        raise AmbiguousError(
+            f"{len(fitting)} contacts match {typed!r}; give --contact the id of the one you mean",
+            [f"{short_id(c.id)}  {c.name}" for c in fitting[:6]],
+        )
+    if fitting:
+        contact, _ = write_contact(crm, work, data, into=fitting[0])
+        return contact, []
     contact, _ = write_contact(crm, work, data, OnDuplicate.CREATE)
+    if named:  # namesakes: the same name, but already another phone / e-mail of the kind given
+        other = named[0]
+        return contact, [
+            f"{other.name} ({short_id(other.id)}) has another {'phone' if channels.phones else 'e-mail'}, "
+            "so a new contact was made. The same person after all? "
+            f"crm contacts merge {short_id(other.id)} {short_id(contact.id)}"
+        ]
     return contact, []
+
+
+def _contradicts(session: Session, contact: Contact, channels: Channels) -> bool:
+    """Whether ``channels`` say "someone else": the contact has phones (e-mails)
+    and none of the given ones. A first phone or e-mail just enriches it."""
+    have = channels_of(session, "contact", contact.id)
+    for kind, given in (("phone", channels.phones), ("email", channels.emails)):
+        mine = {c.normalized for c in have if c.kind == kind}
+        if given and mine and not mine & {normalized for _, normalized in given}:
+            return True
+    return False
 
 
 def _named_contacts(session: Session, typed: str) -> list[Contact]:

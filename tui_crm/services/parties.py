@@ -121,8 +121,8 @@ def check_duplicates(
 
 
 def candidate_note(candidate: DuplicateCandidate) -> str:
-    """``same e-mail, responsible: Иван`` — why a record is a likely duplicate, and whose it is."""
-    reason = {"email": "same e-mail", "phone": "same phone", "inn": "same INN", "name": "same name"}.get(
+    """``same email, responsible: Иван`` — why a record is a likely duplicate, and whose it is."""
+    reason = {"email": "same email", "phone": "same phone", "inn": "same INN", "name": "same name"}.get(
         candidate.reason, f"same {candidate.reason}"
     )
     return f"{reason}, responsible: {candidate.responsible or 'nobody'}"

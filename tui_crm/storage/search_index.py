@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-from tui_crm.domain.matching import phone_index_terms, phone_query_terms
+from tui_crm.domain.matching import phone_index_terms, phone_query_terms, without_legal_forms
 from tui_crm.domain.text import fold
 
 SHORT_QUERY = 2  # letters; see search()
@@ -62,17 +62,20 @@ def match_expression(query: str, title_only: bool = False) -> str | None:
     """An FTS5 query where every word is a prefix and all must match.
 
     A query that looks like a phone (digits and ``+ - ( )``, however
-    grouped: ``8 916 555-12-34``, ``916 555``, ``555-12-34``) also matches
-    its digits joined, as prefixes of the forms a phone is indexed under
-    (``domain.matching``), so a number is found however it was typed.
+    grouped: ``8 916 555-12-34``, ``916 555``, ``555-12-34``) matches its
+    digits joined, as prefixes of the forms a phone is indexed under
+    (``domain.matching``), so a number is found however it was typed; a
+    lone number (``2026``, an INN) is its own prefix as before.
+    Legal-form words beside others are left out (``ООО Ромашка`` finds
+    «Ромашка»).
     """
-    tokens = _TOKEN.findall(fold(query))
+    tokens = without_legal_forms(_TOKEN.findall(fold(query)))
     if not tokens:
         return None
     expression = " AND ".join(f'"{token}"*' for token in tokens)
     phone = None if title_only else phone_query_terms(query)
-    if phone:
-        expression = " OR ".join([f"({expression})", *(f'"{term}"*' for term in phone)])
+    if phone:  # its digits joined are what it means: "+7 916 12" is not the words 7, 916 and 12
+        expression = " OR ".join(f'"{term}"*' for term in phone)
     return f"title : ({expression})" if title_only else expression
 
 
