@@ -291,11 +291,14 @@ class SyncEngine:
     def run(self, *, push: bool = True, pull: bool = True) -> SyncReport:
         with sync_lock(self.crm.settings.db_path):
             self.open()
-            if push:
-                self.push()
-            if pull:
-                self.pull()
-            self.finish()
+            try:
+                if push:
+                    self.push()
+                if pull:
+                    self.pull()
+                self.finish()
+            finally:
+                self._save_meta()  # what the adapter learned (its rate after 429s), even from a failed run
         return self.report
 
     def open(self) -> RemoteMeta:
@@ -308,8 +311,7 @@ class SyncEngine:
         self.progress("open", "account", 1, 1)
         self.report.warnings.extend(meta.warnings)
         with self.uow() as work:
-            for key, value in self.adapter.stored_meta().items():
-                work.session.merge(SyncMeta(adapter=self.name, key=key, value_json=_dumps(value), updated_at=work.now))
+            self._write_meta(work)
             row = work.session.get(Setting, ADAPTER_KEY) or Setting(key=ADAPTER_KEY, value="")
             row.value = self.name
             work.session.add(row)
@@ -324,6 +326,17 @@ class SyncEngine:
                 )
             }
         return meta
+
+    def _write_meta(self, work: SyncUnitOfWork) -> None:
+        for key, value in self.adapter.stored_meta().items():
+            work.session.merge(SyncMeta(adapter=self.name, key=key, value_json=_dumps(value), updated_at=work.now))
+
+    def _save_meta(self) -> None:
+        try:
+            with self.uow() as work:
+                self._write_meta(work)
+        except Exception:  # noqa: BLE001 - never hide the run's own error behind this one
+            return
 
     def finish(self) -> None:
         self.report.finished_at = self.now()

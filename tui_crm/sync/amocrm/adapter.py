@@ -163,6 +163,9 @@ class AmoAdapter:
     def open(self, schema: LocalSchema, stored: dict[str, Any]) -> RemoteMeta:
         self.region = schema.phone_region
         warnings: list[str] = []
+        learned = stored.get("rate")
+        if isinstance(learned, int) and not isinstance(learned, bool):
+            self.client.limiter.set_rate(learned)  # what this account allowed last time (429s cut it)
         response = self.client.request("GET", "account", params={"with": "is_api_filter_enabled,task_types"})
         self.opened_at = _server_time(response.headers.get("Date"))
         self.skew = self.opened_at - int(time.time()) if self.opened_at else 0
@@ -258,7 +261,7 @@ class AmoAdapter:
             return definitions, {"at": int(time.time()), "kind": kind, "error": str(exc)}
 
     def stored_meta(self) -> dict[str, Any]:
-        return dict(self._meta)
+        return {**self._meta, "rate": self.client.limiter.rate}
 
     # -------------------------------------------------------------- decode
 

@@ -15,10 +15,14 @@ rules to every call:
   :class:`~.tokens.TokenManager`) and retry once; a second 401 raises
   :class:`~.errors.AmoAuthError`;
 * 402 raises :class:`~.errors.AmoPaymentRequired`;
-* 5xx: a GET is retried once; a POST/PATCH is never retried here and raises
-  :class:`~.errors.AmoServerError` with ``maybe_applied=True``;
-* no response (connection refused, timeout, dropped) raises
-  :class:`~.errors.AmoUnavailable` (``maybe_applied`` for writes that were sent).
+* 5xx or no response (refused, timeout, dropped): a GET (any idempotent
+  request) is sent again with exponential backoff and jitter, at most
+  ``idempotent_attempts`` times in all (tenacity); a POST/PATCH is never
+  sent again here and raises :class:`~.errors.AmoServerError` /
+  :class:`~.errors.AmoUnavailable` with ``maybe_applied=True``: the caller
+  looks the records up before sending anything again;
+* 429 also cuts the client's rate (:meth:`~.ratelimit.RateLimiter.slow_down`),
+  which climbs back slowly.
 
 Lists are read with :meth:`AmoClient.get_all` (pages of up to 250, ends on 204
 or when there is no ``_links.next``); writes go out with
@@ -39,12 +43,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import tenacity
 
 from .errors import (
     AmoError,
     AmoNotFound,
     AmoRateLimited,
     AmoRequestError,
+    AmoServerError,
     AmoUnavailable,
     BatchProgress,
     error_from_response,
@@ -101,6 +107,11 @@ def embedded_items(payload: Any, path: str = "") -> list[JSON]:
     return []
 
 
+def _transient(exc: BaseException) -> bool:
+    """Worth sending an idempotent request again: no answer, or a server error."""
+    return isinstance(exc, AmoUnavailable) or (isinstance(exc, AmoServerError) and (exc.status or 0) >= 500)
+
+
 def _parse_retry_after(response: httpx.Response) -> float | None:
     header = response.headers.get("Retry-After")
     if header:
@@ -147,6 +158,7 @@ class AmoClient:
         backoff_base: float = 1.0,
         max_backoff: float = 30.0,
         max_retry_wait: float = 60.0,
+        idempotent_attempts: int = 5,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = _account_root(base_url)
@@ -155,6 +167,7 @@ class AmoClient:
         self.backoff_base = backoff_base
         self.max_backoff = max_backoff
         self.max_retry_wait = max_retry_wait
+        self.idempotent_attempts = max(1, idempotent_attempts)
         self._sleep = sleep
         self._http = httpx.Client(
             base_url=self.base_url,
@@ -207,13 +220,34 @@ class AmoClient:
             return ceiling / 2 + self._jitter.uniform(0, ceiling / 2)
 
     def request(self, method: str, path: str, *, params: Params | None = None, json: Any = None) -> httpx.Response:
-        """Send one request under every rule above; returns a 2xx response or raises AmoError."""
+        """Send one request under every rule above; returns a 2xx response or raises AmoError.
+
+        An idempotent request (GET, HEAD, ...: reads and look-ups) that meets a 5xx or no answer
+        is sent again, up to ``idempotent_attempts`` times in all, after an exponential backoff
+        with jitter (tenacity). A write is never sent again here: its caller looks the records
+        up first (the lost-response look-up), since amoCRM does not deduplicate."""
         method = method.upper()
         url = self._target(path)
+        if method not in _IDEMPOTENT:
+            return self._send(method, url, params, json)
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.idempotent_attempts),
+            wait=tenacity.wait_exponential(multiplier=self.backoff_base, max=self.max_backoff)
+            + tenacity.wait_random(0, self.backoff_base),
+            retry=tenacity.retry_if_exception(_transient),
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=lambda state: log.info(
+                "amoCRM %s %s: %s; retrying (attempt %d)", method, url, state.outcome.exception(), state.attempt_number + 1
+            ),
+        )
+        return retrying(self._send, method, url, params, json)
+
+    def _send(self, method: str, url: str, params: Params | None, json: Any) -> httpx.Response:
+        """One request, with the 429 waits and the single refresh after a 401."""
         idempotent = method in _IDEMPOTENT
         rate_limited = 0
         refreshed = False
-        retried = False
         token = self.tokens.access_token()
         while True:
             try:
@@ -223,11 +257,6 @@ class AmoClient:
                     )
             except httpx.TransportError as exc:
                 sent = not isinstance(exc, _NOT_SENT)
-                if idempotent and not retried:
-                    retried = True
-                    log.debug("amoCRM %s %s: %s; retrying once", method, url, type(exc).__name__)
-                    self._sleep(self._backoff(1))
-                    continue
                 what = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
                 unsure = " The write may or may not have been applied." if sent and not idempotent else ""
                 raise AmoUnavailable(
@@ -238,6 +267,7 @@ class AmoClient:
                 ) from None
             status = response.status_code
             if 200 <= status < 300:
+                self.limiter.note_success()
                 return response
             if 300 <= status < 400:
                 raise AmoRequestError(
@@ -247,23 +277,19 @@ class AmoClient:
             if status == 429:
                 rate_limited += 1
                 hint = _parse_retry_after(response)
+                rate = self.limiter.slow_down()
                 if rate_limited > self.max_retries or (hint is not None and hint > self.max_retry_wait):
                     error = error_from_response(response, method=method)
                     assert isinstance(error, AmoRateLimited)
                     error.retry_after = hint
                     raise error
                 delay = hint if hint is not None else self._backoff(rate_limited)
-                log.warning("amoCRM answered 429 to %s %s; waiting %.2f s", method, url, delay)
+                log.warning("amoCRM answered 429 to %s %s; waiting %.2f s, then %d requests/s", method, url, delay, rate)
                 self.limiter.penalize(delay)
                 continue
             if status == 401 and not refreshed:
                 refreshed = True
                 token = self.tokens.refresh_after_401(token)
-                continue
-            if status >= 500 and idempotent and not retried:
-                retried = True
-                log.debug("amoCRM %s %s: HTTP %s; retrying once", method, url, status)
-                self._sleep(self._backoff(1))
                 continue
             raise error_from_response(response, method=method)
 

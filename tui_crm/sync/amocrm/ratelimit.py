@@ -12,6 +12,13 @@ in the window while it is in flight and is logged at the time its response
 came back, an upper bound of its arrival: whatever the delays, no 1-second
 window at the server can see more than ``max_calls`` of them. The window is
 still widened by a small ``margin`` (50 ms) for the server's own clock.
+
+The allowance adapts (:meth:`RateLimiter.slow_down`, :meth:`RateLimiter.note_success`):
+an account may allow fewer than 7 requests a second (a shared integration,
+other clients on the same account), and every 429 counts toward the
+lock-out. So a 429 cuts the rate (x0.6, at least one less) and it climbs back
+by one only after ``recover_after`` requests in a row went through. The sync
+keeps the learned rate per account between runs.
 """
 
 from __future__ import annotations
@@ -38,6 +45,9 @@ class RateLimiter:
         if max_calls < 1:
             raise ValueError("max_calls must be at least 1")
         self.max_calls = max_calls
+        self.ceiling = max_calls
+        self.recover_after = 300
+        self._good = 0
         self.period = period
         self.margin = margin
         self._clock = clock
@@ -92,3 +102,31 @@ class RateLimiter:
             until = self._clock() + seconds - (self.period + self.margin)
             entries = [until] * (self.max_calls - len(self._sent)) + list(self._sent)
             self._sent = deque(max(entry, until) for entry in entries)
+
+    @property
+    def rate(self) -> int:
+        """Requests currently allowed per period."""
+        return self.max_calls
+
+    def set_rate(self, calls: int) -> None:
+        """Start from a rate learned before (clamped to 1..ceiling)."""
+        with self._lock:
+            self.max_calls = max(1, min(self.ceiling, int(calls)))
+            self._good = 0
+
+    def slow_down(self) -> int:
+        """After a 429: cut the rate (x0.6, at least by one, never below 1); returns the new rate."""
+        with self._lock:
+            self.max_calls = max(1, min(self.max_calls - 1, int(self.max_calls * 0.6)))
+            self._good = 0
+            return self.max_calls
+
+    def note_success(self) -> None:
+        """A request went through: after ``recover_after`` in a row, allow one more per period."""
+        with self._lock:
+            if self.max_calls >= self.ceiling:
+                return
+            self._good += 1
+            if self._good >= self.recover_after:
+                self.max_calls += 1
+                self._good = 0
