@@ -90,7 +90,15 @@ def messages_of(
             stmt = stmt.where(col(MailLink.sent_at) < before)
         rows = session.exec(stmt.order_by(col(MailLink.sent_at).desc()).limit(limit)).all()
         owners = _owners(session)
-    return [_view(m, crm.user_id, owners) for m in rows]
+    return [_local(_view(m, crm.user_id, owners), crm) for m in rows]
+
+
+def _local(view: MessageView, crm: Crm) -> MessageView:
+    """The time in the user's zone, as every other time the CLI and the card show."""
+    from tui_crm.services.tasks import as_utc
+
+    view.sent_at = as_utc(view.sent_at).astimezone(crm.tz)
+    return view
 
 
 def count_messages(crm: Crm, entity_type: str, ref: str) -> int:
@@ -121,7 +129,7 @@ def open_message(crm: Crm, ref: str) -> MessageView:
     with crm.read() as session:
         row = _message(session, ref)
         owners = _owners(session)
-    view = _view(row, crm.user_id, owners, with_body=True)
+    view = _local(_view(row, crm.user_id, owners, with_body=True), crm)
     if view.private:
         raise ValidationError("message", f"this message is private, {view.owner or '?'}; only they can open it")
     return view
