@@ -121,7 +121,7 @@ from tests.cli.conftest import cli_env, crm_cli  # noqa: E402, F401
 
 
 @pytest.fixture
-def mail_cli(crm_cli: Callable[..., Any], tmp_path: Any) -> Callable[..., Any]:
+def mail_cli(crm_cli: Callable[..., Any], tmp_path: Any) -> Callable[..., Any]:  # noqa: F811 - the fixture above
     """``mail_cli(*args, input=None)``: ``crm`` with a file keyring shared by the child processes."""
     from pathlib import Path
 

@@ -96,7 +96,8 @@ def test_a_com_form_can_land_in_unsorted_with_its_keys_kept(crm):
 @pytest.mark.parametrize(
     ("text", "message"),
     [("not json", "not JSON"), ("[1, 2]", "one JSON object"), ('{"name": "x", "utm": 5}', "utm must be an object"),
-     ('{"utm": {}}', "no name, e-mail, phone or message"), ('{"name": "x", "site": "RU", "page_url": "javascript:alert(1)"}', "url")],
+     ('{"utm": {}}', "no name, e-mail, phone or message"),
+     ('{"name": "x", "site": "RU", "page_url": "javascript:alert(1)"}', "url")],
 )
 def test_a_bad_form_is_refused_and_nothing_is_saved(crm, count_rows, text, message):
     before = count_rows(crm, "deal", "contact", "unsorted_entry")
