@@ -19,6 +19,7 @@ from tui_crm.domain.errors import NotFoundError, ValidationError
 from tui_crm.services.context import Crm
 from tui_crm.services.mail_views import AttachmentView, MessageView
 from tui_crm.services.records import resolve
+from tui_crm.services.views import TimelineItem
 from tui_crm.storage.mail_tables import MailLink, MailMessage
 from tui_crm.storage.models import User
 
@@ -175,3 +176,28 @@ def thread_of(crm: Crm, ref: str) -> list[MessageView]:
         ).all()
         owners = _owners(session)
     return [_view(m, crm.user_id, owners) for m in rows]
+
+
+def with_mail(crm: Crm, entity_type: str, record_id: str, items: list[TimelineItem], limit: int = PAGE) -> list[TimelineItem]:
+    """The card's timeline with its newest mail merged in (pinned notes still first).
+
+    One page of mail (``limit``) is read through the ``(entity_id, sent_at)``
+    index, so a contact with thousands of messages opens as fast as one with
+    none; ``crm mail`` and the message screen reach the rest.
+    """
+    if entity_type not in ("deal", "contact"):
+        return items
+    mail = [
+        TimelineItem(
+            m.sent_at,
+            "email",
+            m.heading if m.private else f"{'→' if m.direction == 'out' else '←'} {m.heading}\n{m.snippet}".rstrip(),
+            ref_id=m.id,
+            author=None if m.private else (m.from_name or m.from_addr),
+        )
+        for m in messages_of(crm, entity_type, record_id, limit=limit)
+    ]
+    merged = items + mail
+    merged.sort(key=lambda i: i.at, reverse=True)
+    merged.sort(key=lambda i: not i.pinned)
+    return merged
