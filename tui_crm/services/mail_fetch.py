@@ -382,3 +382,21 @@ def store_sent(crm: Crm, mailbox: Mailbox, raw: bytes, entity_type: str | None, 
         if entity_type and entity_id and session.get(MailLink, (row.id, entity_type, entity_id)) is None:
             session.add(MailLink(message_id=row.id, entity_type=entity_type, entity_id=entity_id, sent_at=row.sent_at))
     return row.id
+
+
+def fetch_in_background(crm: Crm) -> int:
+    """The app's periodic fetch: every mailbox, then the outbox; returns how many messages arrived.
+
+    A mailbox that fails is reported on it (``crm mail list`` shows the
+    error) and does not stop the others; nothing is raised to the worker.
+    """
+    from tui_crm.services.mail_send import flush_outbox
+
+    if not mailboxes_for(crm, None):
+        return 0
+    reports = fetch_mail(crm)
+    try:
+        flush_outbox(crm)
+    except MailError as exc:
+        log.warning("outbox: %s", exc)
+    return sum(r.new for r in reports)

@@ -201,3 +201,18 @@ def with_mail(crm: Crm, entity_type: str, record_id: str, items: list[TimelineIt
     merged.sort(key=lambda i: i.at, reverse=True)
     merged.sort(key=lambda i: not i.pinned)
     return merged
+
+
+def count_new_mail(crm: Crm, since: datetime) -> int:
+    """Incoming messages fetched after ``since`` that this user may read (the status bar's count)."""
+    with crm.read() as session:
+        stmt = (
+            select(func.count())
+            .select_from(MailMessage)
+            .where(
+                col(MailMessage.fetched_at) > since,
+                MailMessage.direction == "in",
+                col(MailMessage.shared) | col(MailMessage.owner_id).is_(None) | (col(MailMessage.owner_id) == crm.user_id),
+            )
+        )
+        return int(session.exec(stmt).one())
