@@ -51,7 +51,7 @@ def make_messages(count: int, card: int, seed: int = 7) -> list[bytes]:
     for i in range(count):
         message = EmailMessage()
         sender = "contact0@client.test" if i < card else f"contact{rng.randrange(CONTACTS)}@client.test"
-        if rng.random() < 0.3:
+        if i >= card and rng.random() < 0.3:
             sender = f"stranger{i}@other.test"
         message["From"] = f"Клиент {i} <{sender}>"
         message["To"] = "me@example.test"

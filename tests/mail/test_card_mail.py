@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.mail.card_keys import reply_from_card
 from tests.mail.conftest import make_mail
 from tests.mail.hostile import ANSI_SUBJECT, MESSAGES
 from tests.tui.screens_fixtures import SIZE, ScreensApp, screen_text, settle
@@ -11,7 +12,6 @@ from tui_crm.screens.card import CardScreen
 from tui_crm.services.deals import LeadInput, capture_lead, get_deal
 from tui_crm.services.mail_fetch import fetch_mail
 from tui_crm.services.mail_messages import messages_of
-from tui_crm.widgets.form_dialog import FormDialog
 from tui_crm.widgets.timeline_view import TimelineView
 
 pytestmark = pytest.mark.anyio
@@ -63,20 +63,7 @@ async def test_m_on_the_card_sends_a_reply_with_the_thread(crm, add_box, imap_ac
     app = ScreensApp(crm, lambda: CardScreen("deal", deal.id))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        view = app.screen.query_one(TimelineView)
-        view.focus()
-        view.highlighted = next(i for i, item in enumerate(view.items) if item.kind == "email")
-        await pilot.press("enter")
-        await settle(pilot)
-        await pilot.press("r")
-        await settle(pilot)
-        assert isinstance(app.screen, FormDialog)
-        for key in ("tab", "tab", "tab"):  # To and Subject are filled; on to the text
-            await pilot.press(key)
-        await pilot.press(*"Спасибо, смотрим")
-        await pilot.press("ctrl+s")
-        await settle(pilot, rounds=8)
-        assert isinstance(app.screen, CardScreen)
+        await reply_from_card(pilot, "Спасибо, смотрим")
     [(_, rcpts, raw)] = smtp.messages
     assert rcpts == ["olga@client.test"] and b"In-Reply-To: <brief@client.test>" in raw
     assert [m.subject for m in messages_of(crm, "deal", deal.id)] == ["Re: Бриф", "Бриф"]

@@ -14,6 +14,7 @@ import json
 
 import pytest
 
+from tests.mail.card_keys import reply_from_card
 from tests.mail.conftest import make_mail
 from tests.tui.screens_fixtures import SIZE, ScreensApp, settle
 
@@ -72,7 +73,6 @@ async def test_form_mail_and_stranger_mail_to_a_lead_an_accepted_request_and_a_r
     from tui_crm.config import load_settings
     from tui_crm.screens.card import CardScreen
     from tui_crm.services.context import open_crm
-    from tui_crm.widgets.timeline_view import TimelineView
 
     previous = keyring.get_keyring()
     keyring.set_keyring(FileKeyring(mail_cli.keyring))
@@ -81,19 +81,7 @@ async def test_form_mail_and_stranger_mail_to_a_lead_an_accepted_request_and_a_r
         app = ScreensApp(crm, lambda: CardScreen("deal", accepted["id"]))
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
-            view = app.screen.query_one(TimelineView)
-            view.focus()
-            view.highlighted = next(i for i, item in enumerate(view.items) if item.kind == "email")
-            await pilot.press("enter")
-            await settle(pilot)
-            await pilot.press("r")
-            await settle(pilot)
-            for key in ("tab", "tab", "tab"):
-                await pilot.press(key)
-            await pilot.press(*"Thank you, John! Let us talk on Monday.")
-            await pilot.press("ctrl+s")
-            await settle(pilot, rounds=8)
-            assert isinstance(app.screen, CardScreen)
+            await reply_from_card(pilot, "Thank you, John! Let us talk on Monday.")
     finally:
         crm.close()
         keyring.set_keyring(previous)
