@@ -92,3 +92,22 @@ def test_intake_form_and_unsorted_add_with_site_url_territory_and_file(mail_cli,
     assert accepted["files"] == ["brief.pdf"] and accepted["source_site"] == "COM"
     missing = mail_cli("unsorted", "add", "x", "--file", str(tmp_path / "nope.pdf"))
     assert missing.returncode == 5 and "no file" in missing.stderr
+
+
+def test_an_unreachable_server_is_one_clear_line_and_the_other_mailboxes_still_fetch(mail_cli, dovecot, imap_account, load):
+    from tests.mail.servers import free_port
+
+    mail_cli("mail", "add", "down", "--imap", f"127.0.0.1:{free_port()}", "--login", "x@example.test",
+             "--password-stdin", "--security", "none", input="pw\n")
+    mail_cli("mail", "add", "up", "--imap", f"127.0.0.1:{dovecot.port}", "--login", imap_account[0],
+             "--password-stdin", "--security", "none", input=f"{imap_account[1]}\n")
+    load(imap_account, "INBOX", make_mail(subject="hi"))
+
+    one = mail_cli("mail", "fetch", "down")
+    both = mail_cli("mail", "fetch", "-q")
+
+    assert one.returncode == 1 and one.stderr.startswith("error: Cannot connect to IMAP 127.0.0.1:")
+    assert "Traceback" not in one.stderr and len(one.stderr.strip().splitlines()) == 1
+    assert both.returncode == 1 and "up: 1 new" in both.stdout and "down: 0 new; FAILED: Cannot connect" in both.stdout
+    [down] = [m for m in json.loads(mail_cli("mail", "list", "--json").stdout) if m["name"] == "down"]
+    assert down["last_error"].startswith("Cannot connect")
