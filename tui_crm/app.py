@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import work
@@ -106,6 +107,7 @@ class CrmApp(App[None]):
         self.theme = wanted if wanted in self.available_themes else THEMES["dark"]
         self.set_keymap(load_keymap(crm.settings))
         self.store_status = StoreStatus(user=crm.user_name, pending=0, last_sync=None)
+        self._started_at = crm.clock()  # the status bar counts mail that arrived after this
         self.status_signal: Signal[StoreStatus] = Signal(self, "store-status")
         self._undo_batch: tuple[str, int] | None = None
         self._sync_progress = ""
@@ -148,6 +150,10 @@ class CrmApp(App[None]):
         minutes = sync_interval_minutes(self.crm.settings.config_dir)
         if minutes > 0:
             self.set_interval(minutes * 60, self._background_sync)
+        mail_minutes = mail_interval_minutes(self.crm.settings.config_dir)
+        if mail_minutes > 0:
+            self.set_timer(5, self.fetch_mail_now)
+            self.set_interval(mail_minutes * 60, self.fetch_mail_now)
         if self.startup_notice:
             self.notify(self.startup_notice, title="Demo", timeout=20, markup=False)
         for notice in self.crm.notices:  # e.g. a broken pipelines file: the last good one is in effect
@@ -369,6 +375,20 @@ class CrmApp(App[None]):
             if callable(reload):
                 reload()
 
+    # ---- mail -----------------------------------------------------------
+    @work(thread=True, exclusive=True, group="mail", exit_on_error=False)
+    def fetch_mail_now(self) -> None:
+        """Fetch every mailbox and send the outbox (a timer runs it every few minutes)."""
+        from tui_crm.services.mail_fetch import fetch_in_background
+
+        try:
+            arrived = fetch_in_background(self.crm)
+        except Exception:  # noqa: BLE001 - a mailbox's error is kept on it (crm mail list); the app goes on
+            return
+        if arrived:
+            self.call_from_thread(self.refresh_status)
+            self.call_from_thread(self._reload_screens)
+
     # ---- status bar ---------------------------------------------------
     @work(thread=True, exclusive=True, group="status", exit_on_error=False)
     def refresh_status(self) -> None:
@@ -379,7 +399,8 @@ class CrmApp(App[None]):
             info = sync_status(self.crm)
         except Exception:  # noqa: BLE001 - no sync tables or a busy store: the counts alone
             status = StoreStatus(
-                user=self.crm.user_name, pending=pending_changes(self.crm), last_sync=last_sync(self.crm), now=self.crm.now()
+                user=self.crm.user_name, pending=pending_changes(self.crm), last_sync=last_sync(self.crm), now=self.crm.now(),
+                new_mail=self._new_mail(),
             )
         else:
             status = StoreStatus(
@@ -388,6 +409,7 @@ class CrmApp(App[None]):
                 last_sync=info.last_sync,
                 now=self.crm.now(),
                 conflicts=info.open_conflicts + info.open_notices,
+                new_mail=self._new_mail(),
             )
         self.call_from_thread(self._publish_status, status)
 
@@ -396,6 +418,28 @@ class CrmApp(App[None]):
         if status != self.store_status:
             self.store_status = status
             self.status_signal.publish(status)
+
+
+    def _new_mail(self) -> int:
+        """Incoming mail fetched since the app started (0 before any mailbox exists)."""
+        try:
+            from tui_crm.services.mail_messages import count_new_mail
+
+            return count_new_mail(self.crm, self._started_at)
+        except Exception:  # noqa: BLE001 - the count is a nicety; the bar shows the rest
+            return 0
+
+
+def mail_interval_minutes(config_dir: Path) -> int:
+    """``mail_interval_minutes`` from config.toml (default 5; 0 turns the background fetch off)."""
+    import tomllib
+
+    try:
+        data = tomllib.loads((config_dir / "config.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return 5
+    value = data.get("mail_interval_minutes", 5)
+    return value if isinstance(value, int) and value >= 0 else 5
 
 
 def make_app(crm: Crm, pipeline: str | None = None) -> CrmApp:

@@ -114,3 +114,26 @@ def add_box(crm: Any, dovecot: Dovecot, memory_keyring: Any) -> Callable[..., An
 @pytest.fixture
 def mailbox(add_box: Callable[..., Any], imap_account: tuple[str, str]) -> Any:
     return add_box("work", imap_account)
+
+
+# `crm` in a child process against the test's store (see tests/cli/conftest.py).
+from tests.cli.conftest import cli_env, crm_cli  # noqa: E402, F401
+
+
+@pytest.fixture
+def mail_cli(crm_cli: Callable[..., Any], tmp_path: Any) -> Callable[..., Any]:  # noqa: F811 - the fixture above
+    """``mail_cli(*args, input=None)``: ``crm`` with a file keyring shared by the child processes."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        "PYTHONPATH": str(root),
+        "PYTHON_KEYRING_BACKEND": "tests.sync.keyring_backend.EnvFileKeyring",
+        "CRM_TEST_KEYRING": str(tmp_path / "keyring.json"),
+    }
+
+    def run(*args: str, input: str | None = None) -> Any:
+        return crm_cli(*args, env=env, input=input)
+
+    run.keyring = tmp_path / "keyring.json"  # type: ignore[attr-defined]
+    return run

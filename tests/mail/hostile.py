@@ -22,10 +22,11 @@ BIDI_SUBJECT = "invoice\u202egnp.exe\u200b\u2066"
 MESSAGES: dict[str, bytes] = {
     "ansi": _mail(
         f"Subject: {b64word(ANSI_SUBJECT, 'utf-8')}\r\nMessage-ID: <ansi@h>\r\nContent-Type: text/plain; charset=utf-8\r\n",
-        "Body \x1b[5mblink\x1b[0m \x1b]8;;http://evil\x07link\x1b]8;;\x07 [red]not red[/red]\r\n".encode(),
+        b"Body \x1b[5mblink\x1b[0m \x1b]8;;http://evil\x07link\x1b]8;;\x07 [red]not red[/red]\r\n",
     ),
     "bidi": _mail(
-        f"Subject: {b64word(BIDI_SUBJECT, 'utf-8')}\r\nMessage-ID: <bidi@h>\r\nContent-Type: text/plain; charset=utf-8\r\n",
+        f"Subject: {b64word(BIDI_SUBJECT, 'utf-8')}\r\nMessage-ID: <bidi@h>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n",
         "zero\u200bwidth \u202eright-to-left\r\n".encode(),
     ),
     "cp1251": _mail(
@@ -33,7 +34,8 @@ MESSAGES: dict[str, bytes] = {
         "Добрый день, нужна смета на сайт.\r\n".encode("cp1251"),
     ),
     "koi8": _mail(
-        f"Subject: {b64word('Привет из КОИ-8', 'koi8-r')}\r\nMessage-ID: <koi8@h>\r\nContent-Type: text/plain; charset=koi8-r\r\n",
+        f"Subject: {b64word('Привет из КОИ-8', 'koi8-r')}\r\nMessage-ID: <koi8@h>\r\n"
+        "Content-Type: text/plain; charset=koi8-r\r\n",
         "Письмо в кодировке кои-восемь.\r\n".encode("koi8-r"),
     ),
     "wrong-charset": _mail(
@@ -45,7 +47,8 @@ MESSAGES: dict[str, bytes] = {
         "Счёт на оплату, без кодировки.\r\n".encode("cp1251"),
     ),
     "unknown-charset": _mail(
-        "Subject: =?x-unknown-42?B?0J/RgNC40LLQtdGC?=\r\nMessage-ID: <unknown@h>\r\nContent-Type: text/plain; charset=x-unknown-42\r\n",
+        "Subject: =?x-unknown-42?B?0J/RgNC40LLQtdGC?=\r\nMessage-ID: <unknown@h>\r\n"
+        "Content-Type: text/plain; charset=x-unknown-42\r\n",
         "Привет в неизвестной кодировке\r\n".encode(),
     ),
     "raw-8bit-subject": (

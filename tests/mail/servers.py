@@ -231,7 +231,8 @@ class SmtpServer:
             pass
 
 
-def start_smtp(login: str = "smtp-user", password: str = "smtp-pw") -> SmtpServer:
+def start_smtp(password: str = PASSWORD, port: int | None = None) -> SmtpServer:
+    """aiosmtpd on loopback (``port`` or a free one); logins with the test accounts' password pass."""
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -243,10 +244,10 @@ def start_smtp(login: str = "smtp-user", password: str = "smtp-pw") -> SmtpServe
             return "250 OK"
 
     def authenticator(smtp, session, envelope, mechanism, auth_data):  # noqa: ANN001
-        ok = isinstance(auth_data, LoginPassword) and (auth_data.login.decode(), auth_data.password.decode()) == (login, password)
-        return AuthResult(success=ok)
+        ok = isinstance(auth_data, LoginPassword) and auth_data.password.decode() == password
+        return AuthResult(success=ok, handled=False)
 
-    port = free_port()
+    port = port or free_port()
     controller = Controller(
         Handler(), hostname="127.0.0.1", port=port, authenticator=authenticator, auth_require_tls=False, auth_required=False
     )

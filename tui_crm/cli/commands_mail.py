@@ -108,20 +108,24 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     tasks: dict[str, Any] = {}
-    with Progress(
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True, highlight=False),
-    ) as bar:
+    bars: list[Any] = []  # started on the first update: nothing new, no bar (and no blank line)
 
-        def update(where: str, done: int, total: int) -> None:
-            if where not in tasks:
-                tasks[where] = bar.add_task(clean(where), total=total)
-            bar.update(tasks[where], completed=done, total=total)
+    def update(where: str, done: int, total: int) -> None:
+        if not bars:
+            bars.append(Progress(
+                TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=Console(stderr=True, highlight=False),
+            ))
+            bars[0].start()
+        if where not in tasks:
+            tasks[where] = bars[0].add_task(clean(where), total=total)
+        bars[0].update(tasks[where], completed=done, total=total)
 
+    try:
         yield update
+    finally:
+        if bars:
+            bars[0].stop()
 
 
 @mail.command("fetch")

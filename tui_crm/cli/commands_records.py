@@ -107,8 +107,9 @@ def deals_show(ref: Annotated[str, typer.Argument(help="Id prefix or name.")], j
     crm = state.crm()
     deal = get_deal(crm, ref)
     items = timeline(crm, "deal", deal.id, limit=30)
+    messages = _messages(crm, "deal", deal.id)
     if json_:
-        emit_json({"deal": deal, "timeline": items})
+        emit_json({"deal": deal, "timeline": items, "messages": messages})
         return
     labels = {k: f.label for k, f in crm.pipelines.fields.items()}
 
@@ -137,6 +138,24 @@ def deals_show(ref: Annotated[str, typer.Argument(help="Id prefix or name.")], j
         ],
     )
     _print_timeline(items)
+    _print_messages(messages)
+
+
+def _messages(crm: object, entity_type: str, record_id: str) -> list:  # type: ignore[type-arg]
+    """The record's mail, newest first (a page; the private lock applied)."""
+    from tui_crm.services.mail_messages import messages_of
+
+    return messages_of(crm, entity_type, record_id, limit=30)  # type: ignore[arg-type]
+
+
+def _print_messages(messages: list) -> None:  # type: ignore[type-arg]
+    if messages:
+        say("")
+        say("Mail:")
+        for m in messages:
+            arrow = "→" if m.direction == "out" else "←"
+            snippet = f": {clean(m.snippet)}" if m.snippet else ""
+            say(f"  {m.sent_at:%Y-%m-%d %H:%M}  {arrow} [{m.id[:8]}] {clean(m.heading)}{snippet}")
 
 
 def _print_timeline(items: list) -> None:  # type: ignore[type-arg]
@@ -282,8 +301,9 @@ def contacts_show(ref: Annotated[str, typer.Argument()], json_: JsonOpt = False)
     crm = state.crm()
     c = get_contact(crm, ref)
     items = timeline(crm, "contact", c.id, limit=30)
+    messages = _messages(crm, "contact", c.id)
     if json_:
-        emit_json({"contact": c, "timeline": items})
+        emit_json({"contact": c, "timeline": items, "messages": messages})
         return
     fields(
         f"{c.name}  [{c.id[:8]}]",
@@ -303,6 +323,7 @@ def contacts_show(ref: Annotated[str, typer.Argument()], json_: JsonOpt = False)
         ],
     )
     _print_timeline(items)
+    _print_messages(messages)
 
 
 @companies.command("show")

@@ -61,7 +61,7 @@ class ParsedMessage:
 
     @property
     def snippet(self) -> str:
-        return " ".join(self.body.split())[:SNIPPET_LENGTH]
+        return " ".join(self.body[: SNIPPET_LENGTH * 4].split())[:SNIPPET_LENGTH]
 
     @property
     def addresses(self) -> list[str]:
@@ -138,6 +138,8 @@ def decode_header(value: object) -> str:
             chunks = [(str(value), None)]
         value = "".join(decode_bytes(c, cs) if isinstance(c, bytes) else c for c, cs in chunks)
     text = str(value)
+    if text.isascii() and "=?" not in text:  # the common case: nothing to decode
+        return " ".join(text.split())
     if any(0xDC80 <= ord(ch) <= 0xDCFF for ch in text):  # raw 8-bit header (surrogateescape)
         text = decode_bytes(text.encode("ascii", "surrogateescape"))
     if "=?" in text:
@@ -153,7 +155,30 @@ def decode_header(value: object) -> str:
     return storable(" ".join(text.split()))
 
 
+_SIMPLE_ADDRESS = re.compile(r"\s*(?:([^<>,]*?)\s*<([^<>@\s,]+@[^<>@\s,]+)>|([^<>@\s,]+@[^<>@\s,]+))\s*")
+
+
+def _simple_addresses(values: list[str]) -> list[tuple[str, str]] | None:
+    """``Name <a@b>, c@d`` parsed by one regex; None when the header needs the full parser."""
+    found: list[tuple[str, str]] = []
+    for value in values:
+        if not isinstance(value, str) or any(c in value for c in '"()\\;:[]') or "=?" in value or not value.isascii():
+            return None
+        for part in value.split(","):
+            if not part.strip():
+                continue
+            match = _SIMPLE_ADDRESS.fullmatch(part)
+            if match is None:
+                return None
+            name, addr = (match.group(1) or "", match.group(2)) if match.group(2) else ("", match.group(3))
+            found.append((" ".join(name.split()), addr))
+    return found
+
+
 def _addresses(values: list[str]) -> list[tuple[str, str]]:
+    simple = _simple_addresses(values)
+    if simple is not None:
+        return simple
     found: list[tuple[str, str]] = []
     try:
         pairs = email.utils.getaddresses(values)
@@ -253,9 +278,31 @@ def content_key(raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+
+
+def _message(raw: bytes) -> Message:
+    """The parsed message; a single-part one has only its header parsed line by line.
+
+    The body of a single-part message is attached as it is (the stdlib parser
+    would push every body line through its state machine for the same
+    result), so the common plain-text message costs a header parse.
+    """
+    found = _BLANK_LINE.search(raw)
+    if found is None:
+        return email.message_from_bytes(raw)
+    from email.parser import BytesHeaderParser
+
+    message = BytesHeaderParser().parsebytes(raw[: found.end()])
+    if message.get_content_maintype() == "multipart" or message.defects:
+        return email.message_from_bytes(raw)
+    message.set_payload(raw[found.end() :].decode("ascii", "surrogateescape"))
+    return message
+
+
 def parse_message(raw: bytes) -> ParsedMessage:
     """Everything the CRM keeps of one message (never raises on bad mail)."""
-    message = email.message_from_bytes(raw)
+    message = _message(raw)
     ids = _ids(message.get("Message-ID"))
     message_id = storable(ids[0]) if ids else None
     plain, html, parts = walk_parts(message)

@@ -50,6 +50,7 @@ from tui_crm.services.contacts import edit_contact, get_contact, set_contact_tag
 from tui_crm.services.context import Crm
 from tui_crm.services.deal_contacts import unlink_contact
 from tui_crm.services.deals import edit_deal, get_deal, link_contact, move_deal, set_deal_tags
+from tui_crm.services.mail_messages import with_mail
 from tui_crm.services.notes import set_pinned, timeline
 from tui_crm.services.users import list_users
 from tui_crm.services.views import CompanyDetail, ContactDetail, DealDetail, LinkView, TaskView, TimelineItem
@@ -316,6 +317,7 @@ class CardScreen(Screen[None]):
         Binding("right", "focus_timeline", "Timeline", show=False, id="card.timeline"),
         Binding("left", "focus_fields", "Fields", show=False, id="card.fields"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="card.reload"),
+        Binding("m", "mail", "Write e-mail (reply on a mail entry)", show=False, id="card.mail"),
     ]
 
     class Loaded(Message):
@@ -396,7 +398,7 @@ class CardScreen(Screen[None]):
                 detail = get_contact(crm, self.entity_id)
             else:
                 detail = get_company(crm, self.entity_id)
-            items = timeline(crm, self.entity_type, detail.id)
+            items = with_mail(crm, self.entity_type, detail.id, timeline(crm, self.entity_type, detail.id))
             users = [(u.name, u.name) for u in list_users(crm, include_inactive=False)]
         except Exception as exc:  # shown on the card; the app keeps running
             self.post_message(self.Loaded(None, error_message(exc), generation))
@@ -599,6 +601,38 @@ class CardScreen(Screen[None]):
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         if isinstance(event.widget, FieldRow):
             self._last_row = event.widget
+
+    # -- mail ---------------------------------------------------------------------------
+
+    @on(TimelineView.OptionSelected)
+    def _open_mail(self, event: TimelineView.OptionSelected) -> None:
+        """Enter on a mail entry opens the message as plain text."""
+        item = self.query_one(TimelineView).current
+        if item is None or item.kind != "email" or not item.ref_id:
+            return
+        from tui_crm.screens.mail_message import MessageScreen
+
+        def answered(choice: str | None) -> None:
+            if choice == "reply" and screen.view is not None:
+                self._write_mail(screen.view)
+
+        screen = MessageScreen(item.ref_id, self.entity_type, self.entity_id)
+        self.app.push_screen(screen, answered)
+
+    def action_mail(self) -> None:
+        if self.entity_type not in ("deal", "contact"):
+            self.notify("Mail is written from a deal or a contact", severity="warning")
+            return
+        self._write_mail(None)
+
+    def _write_mail(self, reply_to: Any) -> None:
+        from tui_crm.widgets.mail_dialogs import compose_dialog
+
+        detail = self.detail
+        to = ", ".join(detail.emails[:1]) if isinstance(detail, ContactDetail) else ""
+        dialog = compose_dialog(crm_of(self), self.entity_type, self.entity_id, to=to, reply_to=reply_to)
+        self.app.push_screen(dialog, lambda result: result and self.notify(
+            "Sent" if result.status == "sent" else "Queued in the outbox: offline"))
 
     def action_note(self) -> None:
         self.app.push_screen(note_dialog(crm_of(self), self.entity_type, self.entity_id))

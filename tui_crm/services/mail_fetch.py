@@ -24,10 +24,13 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
+from tui_crm.domain.ids import new_id
 from tui_crm.domain.matching import email_key
 from tui_crm.mail.imap import ConnectionLost, ImapSession, MailError
 from tui_crm.mail.parse import ParsedMessage, parse_message
@@ -158,12 +161,20 @@ def _fetch_folder(
         return 0  # nothing new: one SELECT
     uids = imap.uids_after(last_uid)
     stored = 0
-    for start in range(0, len(uids), BATCH):
-        batch = uids[start : start + BATCH]
-        fetched = list(imap.fetch(batch))
-        stored += _store_batch(crm, mailbox, role, name, uidvalidity, batch[-1], fetched, report, matcher)
-        if progress:
-            progress(f"{mailbox.name}/{name}", min(start + BATCH, len(uids)), len(uids))
+    batches = [uids[at : at + BATCH] for at in range(0, len(uids), BATCH)]
+    done = 0
+    # The next batch downloads (in a thread: the socket waits without the GIL)
+    # while this one is parsed and stored; the connection is used by one thread at a time.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-fetch") as pool:
+        pending = pool.submit(lambda b: list(imap.fetch(b)), batches[0]) if batches else None
+        for index, batch in enumerate(batches):
+            assert pending is not None
+            fetched = pending.result()
+            pending = pool.submit(lambda b: list(imap.fetch(b)), batches[index + 1]) if index + 1 < len(batches) else None
+            stored += _store_batch(crm, mailbox, role, name, uidvalidity, batch[-1], fetched, report, matcher)
+            done += len(batch)
+            if progress:
+                progress(f"{mailbox.name}/{name}", done, len(uids))
     if not uids and state.uidvalidity != uidvalidity:
         _store_batch(crm, mailbox, role, name, uidvalidity, 0, [], report, matcher)
     return stored
@@ -198,34 +209,37 @@ def _store_batch(
     with crm.uow() as work:
         session = work.session
         keys = [m.key for m, _, _ in parsed]
-        known = {
-            row.message_key: row
-            for start in range(0, len(keys), 500)
-            for row in session.exec(select(MailMessage).where(col(MailMessage.message_key).in_(keys[start : start + 500])))
-        }
+        known: dict[str, tuple[str, bool]] = {}
+        for at in range(0, len(keys), 500):
+            stmt = select(MailMessage.message_key, MailMessage.id, MailMessage.shared)
+            for key, message_id, shared in session.exec(stmt.where(col(MailMessage.message_key).in_(keys[at : at + 500]))):
+                known[key] = (message_id, shared)
         if matcher is None:
             matcher = _ContactMatcher(session)
         matcher.load_deals(session, [a for m, _, _ in parsed for a in m.addresses])
+        rows: list[dict] = []
+        links: list[dict] = []
+        threads: dict[str, str] = {}
         for message, _raw, internal in parsed:
             existing = known.get(message.key)
             if existing is not None:
                 report.duplicates += 1
-                if mailbox.corporate and not existing.shared:
-                    existing.shared = True
-                    session.add(existing)
+                if mailbox.corporate and not existing[1]:
+                    session.exec(update(MailMessage).where(col(MailMessage.id) == existing[0]).values(shared=True))  # type: ignore[call-overload]
+                    known[message.key] = (existing[0], True)
                 continue
             try:
-                with session.begin_nested():
-                    row = _message_row(session, mailbox, role, message, internal, blobs.get(message.key), matcher, work.now)
-                    session.add(row)
-                    session.flush()
-                    _link(session, row, matcher.contacts_of(message.addresses), matcher)
-            except Exception as exc:
+                raw_sha = blobs.get(message.key)
+                values = _message_values(session, mailbox, role, message, internal, raw_sha, matcher, work.now, threads)
+                message_links = _link_values(values, matcher.contacts_of(message.addresses), matcher)
+            except Exception as exc:  # a value that cannot be stored: skip this message only
                 report.skipped += 1
                 log.warning("mailbox %s/%s: message %s not stored: %s", mailbox.name, folder_name, message.key[:60], exc)
                 continue
-            known[message.key] = row
-            new += 1
+            known[message.key] = (values["id"], values["shared"])
+            rows.append(values)
+            links.extend(message_links)
+        new = _insert_rows(session, rows, links, report, mailbox.name)
         state = session.get(MailFolder, (mailbox.id, role)) or MailFolder(mailbox_id=mailbox.id, role=role, name=folder_name)
         state.name = folder_name
         if state.uidvalidity != uidvalidity:
@@ -295,7 +309,7 @@ def _thread_key(session: Session, message: ParsedMessage) -> str:
     return message.key
 
 
-def _message_row(
+def _message_values(
     session: Session,
     mailbox: Mailbox,
     role: str,
@@ -304,7 +318,9 @@ def _message_row(
     raw_sha: str | None,
     matcher: _ContactMatcher,
     now: datetime,
-) -> MailMessage:
+    threads: dict[str, str] | None = None,
+) -> dict:
+    """The columns of a new ``mail_message`` row (inserted in bulk by the fetch)."""
     outgoing = role == "sent" or email_key(message.from_addr) == email_key(mailbox.address)
     if internal is not None and internal.tzinfo is None:
         internal = internal.replace(tzinfo=UTC)
@@ -312,43 +328,81 @@ def _message_row(
     intake = None
     if mailbox.corporate and not outgoing and not matcher.contacts_of([message.from_addr]):
         intake = "pending"
-    return MailMessage(
-        message_key=message.key,
-        mailbox_id=mailbox.id,
-        folder=role,
-        direction="out" if outgoing else "in",
-        shared=mailbox.corporate,
-        owner_id=None if mailbox.corporate else mailbox.owner_id,
-        subject=message.subject,
-        from_addr=message.from_addr,
-        from_name=message.from_name,
-        to_json=json.dumps(message.to, ensure_ascii=False),
-        cc_json=json.dumps(message.cc, ensure_ascii=False),
-        sent_at=when,
-        date_missing=message.date is None,
-        in_reply_to=message.in_reply_to,
-        references=" ".join(message.references) or None,
-        thread_key=_thread_key(session, message),
-        body=message.body,
-        snippet=message.snippet,
-        html_only=message.html_only,
-        attachments_json=json.dumps([a.__dict__ for a in message.attachments], ensure_ascii=False),
-        raw_sha256=raw_sha,
-        size=message.size,
-        fetched_at=now,
-        intake=intake,
-    )
+    thread = threads.get(message.in_reply_to or "") if threads is not None and not message.references else None
+    thread = thread or _thread_key(session, message)
+    if threads is not None:
+        threads[message.key] = thread
+    return {
+        "id": new_id(),
+        "message_key": message.key,
+        "mailbox_id": mailbox.id,
+        "folder": role,
+        "direction": "out" if outgoing else "in",
+        "shared": mailbox.corporate,
+        "owner_id": None if mailbox.corporate else mailbox.owner_id,
+        "subject": message.subject,
+        "from_addr": message.from_addr,
+        "from_name": message.from_name,
+        "to_json": json.dumps(message.to, ensure_ascii=False),
+        "cc_json": json.dumps(message.cc, ensure_ascii=False),
+        "sent_at": when,
+        "date_missing": message.date is None,
+        "in_reply_to": message.in_reply_to,
+        "references": " ".join(message.references) or None,
+        "thread_key": thread,
+        "body": message.body,
+        "snippet": message.snippet,
+        "html_only": message.html_only,
+        "attachments_json": json.dumps([a.__dict__ for a in message.attachments], ensure_ascii=False),
+        "raw_sha256": raw_sha,
+        "size": message.size,
+        "fetched_at": now,
+        "intake": intake,
+    }
 
 
-def _link(session: Session, row: MailMessage, contact_ids: list[str], matcher: _ContactMatcher) -> None:
+def _link_values(values: dict, contact_ids: list[str], matcher: _ContactMatcher) -> list[dict]:
+    """``mail_link`` rows: the message's contacts and their open deals."""
+    links = []
     deal_ids: list[str] = []
+    message_id, sent_at = values["id"], values["sent_at"]
     for contact_id in contact_ids:
-        session.add(MailLink(message_id=row.id, entity_type="contact", entity_id=contact_id, sent_at=row.sent_at))
+        links.append({"message_id": message_id, "entity_type": "contact", "entity_id": contact_id, "sent_at": sent_at})
         for deal_id in matcher.deals.get(contact_id, []):
             if deal_id not in deal_ids:
                 deal_ids.append(deal_id)
     for deal_id in deal_ids:
-        session.add(MailLink(message_id=row.id, entity_type="deal", entity_id=deal_id, sent_at=row.sent_at))
+        links.append({"message_id": message_id, "entity_type": "deal", "entity_id": deal_id, "sent_at": sent_at})
+    return links
+
+
+def _insert_rows(session: Session, rows: list[dict], links: list[dict], report: FetchReport, mailbox_name: str) -> int:
+    """Insert a batch at once (executemany); should the batch fail, row by row, skipping the bad one."""
+    if not rows:
+        return 0
+    messages, link_table = MailMessage.__table__, MailLink.__table__  # type: ignore[attr-defined]
+    try:
+        with session.begin_nested():
+            session.execute(insert(messages), rows)
+            if links:
+                session.execute(insert(link_table), links)
+        return len(rows)
+    except Exception as exc:
+        log.warning("mailbox %s: batch insert failed (%s); storing one by one", mailbox_name, exc.__class__.__name__)
+    stored = 0
+    for row in rows:
+        try:
+            with session.begin_nested():
+                session.execute(insert(messages), [row])
+                mine = [link for link in links if link["message_id"] == row["id"]]
+                if mine:
+                    session.execute(insert(link_table), mine)
+            stored += 1
+        except Exception as exc:
+            report.skipped += 1
+            key = str(row["message_key"])[:60]
+            log.warning("mailbox %s: message %s not stored: %s", mailbox_name, key, exc.__class__.__name__)
+    return stored
 
 
 def link_message(crm: Crm, message_id: str, entity_type: str, entity_id: str) -> None:
@@ -374,11 +428,29 @@ def store_sent(crm: Crm, mailbox: Mailbox, raw: bytes, entity_type: str | None, 
         else:
             matcher = _ContactMatcher(session)
             matcher.load_deals(session, message.addresses)
-            row = _message_row(session, mailbox, "sent", message, None, raw_sha, matcher, work.now)
-            session.add(row)
-            session.flush()
-            _link(session, row, matcher.contacts_of(message.addresses), matcher)
-            session.flush()
+            values = _message_values(session, mailbox, "sent", message, None, raw_sha, matcher, work.now)
+            _insert_rows(session, [values], _link_values(values, matcher.contacts_of(message.addresses), matcher),
+                         FetchReport(mailbox.name), mailbox.name)
+            row = session.get(MailMessage, values["id"])
+            assert row is not None
         if entity_type and entity_id and session.get(MailLink, (row.id, entity_type, entity_id)) is None:
             session.add(MailLink(message_id=row.id, entity_type=entity_type, entity_id=entity_id, sent_at=row.sent_at))
     return row.id
+
+
+def fetch_in_background(crm: Crm) -> int:
+    """The app's periodic fetch: every mailbox, then the outbox; returns how many messages arrived.
+
+    A mailbox that fails is reported on it (``crm mail list`` shows the
+    error) and does not stop the others; nothing is raised to the worker.
+    """
+    from tui_crm.services.mail_send import flush_outbox
+
+    if not mailboxes_for(crm, None):
+        return 0
+    reports = fetch_mail(crm)
+    try:
+        flush_outbox(crm)
+    except MailError as exc:
+        log.warning("outbox: %s", exc)
+    return sum(r.new for r in reports)

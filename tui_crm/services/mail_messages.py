@@ -19,6 +19,7 @@ from tui_crm.domain.errors import NotFoundError, ValidationError
 from tui_crm.services.context import Crm
 from tui_crm.services.mail_views import AttachmentView, MessageView
 from tui_crm.services.records import resolve
+from tui_crm.services.views import TimelineItem
 from tui_crm.storage.mail_tables import MailLink, MailMessage
 from tui_crm.storage.models import User
 
@@ -90,7 +91,15 @@ def messages_of(
             stmt = stmt.where(col(MailLink.sent_at) < before)
         rows = session.exec(stmt.order_by(col(MailLink.sent_at).desc()).limit(limit)).all()
         owners = _owners(session)
-    return [_view(m, crm.user_id, owners) for m in rows]
+    return [_local(_view(m, crm.user_id, owners), crm) for m in rows]
+
+
+def _local(view: MessageView, crm: Crm) -> MessageView:
+    """The time in the user's zone, as every other time the CLI and the card show."""
+    from tui_crm.services.tasks import as_utc
+
+    view.sent_at = as_utc(view.sent_at).astimezone(crm.tz)
+    return view
 
 
 def count_messages(crm: Crm, entity_type: str, ref: str) -> int:
@@ -121,7 +130,7 @@ def open_message(crm: Crm, ref: str) -> MessageView:
     with crm.read() as session:
         row = _message(session, ref)
         owners = _owners(session)
-    view = _view(row, crm.user_id, owners, with_body=True)
+    view = _local(_view(row, crm.user_id, owners, with_body=True), crm)
     if view.private:
         raise ValidationError("message", f"this message is private, {view.owner or '?'}; only they can open it")
     return view
@@ -167,3 +176,43 @@ def thread_of(crm: Crm, ref: str) -> list[MessageView]:
         ).all()
         owners = _owners(session)
     return [_view(m, crm.user_id, owners) for m in rows]
+
+
+def with_mail(crm: Crm, entity_type: str, record_id: str, items: list[TimelineItem], limit: int = PAGE) -> list[TimelineItem]:
+    """The card's timeline with its newest mail merged in (pinned notes still first).
+
+    One page of mail (``limit``) is read through the ``(entity_id, sent_at)``
+    index, so a contact with thousands of messages opens as fast as one with
+    none; ``crm mail`` and the message screen reach the rest.
+    """
+    if entity_type not in ("deal", "contact"):
+        return items
+    mail = [
+        TimelineItem(
+            m.sent_at,
+            "email",
+            m.heading if m.private else f"{'→' if m.direction == 'out' else '←'} {m.heading}\n{m.snippet}".rstrip(),
+            ref_id=m.id,
+            author=None if m.private else (m.from_name or m.from_addr),
+        )
+        for m in messages_of(crm, entity_type, record_id, limit=limit)
+    ]
+    merged = items + mail
+    merged.sort(key=lambda i: i.at, reverse=True)
+    merged.sort(key=lambda i: not i.pinned)
+    return merged
+
+
+def count_new_mail(crm: Crm, since: datetime) -> int:
+    """Incoming messages fetched after ``since`` that this user may read (the status bar's count)."""
+    with crm.read() as session:
+        stmt = (
+            select(func.count())
+            .select_from(MailMessage)
+            .where(
+                col(MailMessage.fetched_at) > since,
+                MailMessage.direction == "in",
+                col(MailMessage.shared) | col(MailMessage.owner_id).is_(None) | (col(MailMessage.owner_id) == crm.user_id),
+            )
+        )
+        return int(session.exec(stmt).one())

@@ -228,6 +228,10 @@ def accept(crm: Crm, ref: str, deal_name: str | None = None) -> DealDetail:
         link_message(crm, entry.mail_message_id, "deal", deal.id)
         for contact in deal.contacts:
             link_message(crm, entry.mail_message_id, "contact", contact.id)
+    if files:
+        from tui_crm.services.deals import get_deal
+
+        return get_deal(crm, deal.id)
     return deal
 
 

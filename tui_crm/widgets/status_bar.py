@@ -39,6 +39,7 @@ class StoreStatus:
     conflicts: int = 0
     syncing: str = ""
     demo: bool = False  # the seeded demo store: never synced, its rows are no one's changes
+    new_mail: int = 0  # incoming mail fetched since the app started
 
 
 def describe_sync(status: StoreStatus) -> str:
@@ -99,6 +100,8 @@ class StatusBar(Horizontal):
             text.append(f"  ⟳ syncing… {safe_text(status.syncing, keep_newlines=False)}", style="bold")
         else:
             text.append(f"  ⇅ {describe_sync(status)}")
+        if status.new_mail > 0:
+            text.append(f"  ✉ {status.new_mail} new mail", style="bold")
         if status.conflicts > 0:
             plural = "s" if status.conflicts != 1 else ""
             text.append(f"  ⚠ {status.conflicts} sync conflict{plural}", style="bold yellow")
