@@ -30,14 +30,13 @@ from sqlmodel import col, select
 
 from tui_crm.domain.errors import NotFoundError, ValidationError
 from tui_crm.domain.gates import missing_fields
-from tui_crm.domain.ids import new_id
 from tui_crm.domain.matching import company_name_key, email_key, phone_key
 from tui_crm.domain.text import fold
 from tui_crm.services.context import Crm
-from tui_crm.services.importing.bulk import BulkInsert, NewRecord
+from tui_crm.services.importing.bulk import BulkInsert, NewRecord, fast_id
 from tui_crm.services.importing.profiles import Profile, load_profile
 from tui_crm.services.importing.reader import Source, SourceRow, open_source
-from tui_crm.services.importing.rows import Checked, DealItem, Party, RowContext, check_row
+from tui_crm.services.importing.rows import DealItem, Party, RowContext, check_row, lenient, person_keys
 from tui_crm.services.importing.stages import StageMap
 from tui_crm.services.records import add_channel, change_tags, channels_of, reindex, reindex_linked, set_custom_value
 from tui_crm.storage.import_models import ImportBatch, ImportRow
@@ -46,7 +45,7 @@ from tui_crm.storage.unit_of_work import UnitOfWork
 
 MODES = ("create", "update", "upsert")
 POLICIES = ("strict", "lenient")
-BATCH_ROWS = 2000
+BATCH_ROWS = 5000
 REPORT_LIMIT = 5000  # rows kept in the returned report; all are in import_row
 Progress = Callable[[int, int], None]
 
@@ -168,6 +167,7 @@ class Importer:
         self.company_inns: dict[str, str | None] = {}
         self.stages = StageMap(crm, self.profile)
         self.total = 0
+        self.imported_before: dict[str, tuple[int, str]] = {}
         self.counts: dict[str, int] = dict.fromkeys(
             ("rows", "created", "updated", "merged", "skipped", "rejected", "warnings", "contacts", "companies", "deals"), 0
         )
@@ -204,23 +204,15 @@ class Importer:
     def _rows(self) -> Iterator[tuple[int, SourceRow]]:
         return enumerate(self.source.rows())
 
-    @staticmethod
-    def _person(checked: Checked) -> Party | None:
-        item = checked.item
-        if isinstance(item, DealItem):
-            return item.contact
-        return item if isinstance(item, Party) and item.kind == "contact" else None
-
     def scan(self) -> None:
         """Pass 1: check rows, join people by their keys, list unknown stages."""
+        scan_ctx = lenient(self.ctx)
         for index, row in self._rows():
-            checked = check_row(self.ctx, row)
-            person = self._person(checked)
-            self.uf.add(person.keys() if person else [])
+            self.uf.add(person_keys(scan_ctx, row))
             if row.fingerprint:
                 self.first_line.setdefault(row.fingerprint, row.line)
-            if isinstance(checked.item, DealItem):
-                self.stages.note(checked.item.pipeline, checked.item.stage)
+            if row.kind == "deal" and row.get("pipeline") and row.get("stage"):
+                self.stages.note(row.get("pipeline"), row.get("stage"))
             self.total = index + 1
         self.report.unknown_stages = self.stages.unknown()
 
@@ -318,18 +310,26 @@ class Importer:
         work.__enter__()
         try:
             bulk = BulkInsert(work)
-            for index, row in self._rows():
-                self._write_row(work, bulk, index, row, [])
-                if len(bulk.records) >= self.options.batch_rows:
-                    self._flush(work, bulk)
-                self._tick(index + 1)
-            self._flush(work, bulk)
+            pending: list[tuple[int, SourceRow]] = []
+            for item in self._rows():
+                pending.append(item)
+                if len(pending) >= self.options.batch_rows:
+                    self._dry_chunk(work, bulk, pending)
+                    pending = []
+            self._dry_chunk(work, bulk, pending)
             raise _DryRun
         except _DryRun:
             work.__exit__(_DryRun, _DryRun(), None)
         except BaseException as exc:
             work.__exit__(type(exc), exc, None)
             raise
+
+    def _dry_chunk(self, work: UnitOfWork, bulk: BulkInsert, pending: list[tuple[int, SourceRow]]) -> None:
+        self.imported_before = self._imported_before(work, [row.fingerprint for _, row in pending if row.fingerprint])
+        for index, row in pending:
+            self._write_row(work, bulk, index, row, [])
+            self._tick(index + 1)
+        self._flush(work, bulk)
 
     def _write_batches(self, batch: ImportBatch | None) -> None:
         assert batch is not None
@@ -349,6 +349,7 @@ class Importer:
         with self.crm.uow(batch_id=import_id) as work:
             bulk = BulkInsert(work)
             records: list[dict[str, Any]] = []
+            self.imported_before = self._imported_before(work, [row.fingerprint for _, row in pending if row.fingerprint])
             for index, row in pending:
                 self._write_row(work, bulk, index, row, records)
             self._flush(work, bulk)
@@ -367,6 +368,22 @@ class Importer:
             work.session.add(batch)
         if pending:
             self._tick(pending[-1][0] + 1, committed=True)
+
+    @staticmethod
+    def _imported_before(work: UnitOfWork, fingerprints: list[str]) -> dict[str, tuple[int, str]]:
+        """Fingerprint -> (line, import id) of rows an earlier import wrote (one query per 500)."""
+        found: dict[str, tuple[int, str]] = {}
+        raw = work.session.connection().connection.driver_connection
+        for start in range(0, len(fingerprints), 500):
+            chunk = fingerprints[start : start + 500]
+            rows = raw.execute(
+                "SELECT r.fingerprint, r.line, r.import_id FROM import_row r JOIN import_batch b ON b.id = r.import_id "
+                f"WHERE r.fingerprint IN ({','.join('?' * len(chunk))}) AND b.status != 'undone'",
+                chunk,
+            )
+            for fingerprint, line, import_id in rows:
+                found.setdefault(fingerprint, (line, import_id))
+        return found
 
     def _tick(self, done: int, committed: bool = False) -> None:
         """Report progress: after every committed batch, and every 500 rows of a dry run."""
@@ -404,21 +421,10 @@ class Importer:
         if first is not None and first != row.line:
             self._outcome(records, row, "skipped", f"exact repeat of line {first}")
             return
-        if row.fingerprint:
-            earlier = (
-                work.session.connection()
-                .execute(
-                    text(
-                        "SELECT r.line, b.id FROM import_row r JOIN import_batch b ON b.id = r.import_id "
-                        "WHERE r.fingerprint = :f AND b.status != 'undone' LIMIT 1"
-                    ),
-                    {"f": row.fingerprint},
-                )
-                .first()
-            )
-            if earlier is not None:
-                self._outcome(records, row, "skipped", f"exact repeat of line {earlier[0]} of import {earlier[1][:8]}")
-                return
+        earlier = self.imported_before.get(row.fingerprint) if row.fingerprint else None
+        if earlier is not None:
+            self._outcome(records, row, "skipped", f"exact repeat of line {earlier[0]} of import {earlier[1][:8]}")
+            return
         item = checked.item
         warnings = list(checked.warnings)
         if isinstance(item, DealItem):
@@ -442,10 +448,11 @@ class Importer:
     def _party(self, work: UnitOfWork, bulk: BulkInsert, index: int, item: Party) -> tuple[str, str | None, list[str]]:
         mode = self.options.mode
         notes: list[str] = []
+        keyed = item.kind == "contact" and bool(item.phones or item.emails)
         if item.kind == "company":
             target = self._company_target(item.fields.get("inn"), item.name)
         else:
-            target = self.root_target.get(self.uf.find(index)) if item.keys() else None
+            target = self.root_target.get(self.uf.find(index)) if keyed else None
         if target is not None and item.kind == "company" and item.fields.get("inn"):
             self.companies_by_inn.setdefault(item.fields["inn"], target)
             self.company_inns[target] = self.company_inns.get(target) or item.fields["inn"]
@@ -469,7 +476,7 @@ class Importer:
                 notes,
             )
         record = self._new_party(work, bulk, item)
-        if item.kind == "contact" and item.keys():
+        if keyed:
             self.root_target[self.uf.find(index)] = record.id
         return "created", record.id, notes
 
@@ -500,7 +507,7 @@ class Importer:
         record = bulk.add(
             NewRecord(
                 entity=item.kind,
-                id=new_id(),
+                id=fast_id(),
                 name=item.name,
                 values=values,
                 created_at=item.created_at,
@@ -632,7 +639,7 @@ class Importer:
         record = bulk.add(
             NewRecord(
                 entity="deal",
-                id=new_id(),
+                id=fast_id(),
                 name=item.name,
                 values=values,
                 created_at=item.created_at,
@@ -652,13 +659,14 @@ class Importer:
 
     def _deal_contact(self, work: UnitOfWork, bulk: BulkInsert, index: int, person: Party) -> str:
         root = self.uf.find(index)
-        target = self.root_target.get(root) if person.keys() else None
+        keyed = bool(person.phones or person.emails)
+        target = self.root_target.get(root) if keyed else None
         if target is not None:
             self._enrich(work, bulk, "contact", target, person, overwrite=False)
             return target
         record = self._new_party(work, bulk, person)
         self.counts["contacts"] += 1
-        if person.keys():
+        if keyed:
             self.root_target[root] = record.id
         return record.id
 
