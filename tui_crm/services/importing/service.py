@@ -300,6 +300,10 @@ class Importer:
                 work.session.add(batch)
             else:
                 self.report.resumed_from = batch.rows_done
+                created = work.session.connection().execute(
+                    text("SELECT entity_id FROM change_log WHERE batch_id = :b AND op = 'create'"), {"b": batch.id}
+                )
+                self.created.update(r[0] for r in created)  # rows joining them later are merges, as before the kill
                 previous = json.loads(batch.counts_json or "{}")
                 self.counts.update({k: int(v) for k, v in previous.items() if k in self.counts})
         self.report.import_id = batch.id
@@ -391,10 +395,10 @@ class Importer:
             self.progress(done, self.total)
 
     def _flush(self, work: UnitOfWork, bulk: BulkInsert) -> None:
-        deals = [r.id for r in bulk.records.values() if r.entity == "deal"]
         bulk.flush()
-        for deal_id in deals:  # a deal is found by its contacts' phones: built from the stored links
+        for deal_id in bulk.flushed_deals:  # a deal is found by its contacts' phones: built from the stored links
             reindex(work.session, "deal", deal_id)
+        bulk.flushed_deals.clear()
 
     # -- one row ---------------------------------------------------------------------
 
