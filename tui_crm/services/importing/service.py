@@ -39,7 +39,7 @@ from tui_crm.services.importing.reader import Source, SourceRow, open_source
 from tui_crm.services.importing.rows import DealItem, Party, RowContext, check_row, lenient, person_keys
 from tui_crm.services.importing.stages import StageMap
 from tui_crm.services.records import add_channel, change_tags, channels_of, reindex, reindex_linked, set_custom_value
-from tui_crm.storage.import_models import ImportBatch, ImportRow
+from tui_crm.storage.import_models import ImportBatch
 from tui_crm.storage.models import Company, Contact, Deal, DealContact, Note, User
 from tui_crm.storage.unit_of_work import UnitOfWork
 
@@ -358,9 +358,12 @@ class Importer:
                 self._write_row(work, bulk, index, row, records)
             self._flush(work, bulk)
             if records:
-                for item in records:
-                    item["import_id"] = import_id
-                work.session.connection().execute(ImportRow.__table__.insert(), records)  # type: ignore[attr-defined]
+                raw = work.session.connection().connection.driver_connection
+                raw.executemany(
+                    "INSERT INTO import_row (import_id, line, action, entity, entity_id, fingerprint, reason)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(import_id, *(r[k] for k in ("line", "action", "entity", "entity_id", "fingerprint", "reason"))) for r in records],
+                )
             batch = work.session.get(ImportBatch, import_id)
             assert batch is not None
             if pending:
