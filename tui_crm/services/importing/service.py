@@ -48,6 +48,7 @@ POLICIES = ("strict", "lenient")
 BATCH_ROWS = 5000
 REPORT_LIMIT = 5000  # rows kept in the returned report; all are in import_row
 Progress = Callable[[int, int], None]
+_ROW_COLUMNS = ("line", "action", "entity", "entity_id", "fingerprint", "reason")
 
 
 @dataclass
@@ -362,7 +363,7 @@ class Importer:
                 raw.executemany(
                     "INSERT INTO import_row (import_id, line, action, entity, entity_id, fingerprint, reason)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(import_id, *(r[k] for k in ("line", "action", "entity", "entity_id", "fingerprint", "reason"))) for r in records],
+                    [(import_id, *(r[k] for k in _ROW_COLUMNS)) for r in records],
                 )
             batch = work.session.get(ImportBatch, import_id)
             assert batch is not None
