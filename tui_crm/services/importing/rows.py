@@ -132,6 +132,18 @@ def split_extension(raw: str) -> tuple[str, str | None]:
     return raw, None
 
 
+def _cached(cache: dict[str, str | ValidationError], raw: str, normalize: Callable[[str], str]) -> str | ValidationError:
+    """``normalize(raw)`` or its error, remembered: both passes see each value."""
+    found = cache.get(raw)
+    if found is None:
+        try:
+            found = normalize(raw)
+        except ValidationError as exc:
+            found = exc
+        cache[raw] = found
+    return found
+
+
 class _Checker:
     """Applies the policy to one row's values, collecting warnings."""
 
@@ -160,13 +172,7 @@ class _Checker:
             if not typed:
                 continue
             number, extension = split_extension(typed)
-            e164 = self.ctx.phone_cache.get(number) or self._ru_mobile(number)
-            if e164 is None:
-                try:
-                    e164 = normalize_phone(number, self.ctx.region)
-                except ValidationError as exc:
-                    e164 = exc
-                self.ctx.phone_cache[number] = e164
+            e164 = self._ru_mobile(number) or _cached(self.ctx.phone_cache, number, lambda n: normalize_phone(n, self.ctx.region))
             if isinstance(e164, ValidationError):
                 self.bad("phone", e164)
                 continue
@@ -209,13 +215,7 @@ class _Checker:
     def emails(self, raws: list[str]) -> list[tuple[str, str]]:
         result: list[tuple[str, str]] = []
         for raw in raws:
-            normalized = self.ctx.email_cache.get(raw)
-            if normalized is None:
-                try:
-                    normalized = normalize_email(raw)
-                except ValidationError as exc:
-                    normalized = exc
-                self.ctx.email_cache[raw] = normalized
+            normalized = _cached(self.ctx.email_cache, raw, normalize_email)
             if isinstance(normalized, ValidationError):
                 self.bad("e-mail", normalized)
                 continue

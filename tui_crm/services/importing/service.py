@@ -117,6 +117,21 @@ def open_import_source(crm: Crm, path: Path, kind: str | None = None, profile: P
     )
 
 
+def _new_record(entity: str, item: Party | DealItem, values: dict[str, Any], **extra: Any) -> NewRecord:
+    """A record for the bulk path from a checked row."""
+    return NewRecord(
+        entity=entity,
+        id=fast_id(),
+        name=item.name,
+        values=values,
+        created_at=item.created_at,
+        tags=list(item.tags),
+        notes=list(item.notes),
+        custom=dict(item.custom),
+        **extra,
+    )
+
+
 def _big_cache(work: UnitOfWork) -> None:
     """64 MB of page cache for this connection: new rows have random ids, so
     every index insert lands on a different page, and SQLite's default 2 MB
@@ -522,19 +537,7 @@ class Importer:
             values["company_id"] = company_id
             extra.append(self.company_names.get(company_id, item.company))
         record = bulk.add(
-            NewRecord(
-                entity=item.kind,
-                id=fast_id(),
-                name=item.name,
-                values=values,
-                created_at=item.created_at,
-                phones=list(item.phones),
-                emails=list(item.emails),
-                tags=list(item.tags),
-                notes=list(item.notes),
-                custom=dict(item.custom),
-                search_extra=extra,
-            )
+            _new_record(item.kind, item, values, phones=list(item.phones), emails=list(item.emails), search_extra=extra)
         )
         self.created.add(record.id)
         if item.kind == "company":
@@ -653,19 +656,7 @@ class Importer:
             company_id=company_id,
             stage_entered_at=item.created_at or work.now,
         )
-        record = bulk.add(
-            NewRecord(
-                entity="deal",
-                id=fast_id(),
-                name=item.name,
-                values=values,
-                created_at=item.created_at,
-                tags=list(item.tags),
-                notes=list(item.notes),
-                custom=dict(item.custom),
-                contacts=[contact_id] if contact_id else [],
-            )
-        )
+        record = bulk.add(_new_record("deal", item, values, contacts=[contact_id] if contact_id else []))
         self.created.add(record.id)
         return "created", record.id
 
