@@ -63,6 +63,7 @@ SECTIONS = {
     "agenda": ("tui_crm.screens.agenda", "AgendaScreen"),
     "unsorted": ("tui_crm.screens.unsorted", "UnsortedScreen"),
     "conflicts": ("tui_crm.screens.conflicts", "ConflictsScreen"),
+    "import": ("tui_crm.screens.import_screen", "ImportScreen"),
 }
 
 
@@ -97,6 +98,7 @@ class CrmApp(App[None]):
     PALETTE_ACTIONS = [
         ("app.change_theme", "Choose a theme…", "change_theme"),
         ("app.refresh_status", "Refresh sync status", "refresh_status"),
+        ("app.import", "Import a file (amoCRM CSV, vCard)…", "open_import"),
     ]
 
     def __init__(self, crm: Crm, pipeline: str | None = None) -> None:
@@ -207,6 +209,9 @@ class CrmApp(App[None]):
 
     async def action_open_unsorted(self) -> None:
         await self._show_section(self._section("unsorted", self.pipeline_key))
+
+    async def action_open_import(self) -> None:
+        await self._show_section(self._section("import"))
 
     async def action_open_conflicts(self) -> None:
         await self._show_section(self._section("conflicts"))

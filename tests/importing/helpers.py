@@ -25,24 +25,23 @@ def live(crm: Any, table: str) -> int:
     return query(crm, f"SELECT count(*) FROM {table} WHERE deleted_at IS NULL")[0][0]
 
 
-def phones_of(crm: Any, name: str) -> list[str]:
+def channels_of(crm: Any, name: str, kind: str) -> list[str]:
     rows = query(
         crm,
         "SELECT ch.normalized FROM channel ch JOIN contact c ON c.id = ch.entity_id "
-        "WHERE c.name = ? AND c.deleted_at IS NULL AND ch.kind = 'phone' ORDER BY ch.sort",
+        "WHERE c.name = ? AND c.deleted_at IS NULL AND ch.kind = ? ORDER BY ch.sort",
         name,
+        kind,
     )
     return [r[0] for r in rows]
+
+
+def phones_of(crm: Any, name: str) -> list[str]:
+    return channels_of(crm, name, "phone")
 
 
 def emails_of(crm: Any, name: str) -> list[str]:
-    rows = query(
-        crm,
-        "SELECT ch.normalized FROM channel ch JOIN contact c ON c.id = ch.entity_id "
-        "WHERE c.name = ? AND c.deleted_at IS NULL AND ch.kind = 'email' ORDER BY ch.sort",
-        name,
-    )
-    return [r[0] for r in rows]
+    return channels_of(crm, name, "email")
 
 
 def notes_of(crm: Any, name: str) -> list[str]:

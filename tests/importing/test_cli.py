@@ -124,3 +124,18 @@ def test_agenda_ical_and_a_subscribed_feed(crm_cli, tmp_path: Path):
     assert uid in again.stdout  # stable UID across exports
     feed_todos = sorted(str(t["summary"]) for t in Calendar.from_ical(feed.read_bytes()).walk("VTODO"))
     assert feed_todos == ["Отправить КП", "Позвонить Ольге"]  # rewritten when the second task was added
+
+
+def test_export_filters_and_refuses_a_bad_filter(crm_cli, invoke, tmp_path: Path):
+    rows = [deal("В продажах", tags="VIP"), deal("В тендерах", pipeline="Тендеры", stage="Новый тендер")]
+    crm_cli("import", str(write_csv(tmp_path / "d.csv", DEALS_HEADER, rows)))
+
+    sales = invoke.ok("export", "deals", "--format", "json", "--filter", "pipeline=sales20").splitlines()
+    vip = invoke.ok("export", "deals", "--format", "json", "--filter", "tag=vip").splitlines()
+    bad = crm_cli("export", "deals", "--filter", "colour=red")
+    vcard_deals = crm_cli("export", "deals", "--format", "vcard")
+
+    assert [json.loads(x)["name"] for x in sales] == ["В продажах"]
+    assert [json.loads(x)["name"] for x in vip] == ["В продажах"]
+    assert bad.returncode == 5 and "not a filter" in bad.stderr
+    assert vcard_deals.returncode == 5 and "csv, json" in vcard_deals.stderr

@@ -109,3 +109,30 @@ def test_plain_csv_with_a_saved_profile(crm, files: Path):
 
     assert load_profile(crm.settings.config_dir, "gsheet").columns == {"Full name": "name", "Phone": "phone"}
     assert report.counts["created"] == 1 and phones_of(crm, "Ann") == ["+79160000001"]
+
+
+def test_russian_mobiles_read_fast_are_what_normalize_phone_gives():
+    """The importer's per-prefix shortcut agrees with the validator, valid or not."""
+    import random
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from tui_crm.domain.errors import ValidationError
+    from tui_crm.domain.validation import normalize_phone
+    from tui_crm.services.importing.rows import RowContext, _Checker
+
+    ctx = RowContext(policy="lenient", region="RU", tz=ZoneInfo("Europe/Moscow"), now=datetime.now(ZoneInfo("UTC")),
+                     users={}, default_user="u", custom_defs={})  # fmt: skip
+    rng = random.Random(3)
+    shapes = ["+7 {a} {b}-{c}-{d}", "8 ({a}) {b}-{c}-{d}", "7{a}{b}{c}{d}", "{a}{b}{c}{d}", "+7({a}){b}{c}{d}"]
+    for _ in range(3000):
+        a = "9" + "".join(rng.choice("0123456789") for _ in range(2))
+        if rng.random() < 0.2:
+            a = "930"  # the one range with invalid numbers
+        parts = {"a": a, "b": f"{rng.randrange(1000):03d}", "c": f"{rng.randrange(100):02d}", "d": f"{rng.randrange(100):02d}"}
+        typed = rng.choice(shapes).format(**parts)
+        try:
+            expected: str | None = normalize_phone(typed, "RU")
+        except ValidationError:
+            expected = None
+        assert _Checker(ctx).phones([typed], []) == ([(typed, expected)] if expected else []), typed

@@ -105,3 +105,21 @@ def test_a_batch_that_fails_leaves_nothing_of_itself(crm, files: Path, monkeypat
 
     assert live(crm, "contact") == 0 and query(crm, "SELECT count(*) FROM channel") == [(0,)]
     assert query(crm, "SELECT count(*) FROM change_log WHERE entity = 'contact'") == [(0,)]
+
+
+def test_every_imported_deal_is_found_by_its_contacts_phone(crm, files: Path):
+    """A batch that enriches an existing contact writes the deals before it early;
+    they must still get their contacts' phones in the search index."""
+    from tests.importing.amofiles import DEALS_HEADER, deal
+    from tui_crm.services.contacts import ContactInput, add_contact
+    from tui_crm.services.search import search
+
+    add_contact(crm, ContactInput(name="Старый клиент", phones=["+7 916 000-00-02"]))
+    rows = [
+        deal("Первая", contact="Новый клиент", phone="+7 916 000-00-01"),
+        deal("Вторая", contact="Старый клиент", phone="+7 916 000-00-02", email="old@x.ru"),
+    ]
+    run(crm, write_csv(files / "d.csv", DEALS_HEADER, rows))
+
+    assert [r.name for r in search(crm, "8 916 000-00-01", types=("deal",))] == ["Первая"]
+    assert [r.name for r in search(crm, "old@x.ru", types=("deal",))] == ["Вторая"]

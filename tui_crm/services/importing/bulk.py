@@ -100,6 +100,7 @@ class BulkInsert:
     def __init__(self, work: UnitOfWork) -> None:
         self.work = work
         self.records: dict[str, NewRecord] = {}
+        self.flushed_deals: list[str] = []  # for the caller to re-index from the stored links
 
     def add(self, record: NewRecord) -> NewRecord:
         self.records[record.id] = record
@@ -195,6 +196,7 @@ class BulkInsert:
         if tag_pairs:
             self._tags(conn, raw, tag_pairs)
         self._index(raw)
+        self.flushed_deals.extend(r.id for r in by_entity.get("deal", []))
         self.records.clear()
 
     @staticmethod

@@ -78,11 +78,8 @@ class Source:
 
 
 def _fingerprint(kind: str, cells: list[str]) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(kind.encode())
-    for cell in cells:
-        digest.update(b"\x1f" + cell.strip().encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()
+    text = "\x1f".join([kind, *(cell.strip() for cell in cells)])
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def split_multi(cell: str) -> list[str]:

@@ -28,6 +28,8 @@ from tui_crm.services.importing.reader import SourceRow
 _EXTENSION = re.compile(
     r"^(?P<number>.*?)[\s,;]*(?:доб\.?|добавочный|ext\.?|extension|x|#)\s*(?P<ext>\d{1,8})\s*$", re.IGNORECASE
 )
+_NOT_DIGIT = re.compile(r"\D")
+_PLAIN_PHONE = re.compile(r"^\s*\+?[\d\s()-]+$")
 _DATE = re.compile(r"^(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})(?:[ T](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?$")
 
 
@@ -101,6 +103,8 @@ class RowContext:
     default_user: str
     custom_defs: Mapping[str, Mapping[str, FieldDef]]  # entity -> key -> def
     phone_cache: dict[str, str | ValidationError] = field(default_factory=dict)  # the second pass re-checks for free
+    email_cache: dict[str, str | ValidationError] = field(default_factory=dict)
+    prefix_valid: dict[str, bool] = field(default_factory=dict)  # RU mobile prefix -> valid (see _ru_mobile)
 
 
 def parse_local_datetime(raw: str, tz: tzinfo) -> datetime:
@@ -126,6 +130,18 @@ def split_extension(raw: str) -> tuple[str, str | None]:
     if match and match.group("number").strip():
         return match.group("number").strip(), match.group("ext")
     return raw, None
+
+
+def _cached(cache: dict[str, str | ValidationError], raw: str, normalize: Callable[[str], str]) -> str | ValidationError:
+    """``normalize(raw)`` or its error, remembered: both passes see each value."""
+    found = cache.get(raw)
+    if found is None:
+        try:
+            found = normalize(raw)
+        except ValidationError as exc:
+            found = exc
+        cache[raw] = found
+    return found
 
 
 class _Checker:
@@ -156,13 +172,7 @@ class _Checker:
             if not typed:
                 continue
             number, extension = split_extension(typed)
-            e164 = self.ctx.phone_cache.get(number)
-            if e164 is None:
-                try:
-                    e164 = normalize_phone(number, self.ctx.region)
-                except ValidationError as exc:
-                    e164 = exc
-                self.ctx.phone_cache[number] = e164
+            e164 = self._ru_mobile(number) or _cached(self.ctx.phone_cache, number, lambda n: normalize_phone(n, self.ctx.region))
             if isinstance(e164, ValidationError):
                 self.bad("phone", e164)
                 continue
@@ -173,11 +183,43 @@ class _Checker:
                 result.append((typed, e164))
         return result
 
+    def _ru_mobile(self, number: str) -> str | None:
+        """A Russian mobile number without calling phonenumbers for each one.
+
+        phonenumbers decides a Russian mobile number's validity by its first
+        six national digits (its metadata pattern is ``9…`` + four free
+        digits), so the verdict for one number holds for every number with
+        that prefix: it is asked once per prefix and remembered. Anything
+        unusual (other shapes, regions, landlines) goes the normal way.
+        """
+        if self.ctx.region.upper() != "RU" or not _PLAIN_PHONE.match(number):
+            return None
+        digits = _NOT_DIGIT.sub("", number)
+        if number.lstrip().startswith("+"):
+            national = digits[1:] if len(digits) == 11 and digits[0] == "7" else ""
+        elif len(digits) == 11 and digits[0] in "78":
+            national = digits[1:]
+        else:
+            national = digits if len(digits) == 10 else ""
+        if not national.startswith("9"):
+            return None
+        verdict = self.ctx.prefix_valid.get(national[:6])
+        if verdict is None:
+            try:
+                verdict = normalize_phone(number, self.ctx.region) == "+7" + national
+            except ValidationError:
+                verdict = False
+            self.ctx.prefix_valid[national[:6]] = verdict
+        return "+7" + national if verdict else None
+
     def emails(self, raws: list[str]) -> list[tuple[str, str]]:
         result: list[tuple[str, str]] = []
         for raw in raws:
-            normalized = self.value("e-mail", raw, normalize_email)
-            if normalized and all(e != normalized for _, e in result):
+            normalized = _cached(self.ctx.email_cache, raw, normalize_email)
+            if isinstance(normalized, ValidationError):
+                self.bad("e-mail", normalized)
+                continue
+            if all(e != normalized for _, e in result):
                 result.append((raw.strip(), normalized))
         return result
 
@@ -318,3 +360,28 @@ def _deal(check: _Checker, row: SourceRow) -> DealItem:
         notes=list(row.lists.get("note", [])),
         custom=check.custom("deal", row),
     )
+
+
+def person_keys(ctx: RowContext, row: SourceRow) -> list[str]:
+    """The matching keys of the person a row holds (the first pass needs only these).
+
+    Pass a lenient ``ctx`` (see ``lenient``): bad values are checked, and
+    reported, in the second pass; a row that the second pass rejects whole only adds keys nobody
+    else can match through, since it writes nothing.
+    """
+    from tui_crm.domain.matching import email_key, phone_key
+
+    if row.error or row.kind == "company":
+        return []
+    prefix = "contact_" if row.kind == "deal" else ""
+    check = _Checker(ctx)
+    phones = check.phones(row.lists.get(f"{prefix}phone", []), [])
+    emails = check.emails(row.lists.get(f"{prefix}email", []))
+    return [f"p:{phone_key(e)}" for _, e in phones] + [f"e:{email_key(e)}" for _, e in emails]
+
+
+def lenient(ctx: RowContext) -> RowContext:
+    """The same context with the lenient policy, sharing its caches."""
+    from dataclasses import replace
+
+    return replace(ctx, policy="lenient")

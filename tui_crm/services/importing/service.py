@@ -30,25 +30,25 @@ from sqlmodel import col, select
 
 from tui_crm.domain.errors import NotFoundError, ValidationError
 from tui_crm.domain.gates import missing_fields
-from tui_crm.domain.ids import new_id
 from tui_crm.domain.matching import company_name_key, email_key, phone_key
 from tui_crm.domain.text import fold
 from tui_crm.services.context import Crm
-from tui_crm.services.importing.bulk import BulkInsert, NewRecord
+from tui_crm.services.importing.bulk import BulkInsert, NewRecord, fast_id
 from tui_crm.services.importing.profiles import Profile, load_profile
 from tui_crm.services.importing.reader import Source, SourceRow, open_source
-from tui_crm.services.importing.rows import Checked, DealItem, Party, RowContext, check_row
+from tui_crm.services.importing.rows import DealItem, Party, RowContext, check_row, lenient, person_keys
 from tui_crm.services.importing.stages import StageMap
 from tui_crm.services.records import add_channel, change_tags, channels_of, reindex, reindex_linked, set_custom_value
-from tui_crm.storage.import_models import ImportBatch, ImportRow
+from tui_crm.storage.import_models import ImportBatch
 from tui_crm.storage.models import Company, Contact, Deal, DealContact, Note, User
 from tui_crm.storage.unit_of_work import UnitOfWork
 
 MODES = ("create", "update", "upsert")
 POLICIES = ("strict", "lenient")
-BATCH_ROWS = 2000
+BATCH_ROWS = 5000
 REPORT_LIMIT = 5000  # rows kept in the returned report; all are in import_row
 Progress = Callable[[int, int], None]
+_ROW_COLUMNS = ("line", "action", "entity", "entity_id", "fingerprint", "reason")
 
 
 @dataclass
@@ -117,6 +117,28 @@ def open_import_source(crm: Crm, path: Path, kind: str | None = None, profile: P
     )
 
 
+def _new_record(entity: str, item: Party | DealItem, values: dict[str, Any], **extra: Any) -> NewRecord:
+    """A record for the bulk path from a checked row."""
+    return NewRecord(
+        entity=entity,
+        id=fast_id(),
+        name=item.name,
+        values=values,
+        created_at=item.created_at,
+        tags=list(item.tags),
+        notes=list(item.notes),
+        custom=dict(item.custom),
+        **extra,
+    )
+
+
+def _big_cache(work: UnitOfWork) -> None:
+    """64 MB of page cache for this connection: new rows have random ids, so
+    every index insert lands on a different page, and SQLite's default 2 MB
+    cache makes a 100k-row import re-read the same pages from disk."""
+    work.session.connection().exec_driver_sql("PRAGMA cache_size = -65536")
+
+
 class _UnionFind:
     def __init__(self) -> None:
         self.parent: list[int] = []
@@ -168,6 +190,7 @@ class Importer:
         self.company_inns: dict[str, str | None] = {}
         self.stages = StageMap(crm, self.profile)
         self.total = 0
+        self.imported_before: dict[str, tuple[int, str]] = {}
         self.counts: dict[str, int] = dict.fromkeys(
             ("rows", "created", "updated", "merged", "skipped", "rejected", "warnings", "contacts", "companies", "deals"), 0
         )
@@ -204,23 +227,15 @@ class Importer:
     def _rows(self) -> Iterator[tuple[int, SourceRow]]:
         return enumerate(self.source.rows())
 
-    @staticmethod
-    def _person(checked: Checked) -> Party | None:
-        item = checked.item
-        if isinstance(item, DealItem):
-            return item.contact
-        return item if isinstance(item, Party) and item.kind == "contact" else None
-
     def scan(self) -> None:
         """Pass 1: check rows, join people by their keys, list unknown stages."""
+        scan_ctx = lenient(self.ctx)
         for index, row in self._rows():
-            checked = check_row(self.ctx, row)
-            person = self._person(checked)
-            self.uf.add(person.keys() if person else [])
+            self.uf.add(person_keys(scan_ctx, row))
             if row.fingerprint:
                 self.first_line.setdefault(row.fingerprint, row.line)
-            if isinstance(checked.item, DealItem):
-                self.stages.note(checked.item.pipeline, checked.item.stage)
+            if row.kind == "deal" and row.get("pipeline") and row.get("stage"):
+                self.stages.note(row.get("pipeline"), row.get("stage"))
             self.total = index + 1
         self.report.unknown_stages = self.stages.unknown()
 
@@ -308,6 +323,10 @@ class Importer:
                 work.session.add(batch)
             else:
                 self.report.resumed_from = batch.rows_done
+                created = work.session.connection().execute(
+                    text("SELECT entity_id FROM change_log WHERE batch_id = :b AND op = 'create'"), {"b": batch.id}
+                )
+                self.created.update(r[0] for r in created)  # rows joining them later are merges, as before the kill
                 previous = json.loads(batch.counts_json or "{}")
                 self.counts.update({k: int(v) for k, v in previous.items() if k in self.counts})
         self.report.import_id = batch.id
@@ -316,20 +335,29 @@ class Importer:
     def _dry_run(self) -> None:
         work = self.crm.uow(batch_id="dry-run")
         work.__enter__()
+        _big_cache(work)
         try:
             bulk = BulkInsert(work)
-            for index, row in self._rows():
-                self._write_row(work, bulk, index, row, [])
-                if len(bulk.records) >= self.options.batch_rows:
-                    self._flush(work, bulk)
-                self._tick(index + 1)
-            self._flush(work, bulk)
+            pending: list[tuple[int, SourceRow]] = []
+            for item in self._rows():
+                pending.append(item)
+                if len(pending) >= self.options.batch_rows:
+                    self._dry_chunk(work, bulk, pending)
+                    pending = []
+            self._dry_chunk(work, bulk, pending)
             raise _DryRun
         except _DryRun:
             work.__exit__(_DryRun, _DryRun(), None)
         except BaseException as exc:
             work.__exit__(type(exc), exc, None)
             raise
+
+    def _dry_chunk(self, work: UnitOfWork, bulk: BulkInsert, pending: list[tuple[int, SourceRow]]) -> None:
+        self.imported_before = self._imported_before(work, [row.fingerprint for _, row in pending if row.fingerprint])
+        for index, row in pending:
+            self._write_row(work, bulk, index, row, [])
+            self._tick(index + 1)
+        self._flush(work, bulk)
 
     def _write_batches(self, batch: ImportBatch | None) -> None:
         assert batch is not None
@@ -347,15 +375,20 @@ class Importer:
 
     def _commit(self, import_id: str, pending: list[tuple[int, SourceRow]], final: bool = False) -> None:
         with self.crm.uow(batch_id=import_id) as work:
+            _big_cache(work)
             bulk = BulkInsert(work)
             records: list[dict[str, Any]] = []
+            self.imported_before = self._imported_before(work, [row.fingerprint for _, row in pending if row.fingerprint])
             for index, row in pending:
                 self._write_row(work, bulk, index, row, records)
             self._flush(work, bulk)
             if records:
-                for item in records:
-                    item["import_id"] = import_id
-                work.session.connection().execute(ImportRow.__table__.insert(), records)  # type: ignore[attr-defined]
+                raw = work.session.connection().connection.driver_connection
+                raw.executemany(
+                    "INSERT INTO import_row (import_id, line, action, entity, entity_id, fingerprint, reason)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(import_id, *(r[k] for k in _ROW_COLUMNS)) for r in records],
+                )
             batch = work.session.get(ImportBatch, import_id)
             assert batch is not None
             if pending:
@@ -368,16 +401,32 @@ class Importer:
         if pending:
             self._tick(pending[-1][0] + 1, committed=True)
 
+    @staticmethod
+    def _imported_before(work: UnitOfWork, fingerprints: list[str]) -> dict[str, tuple[int, str]]:
+        """Fingerprint -> (line, import id) of rows an earlier import wrote (one query per 500)."""
+        found: dict[str, tuple[int, str]] = {}
+        raw = work.session.connection().connection.driver_connection
+        for start in range(0, len(fingerprints), 500):
+            chunk = fingerprints[start : start + 500]
+            rows = raw.execute(
+                "SELECT r.fingerprint, r.line, r.import_id FROM import_row r JOIN import_batch b ON b.id = r.import_id "
+                f"WHERE r.fingerprint IN ({','.join('?' * len(chunk))}) AND b.status != 'undone'",
+                chunk,
+            )
+            for fingerprint, line, import_id in rows:
+                found.setdefault(fingerprint, (line, import_id))
+        return found
+
     def _tick(self, done: int, committed: bool = False) -> None:
         """Report progress: after every committed batch, and every 500 rows of a dry run."""
         if self.progress is not None and (committed or done % 500 == 0 or done == self.total):
             self.progress(done, self.total)
 
     def _flush(self, work: UnitOfWork, bulk: BulkInsert) -> None:
-        deals = [r.id for r in bulk.records.values() if r.entity == "deal"]
         bulk.flush()
-        for deal_id in deals:  # a deal is found by its contacts' phones: built from the stored links
+        for deal_id in bulk.flushed_deals:  # a deal is found by its contacts' phones: built from the stored links
             reindex(work.session, "deal", deal_id)
+        bulk.flushed_deals.clear()
 
     # -- one row ---------------------------------------------------------------------
 
@@ -404,21 +453,10 @@ class Importer:
         if first is not None and first != row.line:
             self._outcome(records, row, "skipped", f"exact repeat of line {first}")
             return
-        if row.fingerprint:
-            earlier = (
-                work.session.connection()
-                .execute(
-                    text(
-                        "SELECT r.line, b.id FROM import_row r JOIN import_batch b ON b.id = r.import_id "
-                        "WHERE r.fingerprint = :f AND b.status != 'undone' LIMIT 1"
-                    ),
-                    {"f": row.fingerprint},
-                )
-                .first()
-            )
-            if earlier is not None:
-                self._outcome(records, row, "skipped", f"exact repeat of line {earlier[0]} of import {earlier[1][:8]}")
-                return
+        earlier = self.imported_before.get(row.fingerprint) if row.fingerprint else None
+        if earlier is not None:
+            self._outcome(records, row, "skipped", f"exact repeat of line {earlier[0]} of import {earlier[1][:8]}")
+            return
         item = checked.item
         warnings = list(checked.warnings)
         if isinstance(item, DealItem):
@@ -442,10 +480,11 @@ class Importer:
     def _party(self, work: UnitOfWork, bulk: BulkInsert, index: int, item: Party) -> tuple[str, str | None, list[str]]:
         mode = self.options.mode
         notes: list[str] = []
+        keyed = item.kind == "contact" and bool(item.phones or item.emails)
         if item.kind == "company":
             target = self._company_target(item.fields.get("inn"), item.name)
         else:
-            target = self.root_target.get(self.uf.find(index)) if item.keys() else None
+            target = self.root_target.get(self.uf.find(index)) if keyed else None
         if target is not None and item.kind == "company" and item.fields.get("inn"):
             self.companies_by_inn.setdefault(item.fields["inn"], target)
             self.company_inns[target] = self.company_inns.get(target) or item.fields["inn"]
@@ -469,7 +508,7 @@ class Importer:
                 notes,
             )
         record = self._new_party(work, bulk, item)
-        if item.kind == "contact" and item.keys():
+        if keyed:
             self.root_target[self.uf.find(index)] = record.id
         return "created", record.id, notes
 
@@ -498,19 +537,7 @@ class Importer:
             values["company_id"] = company_id
             extra.append(self.company_names.get(company_id, item.company))
         record = bulk.add(
-            NewRecord(
-                entity=item.kind,
-                id=new_id(),
-                name=item.name,
-                values=values,
-                created_at=item.created_at,
-                phones=list(item.phones),
-                emails=list(item.emails),
-                tags=list(item.tags),
-                notes=list(item.notes),
-                custom=dict(item.custom),
-                search_extra=extra,
-            )
+            _new_record(item.kind, item, values, phones=list(item.phones), emails=list(item.emails), search_extra=extra)
         )
         self.created.add(record.id)
         if item.kind == "company":
@@ -629,19 +656,7 @@ class Importer:
             company_id=company_id,
             stage_entered_at=item.created_at or work.now,
         )
-        record = bulk.add(
-            NewRecord(
-                entity="deal",
-                id=new_id(),
-                name=item.name,
-                values=values,
-                created_at=item.created_at,
-                tags=list(item.tags),
-                notes=list(item.notes),
-                custom=dict(item.custom),
-                contacts=[contact_id] if contact_id else [],
-            )
-        )
+        record = bulk.add(_new_record("deal", item, values, contacts=[contact_id] if contact_id else []))
         self.created.add(record.id)
         return "created", record.id
 
@@ -652,13 +667,14 @@ class Importer:
 
     def _deal_contact(self, work: UnitOfWork, bulk: BulkInsert, index: int, person: Party) -> str:
         root = self.uf.find(index)
-        target = self.root_target.get(root) if person.keys() else None
+        keyed = bool(person.phones or person.emails)
+        target = self.root_target.get(root) if keyed else None
         if target is not None:
             self._enrich(work, bulk, "contact", target, person, overwrite=False)
             return target
         record = self._new_party(work, bulk, person)
         self.counts["contacts"] += 1
-        if person.keys():
+        if keyed:
             self.root_target[root] = record.id
         return record.id
 
