@@ -57,7 +57,7 @@ def test_an_older_unmarked_store_is_upgraded_with_a_backup_and_marked(crm, open_
     config = migrate.alembic_config(crm.engine)
     with crm.engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.downgrade(config, "0002_sync")
+        command.downgrade(config, "-1")  # one step back: an older tui-crm's schema
     crm.close()
     path = crm.settings.db_path
     _sql(path, "PRAGMA application_id = 0")

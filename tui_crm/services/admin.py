@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tui_crm.domain.errors import CrmError, NotFoundError, StoreError
-from tui_crm.storage.migrate import SCHEMA_HEAD, backup_copy, known_revisions, private_copy
+from tui_crm.storage.migrate import SCHEMA_HEAD, backup_copy, fsync_dir, known_revisions, private_copy
 from tui_crm.storage.store_file import StoreLock, inspect, refuse_newer, require_store, same_file, store_error
 
 
@@ -139,6 +139,7 @@ def restore(db_path: Path, source: Path) -> Path | None:
         for suffix in ("-wal", "-shm"):
             Path(str(db_path) + suffix).unlink(missing_ok=True)
         os.replace(staged, db_path)
+        fsync_dir(db_path.parent)
     finally:
         lock.release()
     return safety

@@ -24,11 +24,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from tui_crm.config import Settings
-from tui_crm.domain.errors import ConfigError, NotFoundError, StoreError, ValidationError
+from tui_crm.domain.errors import ConfigError, NotFoundError, ValidationError
 from tui_crm.domain.pipelines import ConfigAt, PipelineConfig, line_of, parse_pipeline_config
 from tui_crm.domain.text import fold
 from tui_crm.storage.models import User
-from tui_crm.storage.store_file import StoreLock, open_store, store_error
+from tui_crm.storage.store_file import StoreLock, open_store, read_only_error, store_error
 from tui_crm.storage.unit_of_work import UnitOfWork
 
 
@@ -105,10 +105,8 @@ class Crm:
 
     def uow(self, batch_id: str | None = None) -> UnitOfWork:
         if self.read_only:
-            path = self.settings.db_path
-            raise StoreError(f"{path} is read-only; nothing saved. Reading works; to change data: chmod u+w {path}")
+            raise read_only_error(self.settings.db_path)
         work = UnitOfWork(self.engine, self.user_id, batch_id)
-        work.db_path = self.settings.db_path
         work.now = self.clock().astimezone(UTC)
         return work
 

@@ -145,6 +145,11 @@ def damaged(path: Path, detail: str) -> StoreError:
     return StoreError(f"{path} is damaged or not a database ({detail}); {how}")
 
 
+def read_only_error(path: Path) -> StoreError:
+    """A write refused on a file the user made read-only."""
+    return StoreError(f"{path} is read-only; nothing saved. Reading works; to change data: chmod u+w {path}")
+
+
 def store_error(exc: BaseException, path: Path) -> StoreError | None:
     """A one-line error for SQLite failures about the file, else None."""
     orig = getattr(exc, "orig", None) or exc
@@ -153,7 +158,7 @@ def store_error(exc: BaseException, path: Path) -> StoreError | None:
     text = str(orig)
     if "readonly" in text or "read-only" in text:
         if is_read_only(path):
-            return StoreError(f"{path} is read-only; nothing saved. Reading works; to change data: chmod u+w {path}")
+            return read_only_error(path)
         return StoreError(
             f"cannot use {path}: its folder {path.parent} is read-only and SQLite keeps its -wal and -shm files there; "
             f"make the folder writable (chmod u+w {path.parent}); nothing saved"

@@ -47,6 +47,18 @@ def record_fields(record: SQLModel) -> dict[str, Any]:
     return {k: to_jsonable(v) for k, v in values if k not in _SKIP and v is not None}
 
 
+def database_path(engine: Engine) -> Path | None:
+    """The file an engine opens (its URL is a plain path, or a ``file:`` URI when read-only)."""
+    database = engine.url.database
+    if not database:
+        return None
+    if database.startswith("file:"):
+        from urllib.parse import unquote, urlparse
+
+        return Path(unquote(urlparse(database).path))
+    return Path(database)
+
+
 class UnitOfWork:
     """A write transaction bound to the acting user."""
 
@@ -61,7 +73,7 @@ class UnitOfWork:
         self.now = utcnow()
         self._born: set[tuple[str, str]] = set()  # (table, id) of the rows this transaction creates
         # The file, for one-line errors (read-only, disk full, damaged...).
-        self.db_path: Path | None = None
+        self.db_path: Path | None = database_path(engine)
 
     def __enter__(self) -> UnitOfWork:
         self.session = Session(self.engine, expire_on_commit=False, autoflush=True)
