@@ -14,9 +14,27 @@ from tui_crm.services.search import search
 MIGRATION = importlib.import_module("tui_crm.storage.migrations.versions.0007_matching")
 
 
+def _downgrade_to(path, revision: str) -> None:
+    """Run the migrations after ``revision`` backwards (their tables go)."""
+    from alembic import command
+
+    from tui_crm.storage.engine import make_engine
+    from tui_crm.storage.migrate import alembic_config
+
+    engine = make_engine(path)
+    config = alembic_config(engine)
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection  # type: ignore[attr-defined]
+            command.downgrade(config, revision)  # type: ignore[arg-type]
+    finally:
+        engine.dispose()
+
+
 def _as_before_the_migration(path, contact_id: str) -> None:
     """Put the file back where an older version left it: an e-mail kept with
     its case (twice, differently), phones indexed without their tails."""
+    _downgrade_to(path, MIGRATION.down_revision)
     conn = sqlite3.connect(path)
     try:
         conn.execute("UPDATE channel SET normalized = 'Olga.Elkina@elka.ru' WHERE kind = 'email'")
@@ -27,7 +45,6 @@ def _as_before_the_migration(path, contact_id: str) -> None:
         )
         for rowid, body in conn.execute("SELECT rowid, body FROM search_fts").fetchall():
             conn.execute("UPDATE search_fts SET body = ? WHERE rowid = ?", (body.replace("5551234", ""), rowid))
-        conn.execute("UPDATE alembic_version SET version_num = ?", (MIGRATION.down_revision,))
         conn.commit()
     finally:
         conn.close()
