@@ -25,4 +25,5 @@ if [[ ! -f "$DB10K" || "${REGEN:-0}" == "1" ]] || (DB="$DB10K"; stale); then
 fi
 python bench/bench_tui.py --db10k "$DB10K" --db100k "$DB"
 python bench/bench_sync.py
+python bench/bench_mail.py
 echo "results: docs/benchmarks.md"

@@ -111,3 +111,21 @@ def test_an_unreachable_server_is_one_clear_line_and_the_other_mailboxes_still_f
     assert both.returncode == 1 and "up: 1 new" in both.stdout and "down: 0 new; FAILED: Cannot connect" in both.stdout
     [down] = [m for m in json.loads(mail_cli("mail", "list", "--json").stdout) if m["name"] == "down"]
     assert down["last_error"].startswith("Cannot connect")
+
+
+def test_removing_a_mailbox_forgets_its_password_and_keeps_its_mail_on_the_cards(mail_cli, dovecot, imap_account, load):
+    mail_cli("add", "lead", "Ёлка", "--email", "olga@client.test", "--contact", "Ольга")
+    mail_cli("mail", "add", "work", "--imap", f"127.0.0.1:{dovecot.port}", "--login", imap_account[0],
+             "--password-stdin", "--security", "none", input=f"{imap_account[1]}\n")
+    load(imap_account, "INBOX", make_mail(subject="Бриф", sender="olga@client.test"))
+    mail_cli("mail", "fetch", "-q")
+
+    removed = mail_cli("mail", "remove", "work")
+
+    assert removed.returncode == 0 and "removed" in removed.stdout
+    assert imap_account[1] not in mail_cli.keyring.read_text()
+    assert json.loads(mail_cli("mail", "list", "--json").stdout) == []
+    assert [m["subject"] for m in json.loads(mail_cli("contacts", "show", "Ольга", "--json").stdout)["messages"]] == ["Бриф"]
+    again = mail_cli("mail", "add", "work", "--imap", f"127.0.0.1:{dovecot.port}", "--login", imap_account[0],
+                     "--password-stdin", "--security", "none", input=f"{imap_account[1]}\n")
+    assert again.returncode == 0, again.stderr

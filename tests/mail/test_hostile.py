@@ -57,3 +57,29 @@ def test_a_25_mb_attachment_is_listed_and_saved_into_the_deal_files(crm, mailbox
     from tui_crm.services.deals import get_deal
 
     assert "plan.png" in get_deal(crm, deal.id).files
+
+
+def test_a_message_that_cannot_be_read_is_logged_and_skipped_and_the_rest_arrive(crm, mailbox, imap_account, load,
+                                                                                  monkeypatch, caplog):
+    from tests.mail.conftest import make_mail
+    from tui_crm.mail import parse
+    from tui_crm.services import mail_fetch
+
+    capture_lead(crm, LeadInput(name="Ёлка", email="olga@client.test", contact_name="Ольга"))
+    real = parse.parse_message
+
+    def fragile(raw: bytes):  # a parser bug met by one message only
+        if b"poison" in raw:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(raw)
+
+    monkeypatch.setattr(mail_fetch, "parse_message", fragile)
+    load(imap_account, "INBOX", make_mail(subject="before", sender="olga@client.test"),
+         make_mail(subject="poison", sender="olga@client.test"), make_mail(subject="after", sender="olga@client.test"))
+
+    [report] = fetch_mail(crm)
+
+    assert (report.error, report.new, report.skipped) == (None, 2, 1)
+    assert sorted(_subjects(crm)) == ["after", "before"]
+    assert "skipped: RecursionError" in caplog.text
+    assert fetch_mail(crm)[0].new == 0  # not retried forever

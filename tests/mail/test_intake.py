@@ -146,3 +146,15 @@ def test_personal_mail_is_private_to_its_owner(crm, open_store, add_box, imap_ac
         open_message(boris, seen.id)
     [mine] = messages_of(crm, "deal", deal.id)
     assert (mine.private, mine.subject) == (False, "Секрет")
+
+
+def test_accepting_a_request_links_the_company_its_domain_names(crm):
+    from tui_crm.services.contacts import ContactInput, add_contact
+    from tui_crm.services.unsorted import IncomingRequest, add_incoming
+
+    add_contact(crm, ContactInput(name="Пётр", emails=["petr@acme.test"], company="Acme"))
+    mine = add_incoming(crm, IncomingRequest(source="mail", sender_email="john@ACME.test", subject="Портал"))
+    free = add_incoming(crm, IncomingRequest(source="mail", sender_email="someone@gmail.com", subject="Сайт"))
+
+    assert accept(crm, mine.id).company.name == "Acme"
+    assert accept(crm, free.id).company is None

@@ -162,7 +162,7 @@ def _simple_addresses(values: list[str]) -> list[tuple[str, str]] | None:
     """``Name <a@b>, c@d`` parsed by one regex; None when the header needs the full parser."""
     found: list[tuple[str, str]] = []
     for value in values:
-        if not isinstance(value, str) or any(c in value for c in '"()\\;:[]') or "=?" in value or not value.isascii():
+        if not isinstance(value, str) or any(c in value for c in '"()\\;[]') or not value.isascii():
             return None
         for part in value.split(","):
             if not part.strip():
@@ -171,7 +171,7 @@ def _simple_addresses(values: list[str]) -> list[tuple[str, str]] | None:
             if match is None:
                 return None
             name, addr = (match.group(1) or "", match.group(2)) if match.group(2) else ("", match.group(3))
-            found.append((" ".join(name.split()), addr))
+            found.append((decode_header(name) if "=?" in name else " ".join(name.split()), addr))
     return found
 
 

@@ -162,12 +162,12 @@ def _owners(crm: Crm) -> dict[str, str]:
 def list_mailboxes(crm: Crm) -> list[MailboxView]:
     owners = _owners(crm)
     with crm.read() as session:
-        return [_view(m, owners) for m in session.exec(select(Mailbox).order_by(Mailbox.name))]
+        return [_view(m, owners) for m in session.exec(select(Mailbox).order_by(Mailbox.name)) if not is_removed(m)]
 
 
 def find_mailbox(crm: Crm, ref: str) -> Mailbox:
     with crm.read() as session:
-        rows = list(session.exec(select(Mailbox)))
+        rows = [m for m in session.exec(select(Mailbox)) if not is_removed(m)]
     key = ref.strip().casefold()
     found = [m for m in rows if m.name.casefold() == key or m.id == ref or email_key(m.address) == key]
     if not found:

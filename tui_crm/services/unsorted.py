@@ -200,6 +200,7 @@ def accept(crm: Crm, ref: str, deal_name: str | None = None) -> DealDetail:
         values["source_url"] = entry.source_url
     if entry.territory and "territory" in crm.pipelines.fields:
         values["territory"] = entry.territory
+    company_id = _company_of_domain(crm, entry.sender_email) if entry.sender_email else None
     deal = capture_lead(
         crm,
         LeadInput(
@@ -207,7 +208,11 @@ def accept(crm: Crm, ref: str, deal_name: str | None = None) -> DealDetail:
             email=entry.sender_email,
             phone=entry.sender_phone,
             contact_name=entry.sender_name or entry.sender_email,
+<<<<<<< HEAD
             link_named_contact=False,  # a sender's name is not the user's pick: match by e-mail/phone only
+=======
+            company=company_id,
+>>>>>>> wt-mail
             pipeline=pipeline.key,
             source=entry.source,
             values=values,
@@ -233,6 +238,41 @@ def accept(crm: Crm, ref: str, deal_name: str | None = None) -> DealDetail:
 
         return get_deal(crm, deal.id)
     return deal
+
+
+# Addresses at these domains say nothing about the sender's company.
+FREE_MAIL = frozenset(
+    "gmail.com googlemail.com yahoo.com outlook.com hotmail.com live.com icloud.com me.com aol.com proton.me protonmail.com "
+    "mail.ru list.ru bk.ru inbox.ru yandex.ru ya.ru yandex.com rambler.ru gmx.de gmx.net web.de".split()
+)
+
+
+def _company_of_domain(crm: Crm, email: str) -> str | None:
+    """The one company known by the sender's domain (its web site, its e-mail, its contacts' e-mail), if any."""
+    from tui_crm.storage.models import Channel, Company, Contact
+
+    domain = email.rpartition("@")[2].strip().lower()
+    if not domain or domain in FREE_MAIL:
+        return None
+    found: set[str] = set()
+    with crm.read() as session:
+        live = col(Company.deleted_at).is_(None)
+        for web, company_id in session.exec(select(Company.web, Company.id).where(live, col(Company.web).is_not(None))):
+            host = (web or "").lower().split("//")[-1].split("/")[0].removeprefix("www.")
+            if host == domain:
+                found.add(company_id)
+        by_mail = func.lower(Channel.normalized).like(f"%@{domain}")
+        companies = select(Channel.entity_id).where(Channel.entity_type == "company", Channel.kind == "email", by_mail)
+        found.update(session.exec(companies))
+        stmt = (
+            select(Contact.company_id)
+            .join(Channel, col(Channel.entity_id) == col(Contact.id))
+            .where(Channel.entity_type == "contact", Channel.kind == "email", by_mail)
+            .where(col(Contact.company_id).is_not(None), col(Contact.deleted_at).is_(None))
+        )
+        found.update(c for c in session.exec(stmt) if c)
+        alive = [c for c in found if (row := session.get(Company, c)) is not None and row.deleted_at is None]
+    return alive[0] if len(alive) == 1 else None
 
 
 def decline(crm: Crm, ref: str, reason: str) -> UnsortedView:
