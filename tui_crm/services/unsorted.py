@@ -208,11 +208,8 @@ def accept(crm: Crm, ref: str, deal_name: str | None = None) -> DealDetail:
             email=entry.sender_email,
             phone=entry.sender_phone,
             contact_name=entry.sender_name or entry.sender_email,
-<<<<<<< HEAD
             link_named_contact=False,  # a sender's name is not the user's pick: match by e-mail/phone only
-=======
             company=company_id,
->>>>>>> wt-mail
             pipeline=pipeline.key,
             source=entry.source,
             values=values,
