@@ -53,6 +53,7 @@ from tui_crm.sync.adapter import (
     DeletionPage,
     IncomingLead,
     LocalSchema,
+    MetaChanged,
     Page,
     PushItem,
     PushResult,
@@ -63,11 +64,11 @@ from tui_crm.sync.adapter import (
     RemoteStage,
     RemoteUser,
 )
+from tui_crm.sync.amocrm.catalog import fetch_catalog, note_pulled, remote_changed, usable_catalog
 from tui_crm.sync.amocrm.client import AmoClient, embedded_items
 from tui_crm.sync.amocrm.errors import (
     AmoAuthError,
     AmoError,
-    AmoForbidden,
     AmoLockedOut,
     AmoNotFound,
     AmoRateLimited,
@@ -154,6 +155,13 @@ class AmoAdapter:
         self.opened_at: int | None = None
         self.skew = 0  # server clock - local clock, seconds (from the Date header at open)
         self._meta: dict[str, Any] = {}
+        self._schema = LocalSchema(custom_fields={})
+        self._stored: dict[str, Any] = {}
+        self._account: JSON = {}
+        self._probe: Any = None
+        self._refreshed = False
+        self.known_users: set[int] | None = None
+        self.known_statuses: set[tuple[int, int]] = set()
 
     def close(self) -> None:
         self.client.close()
@@ -162,7 +170,8 @@ class AmoAdapter:
 
     def open(self, schema: LocalSchema, stored: dict[str, Any]) -> RemoteMeta:
         self.region = schema.phone_region
-        warnings: list[str] = []
+        self._schema = schema
+        self._stored = stored
         learned = stored.get("rate")
         if isinstance(learned, int) and not isinstance(learned, bool):
             self.client.limiter.set_rate(learned)  # what this account allowed last time (429s cut it)
@@ -170,13 +179,36 @@ class AmoAdapter:
         self.opened_at = _server_time(response.headers.get("Date"))
         self.skew = self.opened_at - int(time.time()) if self.opened_at else 0
         account = response.json() if response.content else {}
+        self._account = account
         self.filters_enabled = bool(account.get("is_api_filter_enabled", True))
-        if not self.filters_enabled:
-            warnings.append("This amoCRM account has API filtering off: every pull reads the full lists.")
         self.task_types = list((account.get("_embedded") or {}).get("task_types") or [])
+        self._probe = stored.get("probe")
+        catalog = usable_catalog(stored.get("catalog"), self.opened_at)
+        fresh = catalog is None
+        if catalog is None:
+            catalog = fetch_catalog(self.client, self.opened_at)
+        return self._use_catalog(catalog, fresh)
+
+    def refresh_meta(self) -> RemoteMeta:
+        """Read the catalog again (a pulled record named an id it did not know); once per run."""
+        self._refreshed = True
+        return self._use_catalog(fetch_catalog(self.client, self.opened_at), True)
+
+    def _use_catalog(self, catalog: JSON, fresh: bool) -> RemoteMeta:
+        """Users, pipelines, loss reasons and field bindings from the catalog (warnings only when it was just read)."""
+        schema = self._schema
+        warnings: list[str] = []
+        if fresh and not self.filters_enabled:
+            warnings.append("This amoCRM account has API filtering off: every pull reads the full lists.")
         users: list[RemoteUser] = []
-        try:
-            for item in self.client.iter_all("users"):
+        if catalog.get("users") is None:
+            self.known_users = None
+            if fresh:
+                warnings.append(
+                    "The integration's user may not list amoCRM users (admin only); responsible users are not mapped."
+                )
+        else:
+            for item in catalog["users"]:
                 rights = item.get("rights") or {}
                 users.append(
                     RemoteUser(
@@ -187,35 +219,38 @@ class AmoAdapter:
                         bool(rights.get("is_admin")),
                     )
                 )
-        except AmoForbidden:
-            warnings.append("The integration's user may not list amoCRM users (admin only); responsible users are not mapped.")
+            self.known_users = {int(u.remote_id) for u in users}
         pipelines: list[RemotePipeline] = []
         self.incoming_statuses = set()
-        for item in self.client.pipelines():
+        self.known_statuses = set()
+        for item in catalog.get("pipelines") or []:
             pid = int(item["id"])
             stages = []
             for status in (item.get("_embedded") or {}).get("statuses") or []:
                 sid = int(status["id"])
+                self.known_statuses.add((pid, sid))
                 kind = "won" if sid == WON else "lost" if sid == LOST else "unsorted" if status.get("type") == 1 else "normal"
                 if kind == "unsorted":
                     self.incoming_statuses.add((pid, sid))
                 stages.append(RemoteStage(f"{pid}:{sid}", str(status.get("name")), int(status.get("sort") or 0), kind))
             pipelines.append(RemotePipeline(str(pid), str(item.get("name")), int(item.get("sort") or 0), stages))
-        self.loss_reasons = {int(r["id"]): str(r.get("name")) for r in self.client.iter_all("leads/loss_reasons")}
+        self.loss_reasons = {int(r["id"]): str(r.get("name")) for r in catalog.get("loss_reasons") or []}
         self.fields = {}
-        refused: dict[str, Any] = dict(stored.get("uuid_refused") or {})
+        refused: dict[str, Any] = dict(self._stored.get("uuid_refused") or {})
         newly_refused: list[str] = []
         for entity, path in ENTITY_PATHS.items():
-            definitions = self.client.custom_fields(path)
+            definitions = list((catalog.get("fields") or {}).get(path) or [])
             if any(d.get("name") == UUID_FIELD_NAME for d in definitions):
                 refused.pop(path, None)
             elif self.create_uuid_fields and not self._still_refused(refused.get(path)):
                 definitions, reason = self._create_uuid_field(path, definitions)
+                catalog.setdefault("fields", {})[path] = definitions
                 if reason is not None:
                     refused[path] = reason
                     newly_refused.append(path)
             bindings = build_bindings(entity, definitions, schema.custom_fields.get(entity, {}))
-            warnings.extend(bindings.warnings)
+            if fresh:
+                warnings.extend(bindings.warnings)
             self.fields[entity] = bindings
         if newly_refused:
             first = refused[newly_refused[0]]
@@ -225,13 +260,50 @@ class AmoAdapter:
                 "write tags), to find them again after a lost answer. It asks for the field again in "
                 f"{REFUSAL_TTL[first['kind']] // 86400} day(s); an administrator's sync creates it at once."
             )
+        account = self._account
         self._meta = {
             "account": {"id": account.get("id"), "subdomain": account.get("subdomain"), "filters": self.filters_enabled},
             "fields": {e: {k: b.field_id for k, b in f.bindings.items()} for e, f in self.fields.items()},
             "uuid_refused": refused,
+            "catalog": catalog,
+            "probe": self._probe,
         }
         current = account.get("current_user_id")
         return RemoteMeta(users=users, pipelines=pipelines, warnings=warnings, current_user=str(current) if current else None)
+
+    # --------------------------------------------------------- change probe
+
+    def remote_changed(self) -> bool:
+        """Whether the per-entity pulls are needed (see :mod:`.catalog`); one request."""
+        return remote_changed(self.client, self._probe, self.opened_at)
+
+    def pulled(self) -> None:
+        """A complete pull ended: note what it covered for the next sync's probe."""
+        self._probe = note_pulled(self.client, self.opened_at)
+        self._meta["probe"] = self._probe
+
+    def _unknown_ids(self, entity: str, items: list[JSON]) -> bool:
+        """Whether a page names a stage, field, user or loss reason the cached catalog lacks."""
+        if self._refreshed:
+            return False
+        bindings = self.fields.get(entity)
+        for item in items:
+            if entity == "deal":
+                pair = (_int(item.get("pipeline_id")), _int(item.get("status_id")))
+                if pair[0] and pair[1] and pair not in self.known_statuses:
+                    return True
+                reason = _int(item.get("loss_reason_id"))
+                if reason and reason not in self.loss_reasons:
+                    return True
+            if bindings is not None:
+                for cf in item.get("custom_fields_values") or []:
+                    field_id = cf.get("field_id")
+                    if field_id != bindings.uuid_field and field_id not in bindings.by_id:
+                        return True
+            responsible = _int(item.get("responsible_user_id"))
+            if self.known_users is not None and responsible and responsible not in self.known_users:
+                return True
+        return False
 
     def _still_refused(self, refusal: Any) -> bool:
         """Whether an earlier refusal to create the id field is recent enough not to ask again."""
@@ -644,6 +716,8 @@ class AmoAdapter:
             entity = stream
             path, params = self._path(entity), self._with(entity)
         for items, after, last in self._pages(path, params, cursor, "updated_at"):
+            if entity != "note" and self._unknown_ids(entity, items):
+                raise MetaChanged(f"{path}: a record names an id the cached catalog does not know")
             if entity == "note":
                 for item in items:
                     item["_entity_path"] = path.split("/")[0]
