@@ -340,6 +340,7 @@ class SyncEngine:
             return
 
     def finish(self) -> None:
+        self.report.warnings.extend(getattr(self.adapter, "late_warnings", []))
         self.report.finished_at = self.now()
         with self.uow() as work:
             row = work.session.get(Setting, LAST_SYNC_KEY) or Setting(key=LAST_SYNC_KEY, value="")

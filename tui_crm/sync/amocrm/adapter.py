@@ -17,10 +17,14 @@ Mapping (see :mod:`.fields` for custom fields):
   name), ``is_completed``, ``result.text``, ``entity_type``/``entity_id``.
 * notes: ``common`` notes (``params.text``) of leads, contacts, companies.
 * our UUID: a text custom field ``tui_crm_uuid`` (API-only) that the adapter
-  creates on leads, contacts and companies; every create sets it, and
-  :meth:`AmoAdapter.find_created` searches by it (``query=<uuid>``) after a
-  lost response. Tasks and notes have no custom fields: they are found by
-  their entity, text and due time.
+  creates on leads, contacts and companies just before the first create
+  that needs it; every create sets it. Where amoCRM refuses the field (a
+  manager's rights, 402, 404, 405, 5xx) the record gets a tag
+  ``tui-crm:id:<uuid>`` in the same request instead; the refusal is
+  remembered (asked again after a week, a day for a 5xx).
+  :meth:`AmoAdapter.find_created` reads the records created since the
+  attempt, newest first, and matches either mark. Tasks and notes have no
+  custom fields: they are found by their entity, text and due time.
 * local deletes: amoCRM API v4 cannot delete leads, contacts, companies,
   tasks or notes. A deleted deal/contact/company gets the tag
   ``tui-crm:deleted`` (a restore removes it); a deleted task is completed
@@ -160,6 +164,10 @@ class AmoAdapter:
         self._account: JSON = {}
         self._probe: Any = None
         self._refreshed = False
+        self._uuid_wanted: dict[str, str] = {}
+        self._catalog: JSON = {}
+        self._refused: dict[str, Any] = {}
+        self._newly_refused: list[str] = []
         self.known_users: set[int] | None = None
         self.known_statuses: set[tuple[int, int]] = set()
 
@@ -237,34 +245,24 @@ class AmoAdapter:
         self.loss_reasons = {int(r["id"]): str(r.get("name")) for r in catalog.get("loss_reasons") or []}
         self.fields = {}
         refused: dict[str, Any] = dict(self._stored.get("uuid_refused") or {})
-        newly_refused: list[str] = []
+        self._uuid_wanted = {}
         for entity, path in ENTITY_PATHS.items():
             definitions = list((catalog.get("fields") or {}).get(path) or [])
             if any(d.get("name") == UUID_FIELD_NAME for d in definitions):
                 refused.pop(path, None)
             elif self.create_uuid_fields and not self._still_refused(refused.get(path)):
-                definitions, reason = self._create_uuid_field(path, definitions)
-                catalog.setdefault("fields", {})[path] = definitions
-                if reason is not None:
-                    refused[path] = reason
-                    newly_refused.append(path)
+                self._uuid_wanted[entity] = path  # created just before the first create that needs it
             bindings = build_bindings(entity, definitions, schema.custom_fields.get(entity, {}))
             if fresh:
                 warnings.extend(bindings.warnings)
             self.fields[entity] = bindings
-        if newly_refused:
-            first = refused[newly_refused[0]]
-            warnings.append(
-                f"Could not create the {UUID_FIELD_NAME} field on {', '.join(newly_refused)} ({first['error']}). "
-                f"tui-crm marks the records it creates there with a tag «{MARKER_PREFIX}<id>» instead (a manager may "
-                "write tags), to find them again after a lost answer. It asks for the field again in "
-                f"{REFUSAL_TTL[first['kind']] // 86400} day(s); an administrator's sync creates it at once."
-            )
+        self._catalog = catalog
+        self._refused = refused
         account = self._account
         self._meta = {
             "account": {"id": account.get("id"), "subdomain": account.get("subdomain"), "filters": self.filters_enabled},
             "fields": {e: {k: b.field_id for k, b in f.bindings.items()} for e, f in self.fields.items()},
-            "uuid_refused": refused,
+            "uuid_refused": self._refused,
             "catalog": catalog,
             "probe": self._probe,
         }
@@ -304,6 +302,37 @@ class AmoAdapter:
             if self.known_users is not None and responsible and responsible not in self.known_users:
                 return True
         return False
+
+    def _ensure_uuid_field(self, entity: str) -> None:
+        """Create our id field on first need (a pull-only sync never asks for it); on a refusal
+        the tag marker takes over, said once (``late_warnings``) and remembered."""
+        path = self._uuid_wanted.pop(entity, None)
+        if path is None:
+            return
+        # Read again first: a run killed after creating the field never stored it in its catalog.
+        definitions = self.client.custom_fields(path)
+        reason = None
+        if not any(d.get("name") == UUID_FIELD_NAME for d in definitions):
+            definitions, reason = self._create_uuid_field(path, definitions)
+        self._catalog.setdefault("fields", {})[path] = definitions
+        if reason is None:
+            self.fields[entity] = build_bindings(entity, definitions, self._schema.custom_fields.get(entity, {}))
+            return
+        self._refused[path] = reason
+        self._newly_refused.append(path)
+
+    @property
+    def late_warnings(self) -> list[str]:
+        """Warnings that arose after ``open`` (a refused id field): one message for the run."""
+        if not self._newly_refused:
+            return []
+        first = self._refused[self._newly_refused[0]]
+        return [
+            f"Could not create the {UUID_FIELD_NAME} field on {', '.join(self._newly_refused)} ({first['error']}). "
+            f"tui-crm marks the records it creates there with a tag «{MARKER_PREFIX}<id>» instead (a manager may "
+            "write tags), to find them again after a lost answer. It asks for the field again in "
+            f"{REFUSAL_TTL[first['kind']] // 86400} day(s); an administrator's sync creates it at once."
+        ]
 
     def _still_refused(self, refusal: Any) -> bool:
         """Whether an earlier refusal to create the id field is recent enough not to ask again."""
@@ -769,6 +798,7 @@ class AmoAdapter:
             self._create_notes(items, on_done)
             return
         path = self._path(entity)
+        self._ensure_uuid_field(entity)
         for start in range(0, len(items), CHUNK):
             chunk = items[start : start + CHUNK]
             encoded = {item.local_id: self._encode(entity, item, creating=True) for item in chunk}
@@ -952,6 +982,7 @@ class AmoAdapter:
         found: dict[str, RemoteRecord] = {}
         if not wanted:
             return found
+        self._ensure_uuid_field(entity)  # the killed run may have made the field: read it before matching
         now = int(time.time())
         since = min((item.attempt_at or now) for item in items) + self.skew - LOOKUP_MARGIN
         params: JSON = {"order[created_at]": "desc", **self._with(entity)}
