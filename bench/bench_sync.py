@@ -12,8 +12,9 @@ the same 7 rps (429 and lock-out beyond it).
 The floor is what the limit allows at best: every request the sync needs
 (the list pages: ceil(n / 250) per entity, plus the metadata and empty-feed
 requests) at 7 per second. The ratio to the pages-only floor
-(``pages needed / 7``) is reported too. Rewrites the "sync" section of
-docs/benchmarks.md.
+(``pages needed / 7``) is reported too. Then two more syncs with nothing
+to do: the request count of the second is what a quiet sync costs (issue 12:
+at most 5). Rewrites the "sync" section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -140,6 +141,9 @@ def serve_fake(conn: object, leads: int, contacts: int, companies: int, rps: int
         if message == "clear":
             fake.clear_requests()
             conn.send("ok")  # type: ignore[attr-defined]
+        elif message == "advance":  # time passes between syncs (the fake's clock stands still otherwise)
+            fake.clock.advance(60)
+            conn.send("ok")  # type: ignore[attr-defined]
         elif message == "stats":
             api = [r for r in fake.requests if r.path.startswith("/api/v4/")]
             conn.send(  # type: ignore[attr-defined]
@@ -221,6 +225,25 @@ def main() -> None:
     elapsed = time.perf_counter() - started
     parent.send("stats")
     seen = parent.recv()
+    # Then syncs with nothing to do: the first reads back what the first sync itself changed
+    # (the catalog is cached, the change probe is noted); the next is the quiet sync a team runs
+    # every few minutes.
+    applied_first = applying[0]
+    quiet: list[tuple[int, float, list[str]]] = []
+    for _ in range(2):
+        for message in ("advance", "clear"):
+            parent.send(message)
+            parent.recv()
+        adapter = sync_service.make_adapter(crm, max_rps=args.rps)
+        begun = time.perf_counter()
+        try:
+            sync_service.run_sync(crm, adapter=adapter)
+        finally:
+            adapter.close()
+        took = time.perf_counter() - begun
+        parent.send("stats")
+        stats_ = parent.recv()
+        quiet.append((stats_["count"], took, [f"`{p}` {n}" for p, n in stats_["by_path"]]))
     parent.send("stop")
     server.join(timeout=10)
     by_path = seen["by_path"]
@@ -241,8 +264,10 @@ def main() -> None:
         (f"floor: all requests made / {args.rps} per s", f"{floor_all:.1f} s  (x{elapsed / floor_all:.2f})"),
         (
             "time spent applying pages locally",
-            f"{applying[0]:.1f} s ({sum(pulled.values()) / max(applying[0], 1e-9):.0f} records/s)",
+            f"{applied_first:.1f} s ({sum(pulled.values()) / max(applied_first, 1e-9):.0f} records/s)",
         ),
+        ("next sync (reads back nothing new; notes the probe)", f"{quiet[0][0]} requests, {quiet[0][1]:.1f} s"),
+        ("sync with nothing to do (target: at most 5 requests)", f"{quiet[1][0]} requests, {quiet[1][1]:.1f} s"),
     ]
     body = "\n".join(
         [
@@ -262,6 +287,8 @@ def main() -> None:
             table(["measure", "value"], rows),
             "",
             "Requests by path: " + ", ".join(f"`{p}` {n}" for p, n in by_path),
+            "",
+            "Requests of the sync with nothing to do: " + ", ".join(quiet[1][2]),
             "",
             f"The database was at {root / 'crm.db'}" + ("" if args.keep else " (removed)") + ".",
         ]

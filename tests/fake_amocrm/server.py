@@ -196,6 +196,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         return
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header on the fake's clock, the one its records' ``created_at``/``updated_at``
+        use (in amoCRM both come from one server clock)."""
+        return super().date_time_string(self.fake.clock.now() if timestamp is None else timestamp)
+
     def do_GET(self) -> None:
         self._dispatch()
 

@@ -157,12 +157,12 @@ def test_cli_sync_status_conflicts_and_dry_run(cli: Cli, fake: FakeAmo) -> None:
     lead_id = next(r["id"] for r in remote_live(fake, "leads") if r["name"] == "CLI lead")
     fake.update_entity("leads", lead_id, {"price": 200})
     plan = cli.invoke("sync", "--dry-run")
-    assert plan.exit_code == 0 and "budget_rub=30000" in plan.stdout
+    assert plan.exit_code == 0 and "budget_rub=300 ₽" in plan.stdout
     assert cli("sync", "--quiet", "--max-rps", "1000").returncode == 0
     status = cli.invoke("sync", "status")
     assert "conflicts: 1 open" in status.stdout and "last sync:" in status.stdout
     listing = cli.invoke("sync", "conflicts")
-    assert "budget_rub" in listing.stdout and "30000" in listing.stdout and "20000" in listing.stdout
+    assert "budget_rub" in listing.stdout and "300 ₽" in listing.stdout and "200 ₽" in listing.stdout
     conflict_id = listing.stdout.split("budget_rub")[0].split("\n")[-1].split()[1]
     resolved = cli.invoke("sync", "conflicts", "--resolve", conflict_id, "--keep", "remote")
     assert resolved.exit_code == 0, resolved.output

@@ -46,6 +46,13 @@ def _setup(fake: FakeAmo) -> dict[str, Any]:
     return {"source": source, "products": products, "segment": segment, "lead": lead, "company": company}
 
 
+def _remote_source(fake: FakeAmo, ids: dict[str, Any], label: str) -> None:
+    """A teammate sets the lead's «Источник» in amoCRM, a little later."""
+    fake.clock.advance(10)
+    values = [{"enum_id": _enum(fake, "leads", ids["source"], label)}]
+    fake.update_entity("leads", ids["lead"]["id"], {"custom_fields_values": [{"field_id": ids["source"], "values": values}]})
+
+
 def _deal(crm: Any) -> Any:
     with crm.read() as session:
         return session.exec(select(Deal).where(Deal.name == "Внедрение")).one()
@@ -107,16 +114,7 @@ def test_local_edit_of_another_field_and_remote_edit_of_unmapped_field_converge(
     synced()
     deal = _deal(store)
     edit_deal(store, deal.id, {"city": "Казань"})
-    fake.clock.advance(10)
-    fake.update_entity(
-        "leads",
-        ids["lead"]["id"],
-        {
-            "custom_fields_values": [
-                {"field_id": ids["source"], "values": [{"enum_id": _enum(fake, "leads", ids["source"], "Выставка")}]}
-            ]
-        },
-    )
+    _remote_source(fake, ids, "Выставка")
     assert synced().conflicts == 0
     remote = fake.state.entities["leads"][ids["lead"]["id"]]
     assert cf_value(fake, "leads", remote, "Источник") == "Выставка" and cf_value(fake, "leads", remote, "Город") == "Казань"
@@ -146,16 +144,7 @@ def test_conflict_on_an_unmapped_field_shows_its_text(store: Any, fake: FakeAmo,
     key = f"amo:{ids['source']}"
     chosen = [{"value": "Выставка", "enum_id": _enum(fake, "leads", ids["source"], "Выставка")}]
     _set_custom(store, deal.id, key, chosen)
-    fake.clock.advance(10)
-    fake.update_entity(
-        "leads",
-        ids["lead"]["id"],
-        {
-            "custom_fields_values": [
-                {"field_id": ids["source"], "values": [{"enum_id": _enum(fake, "leads", ids["source"], "Звонок")}]}
-            ]
-        },
-    )
+    _remote_source(fake, ids, "Звонок")
     assert synced().conflicts == 1
     [conflict] = sync_service.list_conflicts(store)
     assert conflict.field == key

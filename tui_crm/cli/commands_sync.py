@@ -152,21 +152,17 @@ def _dry_run(json_: bool) -> None:
     table(
         "Would send",
         ["entity", "action", "id", "fields"],
-        [(p.entity, p.action, p.record_id[:8], ", ".join(_plan_fields(p.fields))) for p in plan],
+        [(p.entity, p.action, p.record_id[:8], ", ".join(_plan_fields(p.fields, p.shown))) for p in plan],
     )
 
 
-def _plan_fields(fields: dict[str, Any]) -> list[str]:
-    """``key=value`` for the values that matter (empty ones left out, ids shortened)."""
+def _plan_fields(fields: dict[str, Any], shown: dict[str, str]) -> list[str]:
+    """``key=value`` for the values that matter (empty ones left out), as the user typed them."""
     out = []
     for key, value in fields.items():
-        if value in (None, "", [], False) and key != "deleted":
+        if value in (None, "", [], False):
             continue
-        if key == "deleted" and not value:
-            continue
-        if isinstance(value, str) and len(value) == 32 and all(c in "0123456789abcdef" for c in value):
-            value = value[:8]
-        out.append(f"{key}={_show(value)}")
+        out.append(f"{key}={shown.get(key) or _show(value)}")
     return out
 
 
@@ -182,7 +178,7 @@ def status(json_: JsonOpt = False) -> None:
     say(f"account:   {clean(info.account) if info.account else 'not connected (crm auth amocrm)'}")
     say(f"last sync: {clean(info.last_sync) if info.last_sync else 'never'}")
     by = ", ".join(f"{k} {v}" for k, v in sorted(info.pending_by_entity.items()))
-    say(f"pending:   {info.pending} change(s)" + (f" ({by} records)" if by else ""))
+    say(f"pending:   {info.pending} record(s) to send" + (f" ({by})" if by else "") + " — see crm sync --dry-run")
     say(f"conflicts: {info.open_conflicts} open" + (f", {info.open_notices} notice(s)" if info.open_notices else ""))
 
 
@@ -216,7 +212,14 @@ def conflicts(
         "Sync conflicts",
         ["id", "kind", "record", "field", "base", "local", "remote", "detail"],
         [
-            (c.id[:8], c.kind, f"{c.entity} {c.record_name}", c.field, _show(c.base), _show(c.local), _show(c.remote), c.detail)
+            (
+                c.id[:8],
+                c.kind,
+                f"{c.entity} {c.record_name}",
+                c.field,
+                *(c.shown.get(side) or _show(getattr(c, side)) for side in ("base", "local", "remote")),
+                c.detail,
+            )
             for c in rows
         ],
     )

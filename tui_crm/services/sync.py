@@ -34,7 +34,7 @@ from tui_crm.domain.errors import CrmError, NotFoundError, ValidationError
 from tui_crm.domain.ids import could_be_id
 from tui_crm.domain.text import preview
 from tui_crm.services.context import Crm
-from tui_crm.storage.models import ChangeLog, Setting
+from tui_crm.storage.models import Setting
 
 if TYPE_CHECKING:
     from tui_crm.sync.adapter import Adapter
@@ -77,12 +77,13 @@ class ConflictView:
     created_at: datetime
     resolved_at: datetime | None = None
     resolution: str | None = None
+    shown: dict[str, str] = field(default_factory=dict)  # base/local/remote as a person reads them
 
 
 @dataclass
 class SyncStatus:
     account: str | None
-    pending: int
+    pending: int  # records the next sync would create or update remotely (what --dry-run lists)
     last_sync: datetime | None
     open_conflicts: int
     open_notices: int
@@ -301,11 +302,13 @@ class PlannedChange:
     entity: str
     action: str  # create | update
     record_id: str
-    fields: dict[str, Any]
+    fields: dict[str, Any]  # canonical values (kopecks, unix seconds, local ids)
+    shown: dict[str, str] = field(default_factory=dict)  # the same values as a person typed them
 
 
 def dry_run(crm: Crm) -> list[PlannedChange]:
-    """What the next push would send (computed offline from the change log and the shadows)."""
+    """What the next push would send (computed offline from the change log and the shadows),
+    each value also shown the way it was typed (``2 000 000 ₽``, a local date, a stage's name)."""
     from tui_crm.sync.engine import SyncEngine
 
     connected = connected_account(crm)
@@ -315,6 +318,12 @@ def dry_run(crm: Crm) -> list[PlannedChange]:
     for entity, plan in engine.plan().items():
         for action, items in plan.items():
             out.extend(PlannedChange(entity, action, record_id, fields) for record_id, fields in items)
+    if out:
+        from tui_crm.services.sync_display import readable_fields
+
+        with crm.read() as session:
+            for change in out:
+                change.shown = readable_fields(crm, session, change.entity, change.fields)
     return out
 
 
@@ -337,26 +346,26 @@ class _OfflineAdapter:
 
 
 def sync_status(crm: Crm) -> SyncStatus:
+    """Account, what the next sync would send, last sync, open conflicts.
+
+    "Pending" is counted from the same plan ``crm sync --dry-run`` shows (records to create or
+    update remotely), not from raw change-log rows, so the two always agree: rows of local-only
+    tables (pipelines, users, ...) are nothing to send."""
     from tui_crm.services.status import last_sync
     from tui_crm.storage.sync_tables import SyncConflict
-    from tui_crm.sync.mapping import TABLES
 
     connected = connected_account(crm)
+    by_entity: dict[str, int] = {}
+    for change in dry_run(crm):
+        by_entity[change.entity] = by_entity.get(change.entity, 0) + 1
     with crm.read() as session:
-        rows = session.exec(
-            select(ChangeLog.entity, func.count(func.distinct(ChangeLog.entity_id)))
-            .where(col(ChangeLog.synced_at).is_(None))
-            .group_by(ChangeLog.entity)
-        ).all()
-        by_entity = {entity: int(count) for entity, count in rows if entity in TABLES.values() or entity == "unsorted_entry"}
-        pending = int(session.exec(select(func.count()).select_from(ChangeLog).where(col(ChangeLog.synced_at).is_(None))).one())
         kinds = session.exec(
             select(SyncConflict.kind, func.count()).where(col(SyncConflict.resolved_at).is_(None)).group_by(SyncConflict.kind)
         ).all()
     counts = {kind: int(n) for kind, n in kinds}
     return SyncStatus(
         account=connected[0] if connected else None,
-        pending=pending,
+        pending=sum(by_entity.values()),
         last_sync=last_sync(crm),
         open_conflicts=counts.get("conflict", 0),
         open_notices=sum(n for k, n in counts.items() if k != "conflict"),
@@ -382,7 +391,14 @@ def _loads(raw: str | None) -> Any:
 
 
 def list_conflicts(crm: Crm, *, include_resolved: bool = False) -> list[ConflictView]:
+    from tui_crm.services.sync_display import readable
     from tui_crm.storage.sync_tables import SyncConflict
+
+    def shown(session: Any, row: Any) -> dict[str, str]:
+        if row.kind != "conflict":
+            return {}
+        values = {"base": row.base_json, "local": row.local_json, "remote": row.remote_json}
+        return {side: readable(crm, session, row.entity, row.field, _loads(raw)) for side, raw in values.items()}
 
     with crm.read() as session:
         stmt = select(SyncConflict)
@@ -404,6 +420,7 @@ def list_conflicts(crm: Crm, *, include_resolved: bool = False) -> list[Conflict
                 created_at=row.created_at,
                 resolved_at=row.resolved_at,
                 resolution=row.resolution,
+                shown=shown(session, row),
             )
             for row in rows
         ]

@@ -150,6 +150,11 @@ class IncomingLead:
     contact: Ref | None = None
 
 
+class MetaChanged(Exception):
+    """A pulled page names an id the adapter's cached metadata does not know (a new stage, field,
+    user): the engine refreshes the metadata (``adapter.refresh_meta()``) and reads the page again."""
+
+
 @dataclass
 class LocalSchema:
     """What an adapter needs to know of the local configuration."""

@@ -57,6 +57,7 @@ from tui_crm.sync.adapter import (
     Adapter,
     Cursor,
     LocalSchema,
+    MetaChanged,
     PushItem,
     PushResult,
     Ref,
@@ -339,6 +340,7 @@ class SyncEngine:
             return
 
     def finish(self) -> None:
+        self.report.warnings.extend(getattr(self.adapter, "late_warnings", []))
         self.report.finished_at = self.now()
         with self.uow() as work:
             row = work.session.get(Setting, LAST_SYNC_KEY) or Setting(key=LAST_SYNC_KEY, value="")
@@ -902,12 +904,35 @@ class SyncEngine:
     # ---------------------------------------------------------------- pull
 
     def pull(self) -> None:
-        for entity in self.adapter.entities:
-            self._pull_entity(entity)
-        self._pull_deletions()
+        """Pull every entity, the deletions and the incoming requests. An adapter with a change
+        probe (``remote_changed``) may say nothing changed since its last complete pull: the
+        entity pulls are then skipped (never while a pass is half done)."""
+        probe = getattr(self.adapter, "remote_changed", None)
+        if probe is None or self._mid_pass() or probe():
+            for entity in self.adapter.entities:
+                self._pull_entity(entity)
+            self._pull_deletions()
+            done = getattr(self.adapter, "pulled", None)
+            if done is not None:
+                done()
         from tui_crm.sync.incoming import pull_incoming
 
         pull_incoming(self)
+
+    def _mid_pass(self) -> bool:
+        """Whether a pull pass of this adapter stopped part-way (a killed run): it must be finished."""
+        with self.crm.read() as session:
+            row = session.exec(
+                select(SyncCursor).where(SyncCursor.adapter == self.name, col(SyncCursor.page) > 0).limit(1)
+            ).first()
+        return row is not None
+
+    def _refresh_meta(self) -> None:
+        """The adapter met an id its cached metadata lacks: read the metadata again and map it."""
+        meta = self.adapter.refresh_meta()  # type: ignore[attr-defined]
+        self.report.warnings.extend(meta.warnings)
+        self._map_meta(meta)
+        self._save_meta()
 
     def _cursor(self, key: str) -> Cursor:
         with self.crm.read() as session:
@@ -928,12 +953,22 @@ class SyncEngine:
         seen = 0
         self.progress("pull", entity, 0, None)
         for stream in self.adapter.streams(entity):
-            cursor = self._cursor(stream)
-            for page in prefetch(self.adapter.pull(stream, cursor)):
-                self.apply_page(entity, page.records, cursor_key=stream, cursor=page.cursor, done=page.done)
-                seen += len(page.records)
-                self.report.pages += 1
-                self.progress("pull", entity, seen, page.total_hint)
+            refreshed = False
+            while True:
+                cursor = self._cursor(stream)
+                try:
+                    for page in prefetch(self.adapter.pull(stream, cursor)):
+                        self.apply_page(entity, page.records, cursor_key=stream, cursor=page.cursor, done=page.done)
+                        seen += len(page.records)
+                        self.report.pages += 1
+                        self.progress("pull", entity, seen, page.total_hint)
+                except MetaChanged:
+                    if refreshed:
+                        raise
+                    refreshed = True
+                    self._refresh_meta()
+                    continue  # read the page again, from the cursor committed with the last one
+                break
         self.progress("pull", entity, seen, seen)
 
     def apply_page(

@@ -17,10 +17,14 @@ Mapping (see :mod:`.fields` for custom fields):
   name), ``is_completed``, ``result.text``, ``entity_type``/``entity_id``.
 * notes: ``common`` notes (``params.text``) of leads, contacts, companies.
 * our UUID: a text custom field ``tui_crm_uuid`` (API-only) that the adapter
-  creates on leads, contacts and companies; every create sets it, and
-  :meth:`AmoAdapter.find_created` searches by it (``query=<uuid>``) after a
-  lost response. Tasks and notes have no custom fields: they are found by
-  their entity, text and due time.
+  creates on leads, contacts and companies just before the first create
+  that needs it; every create sets it. Where amoCRM refuses the field (a
+  manager's rights, 402, 404, 405, 5xx) the record gets a tag
+  ``tui-crm:id:<uuid>`` in the same request instead; the refusal is
+  remembered (asked again after a week, a day for a 5xx).
+  :meth:`AmoAdapter.find_created` reads the records created since the
+  attempt, newest first, and matches either mark. Tasks and notes have no
+  custom fields: they are found by their entity, text and due time.
 * local deletes: amoCRM API v4 cannot delete leads, contacts, companies,
   tasks or notes. A deleted deal/contact/company gets the tag
   ``tui-crm:deleted`` (a restore removes it); a deleted task is completed
@@ -53,6 +57,7 @@ from tui_crm.sync.adapter import (
     DeletionPage,
     IncomingLead,
     LocalSchema,
+    MetaChanged,
     Page,
     PushItem,
     PushResult,
@@ -63,11 +68,11 @@ from tui_crm.sync.adapter import (
     RemoteStage,
     RemoteUser,
 )
+from tui_crm.sync.amocrm.catalog import fetch_catalog, note_pulled, remote_changed, usable_catalog
 from tui_crm.sync.amocrm.client import AmoClient, embedded_items
 from tui_crm.sync.amocrm.errors import (
     AmoAuthError,
     AmoError,
-    AmoForbidden,
     AmoLockedOut,
     AmoNotFound,
     AmoRateLimited,
@@ -154,6 +159,17 @@ class AmoAdapter:
         self.opened_at: int | None = None
         self.skew = 0  # server clock - local clock, seconds (from the Date header at open)
         self._meta: dict[str, Any] = {}
+        self._schema = LocalSchema(custom_fields={})
+        self._stored: dict[str, Any] = {}
+        self._account: JSON = {}
+        self._probe: Any = None
+        self._refreshed = False
+        self._uuid_wanted: dict[str, str] = {}
+        self._catalog: JSON = {}
+        self._refused: dict[str, Any] = {}
+        self._newly_refused: list[str] = []
+        self.known_users: set[int] | None = None
+        self.known_statuses: set[tuple[int, int]] = set()
 
     def close(self) -> None:
         self.client.close()
@@ -162,7 +178,8 @@ class AmoAdapter:
 
     def open(self, schema: LocalSchema, stored: dict[str, Any]) -> RemoteMeta:
         self.region = schema.phone_region
-        warnings: list[str] = []
+        self._schema = schema
+        self._stored = stored
         learned = stored.get("rate")
         if isinstance(learned, int) and not isinstance(learned, bool):
             self.client.limiter.set_rate(learned)  # what this account allowed last time (429s cut it)
@@ -170,13 +187,36 @@ class AmoAdapter:
         self.opened_at = _server_time(response.headers.get("Date"))
         self.skew = self.opened_at - int(time.time()) if self.opened_at else 0
         account = response.json() if response.content else {}
+        self._account = account
         self.filters_enabled = bool(account.get("is_api_filter_enabled", True))
-        if not self.filters_enabled:
-            warnings.append("This amoCRM account has API filtering off: every pull reads the full lists.")
         self.task_types = list((account.get("_embedded") or {}).get("task_types") or [])
+        self._probe = stored.get("probe")
+        catalog = usable_catalog(stored.get("catalog"), self.opened_at)
+        fresh = catalog is None
+        if catalog is None:
+            catalog = fetch_catalog(self.client, self.opened_at)
+        return self._use_catalog(catalog, fresh)
+
+    def refresh_meta(self) -> RemoteMeta:
+        """Read the catalog again (a pulled record named an id it did not know); once per run."""
+        self._refreshed = True
+        return self._use_catalog(fetch_catalog(self.client, self.opened_at), True)
+
+    def _use_catalog(self, catalog: JSON, fresh: bool) -> RemoteMeta:
+        """Users, pipelines, loss reasons and field bindings from the catalog (warnings only when it was just read)."""
+        schema = self._schema
+        warnings: list[str] = []
+        if fresh and not self.filters_enabled:
+            warnings.append("This amoCRM account has API filtering off: every pull reads the full lists.")
         users: list[RemoteUser] = []
-        try:
-            for item in self.client.iter_all("users"):
+        if catalog.get("users") is None:
+            self.known_users = None
+            if fresh:
+                warnings.append(
+                    "The integration's user may not list amoCRM users (admin only); responsible users are not mapped."
+                )
+        else:
+            for item in catalog["users"]:
                 rights = item.get("rights") or {}
                 users.append(
                     RemoteUser(
@@ -187,51 +227,112 @@ class AmoAdapter:
                         bool(rights.get("is_admin")),
                     )
                 )
-        except AmoForbidden:
-            warnings.append("The integration's user may not list amoCRM users (admin only); responsible users are not mapped.")
+            self.known_users = {int(u.remote_id) for u in users}
         pipelines: list[RemotePipeline] = []
         self.incoming_statuses = set()
-        for item in self.client.pipelines():
+        self.known_statuses = set()
+        for item in catalog.get("pipelines") or []:
             pid = int(item["id"])
             stages = []
             for status in (item.get("_embedded") or {}).get("statuses") or []:
                 sid = int(status["id"])
+                self.known_statuses.add((pid, sid))
                 kind = "won" if sid == WON else "lost" if sid == LOST else "unsorted" if status.get("type") == 1 else "normal"
                 if kind == "unsorted":
                     self.incoming_statuses.add((pid, sid))
                 stages.append(RemoteStage(f"{pid}:{sid}", str(status.get("name")), int(status.get("sort") or 0), kind))
             pipelines.append(RemotePipeline(str(pid), str(item.get("name")), int(item.get("sort") or 0), stages))
-        self.loss_reasons = {int(r["id"]): str(r.get("name")) for r in self.client.iter_all("leads/loss_reasons")}
+        self.loss_reasons = {int(r["id"]): str(r.get("name")) for r in catalog.get("loss_reasons") or []}
         self.fields = {}
-        refused: dict[str, Any] = dict(stored.get("uuid_refused") or {})
-        newly_refused: list[str] = []
+        refused: dict[str, Any] = dict(self._stored.get("uuid_refused") or {})
+        self._uuid_wanted = {}
         for entity, path in ENTITY_PATHS.items():
-            definitions = self.client.custom_fields(path)
+            definitions = list((catalog.get("fields") or {}).get(path) or [])
             if any(d.get("name") == UUID_FIELD_NAME for d in definitions):
                 refused.pop(path, None)
             elif self.create_uuid_fields and not self._still_refused(refused.get(path)):
-                definitions, reason = self._create_uuid_field(path, definitions)
-                if reason is not None:
-                    refused[path] = reason
-                    newly_refused.append(path)
+                self._uuid_wanted[entity] = path  # created just before the first create that needs it
             bindings = build_bindings(entity, definitions, schema.custom_fields.get(entity, {}))
-            warnings.extend(bindings.warnings)
+            if fresh:
+                warnings.extend(bindings.warnings)
             self.fields[entity] = bindings
-        if newly_refused:
-            first = refused[newly_refused[0]]
-            warnings.append(
-                f"Could not create the {UUID_FIELD_NAME} field on {', '.join(newly_refused)} ({first['error']}). "
-                f"tui-crm marks the records it creates there with a tag «{MARKER_PREFIX}<id>» instead (a manager may "
-                "write tags), to find them again after a lost answer. It asks for the field again in "
-                f"{REFUSAL_TTL[first['kind']] // 86400} day(s); an administrator's sync creates it at once."
-            )
+        self._catalog = catalog
+        self._refused = refused
+        account = self._account
         self._meta = {
             "account": {"id": account.get("id"), "subdomain": account.get("subdomain"), "filters": self.filters_enabled},
             "fields": {e: {k: b.field_id for k, b in f.bindings.items()} for e, f in self.fields.items()},
-            "uuid_refused": refused,
+            "uuid_refused": self._refused,
+            "catalog": catalog,
+            "probe": self._probe,
         }
         current = account.get("current_user_id")
         return RemoteMeta(users=users, pipelines=pipelines, warnings=warnings, current_user=str(current) if current else None)
+
+    # --------------------------------------------------------- change probe
+
+    def remote_changed(self) -> bool:
+        """Whether the per-entity pulls are needed (see :mod:`.catalog`); one request."""
+        return remote_changed(self.client, self._probe, self.opened_at)
+
+    def pulled(self) -> None:
+        """A complete pull ended: note what it covered for the next sync's probe."""
+        self._probe = note_pulled(self.client, self.opened_at)
+        self._meta["probe"] = self._probe
+
+    def _unknown_ids(self, entity: str, items: list[JSON]) -> bool:
+        """Whether a page names a stage, field, user or loss reason the cached catalog lacks."""
+        if self._refreshed:
+            return False
+        bindings = self.fields.get(entity)
+        for item in items:
+            if entity == "deal":
+                pair = (_int(item.get("pipeline_id")), _int(item.get("status_id")))
+                if pair[0] and pair[1] and pair not in self.known_statuses:
+                    return True
+                reason = _int(item.get("loss_reason_id"))
+                if reason and reason not in self.loss_reasons:
+                    return True
+            if bindings is not None:
+                for cf in item.get("custom_fields_values") or []:
+                    field_id = cf.get("field_id")
+                    if field_id != bindings.uuid_field and field_id not in bindings.by_id:
+                        return True
+            responsible = _int(item.get("responsible_user_id"))
+            if self.known_users is not None and responsible and responsible not in self.known_users:
+                return True
+        return False
+
+    def _ensure_uuid_field(self, entity: str) -> None:
+        """Create our id field on first need (a pull-only sync never asks for it); on a refusal
+        the tag marker takes over, said once (``late_warnings``) and remembered."""
+        path = self._uuid_wanted.pop(entity, None)
+        if path is None:
+            return
+        # Read again first: a run killed after creating the field never stored it in its catalog.
+        definitions = self.client.custom_fields(path)
+        reason = None
+        if not any(d.get("name") == UUID_FIELD_NAME for d in definitions):
+            definitions, reason = self._create_uuid_field(path, definitions)
+        self._catalog.setdefault("fields", {})[path] = definitions
+        if reason is None:
+            self.fields[entity] = build_bindings(entity, definitions, self._schema.custom_fields.get(entity, {}))
+            return
+        self._refused[path] = reason
+        self._newly_refused.append(path)
+
+    @property
+    def late_warnings(self) -> list[str]:
+        """Warnings that arose after ``open`` (a refused id field): one message for the run."""
+        if not self._newly_refused:
+            return []
+        first = self._refused[self._newly_refused[0]]
+        return [
+            f"Could not create the {UUID_FIELD_NAME} field on {', '.join(self._newly_refused)} ({first['error']}). "
+            f"tui-crm marks the records it creates there with a tag «{MARKER_PREFIX}<id>» instead (a manager may "
+            "write tags), to find them again after a lost answer. It asks for the field again in "
+            f"{REFUSAL_TTL[first['kind']] // 86400} day(s); an administrator's sync creates it at once."
+        ]
 
     def _still_refused(self, refusal: Any) -> bool:
         """Whether an earlier refusal to create the id field is recent enough not to ask again."""
@@ -644,6 +745,8 @@ class AmoAdapter:
             entity = stream
             path, params = self._path(entity), self._with(entity)
         for items, after, last in self._pages(path, params, cursor, "updated_at"):
+            if entity != "note" and self._unknown_ids(entity, items):
+                raise MetaChanged(f"{path}: a record names an id the cached catalog does not know")
             if entity == "note":
                 for item in items:
                     item["_entity_path"] = path.split("/")[0]
@@ -695,6 +798,7 @@ class AmoAdapter:
             self._create_notes(items, on_done)
             return
         path = self._path(entity)
+        self._ensure_uuid_field(entity)
         for start in range(0, len(items), CHUNK):
             chunk = items[start : start + CHUNK]
             encoded = {item.local_id: self._encode(entity, item, creating=True) for item in chunk}
@@ -878,6 +982,7 @@ class AmoAdapter:
         found: dict[str, RemoteRecord] = {}
         if not wanted:
             return found
+        self._ensure_uuid_field(entity)  # the killed run may have made the field: read it before matching
         now = int(time.time())
         since = min((item.attempt_at or now) for item in items) + self.skew - LOOKUP_MARGIN
         params: JSON = {"order[created_at]": "desc", **self._with(entity)}
