@@ -17,7 +17,6 @@ from tui_crm.services.context import Crm
 from tui_crm.services.deal_values import ParsedValue, from_minor, gate_values, parse_deal_values, write_deal_values
 from tui_crm.services.parties import OnDuplicate, assignable_user
 from tui_crm.services.pipelines import find_pipeline, find_stage
-from tui_crm.services.rates import stamp_closing_rate
 from tui_crm.services.records import change_tags, custom_values, reindex, resolve, tags_of, user_names
 from tui_crm.services.tasks import check_task_type, create_auto_task, hand_over_open_tasks, new_task
 from tui_crm.services.views import DealDetail, LinkView, MoveOutcome, PipelineView, StageView
@@ -273,6 +272,8 @@ def move_in(crm: Crm, work: UnitOfWork, deal: Deal, stage: Stage, pipeline_key: 
         closed_at=work.now if closing else None,
     )
     if stage.kind == "won":
+        from tui_crm.services.rates import stamp_closing_rate  # not on the capture path
+
         stamp_closing_rate(crm, work, deal)  # the Bank of Russia's rate of the closing day, when known
     outcome.moved = True
     rule = crm.pipelines.pipeline(pipeline_key).stage(stage.key).auto_task

@@ -27,9 +27,6 @@ The network is never used inside a write transaction: callers fetch first
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -55,6 +52,10 @@ def cached_rate(session: Session, day: date, currency: str = CURRENCY) -> Rate |
 
 
 def _fetch(crm: Crm, day: date, currency: str) -> Rate:
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
     url = f"{crm.settings.rates_url}?date_req={query_date(day)}"
     where = urllib.parse.urlsplit(crm.settings.rates_url).netloc or crm.settings.rates_url
     try:
