@@ -114,7 +114,7 @@ def open_tui(pipeline: str | None = None, demo: bool = True) -> None:
 
 def run() -> None:
     """Console entry: map service errors to messages and exit codes."""
-    from tui_crm.domain.errors import AmbiguousError, CrmError, DuplicateFound, GateRefused
+    from tui_crm.domain.errors import AmbiguousError, CrmError, DuplicateFound, GateHeld, GateRefused
 
     try:
         # Without standalone mode click returns (not raises) the code of a typer.Exit.
@@ -125,7 +125,7 @@ def run() -> None:
         from tui_crm.cli.output import error
 
         details: list[str] = []
-        if isinstance(exc, GateRefused):
+        if isinstance(exc, GateRefused) and not isinstance(exc, GateHeld):  # held: the message names the fields
             details = [
                 f"missing: {m.label}  (--set {m.key}=...)" + (f"  one of: {', '.join(m.options)}" if m.options else "")
                 for m in exc.missing
