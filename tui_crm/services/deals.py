@@ -239,7 +239,8 @@ def hold_gate(crm: Crm, session: Session, deal: Deal, before: dict[str, object])
     stage = session.get(Stage, deal.stage_id)
     pipeline = session.get(Pipeline, deal.pipeline_id)
     assert stage is not None and pipeline is not None
-    if not any(s.key == stage.key for s in crm.pipelines.pipeline(pipeline.key).stages):
+    pdef = next((p for p in crm.pipelines.pipelines if p.key == pipeline.key), None)
+    if pdef is None or not any(s.key == stage.key for s in pdef.stages):
         return  # a stage the configuration no longer has holds nothing
     emptied = emptied_required(crm.pipelines, pipeline.key, stage.key, before, gate_values(session, deal))
     if emptied:
