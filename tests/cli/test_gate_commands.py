@@ -102,3 +102,12 @@ def test_move_to_won_offline_exits_6_asking_for_the_amount(crm_cli):
     assert "No rate: enter the amount" in refused.stderr and "--set closing_rub=" in refused.stderr
     done = crm_cli("move", deal, "won", "--set", "closing_rub=1 800 000")
     assert done.returncode == 0, done.stderr
+
+
+def test_loss_reasons_are_counted(invoke):
+    ids = [invoke.json("add", "lead", f"Потеря {i}")["id"] for i in range(4)]
+    for deal, reason in zip(ids, ["Дорого", "дорого", "Другое: уехали", "Нет бюджета"], strict=True):
+        invoke.ok("move", deal, "lost", "--set", f"loss_reason={reason}")
+    counts = {r["reason"]: r["deals"] for r in invoke.json("pipelines", "reasons")}
+    assert (counts["Дорого"], counts["Нет бюджета"], counts["Другое"], counts["Не отвечает"]) == (2, 1, 1, 0)
+    assert "Дорого" in invoke.ok("pipelines", "reasons")

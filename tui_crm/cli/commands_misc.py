@@ -183,6 +183,20 @@ def pipelines_list(json_: JsonOpt = False) -> None:
         say(f"{crm.settings.pipelines_file} has edits not in effect yet: crm pipelines reload")
 
 
+@pipelines.command("reasons")
+def pipelines_reasons(
+    pipeline: Annotated[str | None, typer.Option(help="Only this pipeline.")] = None, json_: JsonOpt = False
+) -> None:
+    """Loss reasons (from the pipelines file) and how many lost deals give each."""
+    from tui_crm.services.pipelines import loss_reason_counts
+
+    rows = loss_reason_counts(state.crm(), pipeline)
+    if json_:
+        emit_json(rows)
+        return
+    table("Loss reasons", ["reason", "deals", ""], [(r.reason, r.deals, "" if r.listed else "not in the list") for r in rows])
+
+
 @pipelines.command("path")
 def pipelines_path() -> None:
     """Print where your pipelines file is (or would be: crm pipelines edit creates it)."""

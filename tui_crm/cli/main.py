@@ -201,16 +201,17 @@ def _quiet_stdout() -> None:
 
 def explain(exc: BaseException) -> tuple[int, str, list[str], dict[str, Any]]:
     """Exit code, one-line message, detail lines and JSON extras for an error."""
-    from tui_crm.domain.errors import AmbiguousError, CrmError, DuplicateFound, GateRefused
+    from tui_crm.domain.errors import AmbiguousError, CrmError, DuplicateFound, GateHeld, GateRefused
 
     if isinstance(exc, CrmError):
         details: list[str] = []
         extra: dict[str, Any] = {}
         if isinstance(exc, GateRefused):
-            details = [
-                f"missing: {m.label}  (--set {m.key}=...)" + (f"  one of: {', '.join(m.options)}" if m.options else "")
-                for m in exc.missing
-            ]
+            if not isinstance(exc, GateHeld):  # held: the message names the fields, and --set cannot help
+                details = [
+                    f"missing: {m.label}  (--set {m.key}=...)" + (f"  one of: {', '.join(m.options)}" if m.options else "")
+                    for m in exc.missing
+                ]
             extra["missing"] = [{"key": m.key, "label": m.label, "type": m.type, "options": list(m.options)} for m in exc.missing]
         elif isinstance(exc, AmbiguousError):
             details = list(exc.candidates)

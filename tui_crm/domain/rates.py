@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from xml.etree import ElementTree
 
 from tui_crm.domain.errors import CrmError
 
@@ -56,6 +55,8 @@ def _decimal(text: str | None, what: str) -> Decimal:
 def parse_daily(data: bytes, currency: str = "USD") -> Rate:
     """The rate of ``currency`` in one daily file (bytes as served: the
     XML declaration names its encoding)."""
+    from xml.etree import ElementTree  # only when a rate is fetched
+
     try:
         root = ElementTree.fromstring(data)
     except ElementTree.ParseError as exc:

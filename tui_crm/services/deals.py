@@ -18,7 +18,6 @@ from tui_crm.services.context import Crm
 from tui_crm.services.deal_values import ParsedValue, from_minor, gate_values, parse_deal_values, write_deal_values
 from tui_crm.services.parties import assignable_user
 from tui_crm.services.pipelines import find_pipeline, find_stage
-from tui_crm.services.rates import stamp_closing_rate
 from tui_crm.services.records import change_tags, custom_values, reindex, resolve, tags_of, user_names
 from tui_crm.services.tasks import check_task_type, create_auto_task, hand_over_open_tasks, new_task, stage_entry_tasks
 from tui_crm.services.views import DealDetail, LinkView, MoveOutcome, PipelineView, StageView
@@ -246,7 +245,8 @@ def hold_gate(crm: Crm, session: Session, deal: Deal, before: dict[str, object])
     stage = session.get(Stage, deal.stage_id)
     pipeline = session.get(Pipeline, deal.pipeline_id)
     assert stage is not None and pipeline is not None
-    if not any(s.key == stage.key for s in crm.pipelines.pipeline(pipeline.key).stages):
+    pdef = next((p for p in crm.pipelines.pipelines if p.key == pipeline.key), None)
+    if pdef is None or not any(s.key == stage.key for s in pdef.stages):
         return  # a stage the configuration no longer has holds nothing
     emptied = emptied_required(crm.pipelines, pipeline.key, stage.key, before, gate_values(session, deal))
     if emptied:
@@ -296,6 +296,8 @@ def move_in(
         closed_at=work.now if closing else None,
     )
     if stage.kind == "won":
+        from tui_crm.services.rates import stamp_closing_rate  # not on the capture path
+
         stamp_closing_rate(crm, work, deal)  # the Bank of Russia's rate of the closing day, when known
     outcome.moved = True
     task, closed = stage_entry_tasks(crm, work, deal, current, stage, pipeline_key, close_tasks)

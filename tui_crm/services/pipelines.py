@@ -433,3 +433,42 @@ def restore_default_pipelines(crm: Crm) -> str:
         path.unlink()
     reload_pipelines(crm)
     return str(path)
+
+
+@dataclass
+class ReasonCount:
+    """How many lost deals give one loss reason (``«Другое»`` gathers the free texts)."""
+
+    reason: str
+    deals: int
+    listed: bool = True  # False: a reason not in the pipelines file (older data, a sync)
+
+
+def loss_reason_counts(crm: Crm, pipeline_ref: str | None = None) -> list[ReasonCount]:
+    """Lost deals by reason, every listed reason included (zero too), most first.
+
+    Counted in SQL (one GROUP BY over the lost stages); «Другое: …» texts
+    count under «Другое».
+    """
+    reasons = crm.pipelines.loss_reasons
+    other = crm.pipelines.loss_other
+    pipelines = [find_pipeline(crm, pipeline_ref)] if pipeline_ref else list_pipelines(crm)
+    lost = [s.id for p in pipelines for s in p.stages if s.kind == "lost"]
+    with crm.read() as session:
+        rows = session.exec(
+            select(Deal.loss_reason, func.count())
+            .where(col(Deal.stage_id).in_(lost), col(Deal.deleted_at).is_(None))
+            .group_by(Deal.loss_reason)
+        ).all()
+    options = list(reasons.options) if reasons else []
+    counts = dict.fromkeys(options, 0)
+    unlisted: dict[str, int] = {}
+    for reason, n in rows:
+        text_ = (reason or "").strip() or "—"
+        key = other if other and text_.startswith(f"{other}:") else text_
+        if key in counts:
+            counts[key] += n
+        else:
+            unlisted[key] = unlisted.get(key, 0) + n
+    result = [ReasonCount(r, n) for r, n in counts.items()] + [ReasonCount(r, n, listed=False) for r, n in unlisted.items()]
+    return sorted(result, key=lambda c: -c.deals)

@@ -27,9 +27,6 @@ The network is never used inside a write transaction: callers fetch first
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -55,6 +52,10 @@ def cached_rate(session: Session, day: date, currency: str = CURRENCY) -> Rate |
 
 
 def _fetch(crm: Crm, day: date, currency: str) -> Rate:
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
     url = f"{crm.settings.rates_url}?date_req={query_date(day)}"
     where = urllib.parse.urlsplit(crm.settings.rates_url).netloc or crm.settings.rates_url
     try:
@@ -143,10 +144,14 @@ def _needs_closing_sum(crm: Crm, pipeline_key: str, stage: Stage) -> bool:
 
 
 def is_won_target(crm: Crm, stage_ref: str) -> bool:
-    """Whether ``stage_ref`` names a won stage in some pipeline (worth fetching the rate for)."""
+    """Whether ``stage_ref`` names a won stage whose gate needs the closing sum
+    in some pipeline (only then is the rate worth fetching)."""
     wanted = fold(stage_ref)
-    return any(
-        s.kind == "won" and (s.key == stage_ref or fold(s.name) == wanted or (wanted and fold(s.name).startswith(wanted)))
+    key = crm.pipelines.closing_sum_field
+    return bool(key) and any(
+        s.kind == "won"
+        and (s.key == stage_ref or fold(s.name) == wanted or (wanted and fold(s.name).startswith(wanted)))
+        and key in p.required_fields(s.key)
         for p in crm.pipelines.pipelines
         for s in p.stages
     )

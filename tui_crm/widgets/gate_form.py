@@ -185,6 +185,8 @@ class GateForm(ModalScreen[dict[str, str] | None]):
         box = self.query_one(f"#{field_id(key)}", Input)
         if amount is not None and not box.value.strip():  # never over what the user typed
             box.value = amount
+            if box.has_focus:
+                box.select_all()  # as if it had been there when the field got the focus: typing replaces it
         hint = explanation + ("; edit if needed" if amount else "")
         self.query_one("#gate-closing-hint", Label).update(Text(safe_text(hint, keep_newlines=False)))
 
