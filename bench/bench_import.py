@@ -52,7 +52,14 @@ HEADER = [
 ]
 FIRST = ["Иван", "Ольга", "Пётр", "Анна", "Сергей", "Мария", "Алексей", "Елена", "John", "Emma"]
 LAST = ["Петров", "Смирнова", "Кузнецов", "Ёлкина", "Соколов", "Попова", "Lee", "Brown", "Иванов", "Орлова"]
-NOTE = "Where the import's time goes (cProfile of 20 000 rows): reading and checking every row twice (the first pass collects the matching keys for the union-find before anything is written), phone and e-mail validation (Russian mobiles are validated once per 6-digit prefix), the change-log JSON and the FTS5 search rows the floor does not write, and one fsync per 5000-row batch. Memory grows with the file (the matching keys, the row fingerprints and the 64 MB page cache the import gives its connection), within the 300 MB bound at 100 000 rows."
+NOTE = (
+    "Where the import's time goes (cProfile of 20 000 rows): reading and checking every row twice (the first pass "
+    'collects the matching keys for the union-find before anything is written), phone and e-mail validation '
+    '(Russian mobiles are validated once per 6-digit prefix), the change-log JSON and the FTS5 search rows the '
+    'floor does not write, and one fsync per 5000-row batch. Memory grows with the file (the matching keys, the row'
+    ' fingerprints and the 64 MB page cache the import gives its connection), within the 300 MB bound at 100 000 '
+    'rows.'
+)
 POSITIONS = ["Директор", "Менеджер", "CTO", "Бухгалтер", ""]
 
 
