@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any, TextIO
@@ -33,13 +33,13 @@ from tui_crm.storage.models import Deal
 
 PAGE = 2000
 FORMATS = {"deals": ("csv", "json"), "contacts": ("csv", "json", "vcard"), "companies": ("csv", "json")}
-_RISKY = ("=", "+", "-", "@", "\t", "\r")
+_RISKY_FIRST = frozenset("=+-@\t\r")
 FILTER_KEYS = ("pipeline", "stage", "responsible", "tag", "query")
 
 
 def escape_cell(value: str) -> str:
     """A cell a spreadsheet will show as text, not run as a formula."""
-    return "'" + value if value.startswith(_RISKY) else value
+    return "'" + value if value[:1] in _RISKY_FIRST else value
 
 
 def local_stamp(value: Any, tz: tzinfo) -> str:
@@ -85,84 +85,76 @@ def _marks(prefix: str, ids: Sequence[str]) -> tuple[str, dict[str, str]]:
     return ",".join(f":{prefix}{n}" for n in range(len(ids))), {f"{prefix}{n}": v for n, v in enumerate(ids)}
 
 
+def _in(raw: Any, sql: str, ids: Sequence[str], *before: Any) -> Any:
+    """Run ``sql`` with ``{ids}`` replaced by one ``?`` per id (plain sqlite3: no
+    statement compiling per page, which costs more than the query)."""
+    return raw.execute(sql.replace("{ids}", ",".join("?" * len(ids))), (*before, *ids))
+
+
 class _Links:
     """One page's linked data, a query per kind."""
 
-    def __init__(self, session: Session, entity: str, ids: list[str]) -> None:
-        conn = session.connection()
-        marks, params = _marks("i", ids)
+    def __init__(self, raw: Any, entity: str, ids: list[str]) -> None:
+        self.raw = raw
         self.tags: dict[str, list[str]] = defaultdict(list)
-        for owner, name in conn.execute(
-            text(
-                "SELECT et.entity_id, t.name FROM entity_tag et JOIN tag t ON t.id = et.tag_id "
-                f"WHERE et.entity_type = :e AND et.entity_id IN ({marks}) ORDER BY t.name_fold"
-            ),
-            {**params, "e": entity},
-        ):
+        sql = (
+            "SELECT et.entity_id, t.name FROM entity_tag et JOIN tag t ON t.id = et.tag_id "
+            "WHERE et.entity_type = ? AND et.entity_id IN ({ids}) ORDER BY t.name_fold"
+        )
+        for owner, name in _in(raw, sql, ids, entity):
             self.tags[owner].append(name)
         self.channels: dict[tuple[str, str], list[str]] = defaultdict(list)
         if entity != "deal":
-            self._channels(conn, entity, ids)
+            self.add_channels(entity, ids)
 
-    def _channels(self, conn: Any, entity: str, ids: list[str]) -> None:
-        marks, params = _marks("c", ids)
-        for owner, kind, value in conn.execute(
-            text(
-                f"SELECT entity_id, kind, normalized FROM channel WHERE entity_type = :e AND entity_id IN ({marks}) "
-                "AND kind IN ('phone', 'email') ORDER BY sort"
-            ),
-            {**params, "e": entity},
-        ):
-            self.channels[(owner, kind)].append(value)
+    def add_channels(self, entity: str, ids: list[str]) -> None:
+        # by entity_id only: a condition on kind lets SQLite pick the (kind, normalized) index and scan
+        sql = "SELECT entity_id, entity_type, kind, normalized FROM channel WHERE entity_id IN ({ids}) ORDER BY sort"
+        for owner, owner_type, kind, value in _in(self.raw, sql, ids):
+            if owner_type == entity and kind in ("phone", "email"):
+                self.channels[(owner, kind)].append(value)
+
+
+_DEAL_COLUMNS = (
+    Deal.id, Deal.name, Deal.budget_rub, Deal.budget_usd, Deal.responsible_id, Deal.created_at, Deal.closed_at,
+    Deal.stage_id, Deal.loss_reason, Deal.company_id,
+)  # fmt: skip
 
 
 def _deal_pages(crm: Crm, session: Session, flt: DealFilter) -> Iterator[list[dict[str, Any]]]:
     conds = _where(crm, session, flt)
+    # ``deleted_at IS NULL`` (always first) as ``+deleted_at``: otherwise SQLite serves it from
+    # ix_deal_name and sorts every live deal again for each page, instead of walking the id order
+    conds[0] = text("+deal.deleted_at IS NULL")
     after = ""
-    users = {u: n for u, n in session.connection().execute(text("SELECT id, name FROM user"))}
-    stages = {
-        sid: (pname, sname)
-        for sid, pname, sname in session.connection().execute(
-            text("SELECT s.id, p.name, s.name FROM stage s JOIN pipeline p ON p.id = s.pipeline_id")
-        )
-    }
+    raw = session.connection().connection.driver_connection
+    users = dict(raw.execute("SELECT id, name FROM user").fetchall())
+    stage_sql = "SELECT s.id, p.name, s.name FROM stage s JOIN pipeline p ON p.id = s.pipeline_id"
+    stages = {sid: (p, s) for sid, p, s in raw.execute(stage_sql)}
     while True:
-        rows = session.exec(select(Deal).where(*conds, col(Deal.id) > after).order_by(col(Deal.id)).limit(PAGE)).all()
+        page_query = select(*_DEAL_COLUMNS).where(*conds, col(Deal.id) > after).order_by(col(Deal.id)).limit(PAGE)
+        rows = session.execute(page_query).all()
         if not rows:
             return
         after = rows[-1].id
         ids = [r.id for r in rows]
-        links = _Links(session, "deal", ids)
-        conn = session.connection()
-        marks, params = _marks("d", ids)
-        main: dict[str, tuple[str, str]] = {}
-        for deal_id, contact_id, name in conn.execute(
-            text(
-                "SELECT dc.deal_id, c.id, c.name FROM deal_contact dc JOIN contact c ON c.id = dc.contact_id "
-                f"WHERE dc.deal_id IN ({marks}) AND c.deleted_at IS NULL ORDER BY dc.is_main DESC"
-            ),
-            params,
-        ):
-            main.setdefault(deal_id, (contact_id, name))
-        contact_ids = sorted({c for c, _ in main.values()})
+        links = _Links(raw, "deal", ids)
+        main: dict[str, tuple[str, str, str | None]] = {}
+        sql = (
+            "SELECT dc.deal_id, c.id, c.name, c.position FROM deal_contact dc JOIN contact c ON c.id = dc.contact_id "
+            "WHERE dc.deal_id IN ({ids}) AND c.deleted_at IS NULL ORDER BY dc.is_main DESC"
+        )
+        for deal_id, contact_id, name, position in _in(raw, sql, ids):
+            main.setdefault(deal_id, (contact_id, name, position))
+        contact_ids = sorted({c for c, _, _ in main.values()})
         if contact_ids:
-            links._channels(conn, "contact", contact_ids)
-        positions = {}
-        if contact_ids:
-            cmarks, cparams = _marks("p", contact_ids)
-            positions = dict(conn.execute(text(f"SELECT id, position FROM contact WHERE id IN ({cmarks})"), cparams).all())
+            links.add_channels("contact", contact_ids)
         company_ids = sorted({r.company_id for r in rows if r.company_id})
-        companies: dict[str, tuple[str, str | None]] = {}
-        if company_ids:
-            kmarks, kparams = _marks("k", company_ids)
-            companies = {
-                i: (n, inn)
-                for i, n, inn in conn.execute(text(f"SELECT id, name, inn FROM company WHERE id IN ({kmarks})"), kparams)
-            }
+        companies = {i: (n, inn) for i, n, inn in _in(raw, "SELECT id, name, inn FROM company WHERE id IN ({ids})", company_ids)}
         page = []
         for deal in rows:
             pipeline, stage = stages.get(deal.stage_id, ("", ""))
-            contact_id, contact_name = main.get(deal.id, ("", ""))
+            contact_id, contact_name, position = main.get(deal.id, ("", "", None))
             company_name, inn = companies.get(deal.company_id or "", ("", None))
             page.append(
                 {
@@ -182,7 +174,7 @@ def _deal_pages(crm: Crm, session: Session, flt: DealFilter) -> Iterator[list[di
                     "contact": contact_name,
                     "contact_phones": links.channels.get((contact_id, "phone"), []),
                     "contact_emails": links.channels.get((contact_id, "email"), []),
-                    "contact_position": positions.get(contact_id),
+                    "contact_position": position,
                 }
             )
         yield page
@@ -223,7 +215,7 @@ def _party_pages(crm: Crm, session: Session, entity: str, flt: DealFilter) -> It
             return
         after = rows[-1][0]
         ids = [r[0] for r in rows]
-        links = _Links(session, entity, ids)
+        links = _Links(conn.connection.driver_connection, entity, ids)
         if entity == "contact":
             wanted = sorted({r[4] for r in rows if r[4] and r[4] not in companies})
             if wanted:
@@ -249,37 +241,34 @@ def _party_pages(crm: Crm, session: Session, entity: str, flt: DealFilter) -> It
         yield page
 
 
-def _csv_cells(item: dict[str, Any], columns: Sequence[tuple[str, str]], tz: tzinfo) -> list[str]:
-    cells = []
-    for _, target in columns:
-        if target == "external_id":
-            value: Any = item["id"]
-        elif target in ("created_at", "closed_at"):
-            value = local_stamp(item.get(target), tz)
-        elif target in ("budget_rub", "budget_usd"):
-            value = money(item.get(target))
-        elif target.startswith("custom."):
-            raw = item.get(target)
-            value = ", ".join(map(str, raw)) if isinstance(raw, list) else ("" if raw is None else raw)
-        elif target in ("tags",):
-            value = ", ".join(item.get("tags") or [])
-        elif target in ("phone", "email", "contact_phone", "contact_email"):
-            value = ", ".join(item.get(target + "s") or [])
-        else:
-            value = item.get(target) or ""
-        cells.append(escape_cell(str(value)))
-    return cells
+def _cell_maker(target: str, tz: tzinfo) -> Callable[[dict[str, Any]], str]:
+    """How one column's cell is made from a record (chosen once per export, not per cell)."""
+    if target == "external_id":
+        return lambda item: item["id"]
+    if target in ("created_at", "closed_at"):
+        return lambda item: local_stamp(item.get(target), tz)
+    if target in ("budget_rub", "budget_usd"):
+        return lambda item: money(item.get(target))
+    if target.startswith("custom."):
+        return lambda item: _custom_cell(item.get(target))
+    if target in ("tags", "phone", "email", "contact_phone", "contact_email"):
+        key = "tags" if target == "tags" else target + "s"
+        return lambda item: ", ".join(item.get(key) or ())
+    return lambda item: str(item.get(target) or "")
+
+
+def _custom_cell(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return "" if value is None else str(value)
 
 
 def _add_custom(session: Session, entity: str, page: list[dict[str, Any]]) -> None:
     """Each record's custom values as ``custom.KEY`` (one query per page)."""
     by_id = {item["id"]: item for item in page}
-    marks, params = _marks("v", list(by_id))
-    rows = session.connection().execute(
-        text(f"SELECT entity_id, field_key, value_json FROM custom_value WHERE entity_type = :e AND entity_id IN ({marks})"),
-        {**params, "e": entity},
-    )
-    for owner, key, value in rows:
+    raw = session.connection().connection.driver_connection
+    sql = "SELECT entity_id, field_key, value_json FROM custom_value WHERE entity_type = ? AND entity_id IN ({ids})"
+    for owner, key, value in _in(raw, sql, list(by_id), entity):
         by_id[owner][f"custom.{key}"] = json.loads(value)
 
 
@@ -330,13 +319,14 @@ def export_records(crm: Crm, entity: str, fmt: str, out: TextIO, filters: Sequen
         else:
             pages = _party_pages(crm, session, "contact" if entity == "contacts" else "company", flt)
         writer = csv.writer(out, lineterminator="\r\n") if fmt == "csv" else None
+        makers = [_cell_maker(target, tz) for _, target in columns]
         if writer is not None:
             writer.writerow([name for name, _ in columns])
         for page in pages:
             _add_custom(session, owner, page)
             for item in page:
                 if writer is not None:
-                    writer.writerow(_csv_cells(item, columns, tz))
+                    writer.writerow([escape_cell(make(item)) for make in makers])
                 elif fmt == "json":
                     out.write(json.dumps(item, ensure_ascii=False, default=_json_default) + "\n")
                 else:
