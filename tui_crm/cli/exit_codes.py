@@ -7,7 +7,7 @@
 | 2 | bad command line (unknown option, missing argument) |
 | 3 | no record matches the id or name given (or the phone/e-mail to remove is not on it) |
 | 4 | several records match; use a longer id |
-| 5 | a value is invalid (phone, email, INN, money, a date outside 1900-2199, non-UTF-8 text...) or not allowed (a deactivated user); nothing saved |
+| 5 | a value is invalid (phone, email, INN, money, a date outside 1900-2199, non-UTF-8 text...) or not allowed; nothing saved |
 | 6 | a stage gate refused the move; stderr names the missing fields |
 | 7 | a likely duplicate exists; use --enrich or --force |
 | 8 | the settings or pipelines file is invalid |

@@ -117,7 +117,7 @@ def main(
         print(f"crm (tui-crm) {installed_version('tui-crm')}")
         raise typer.Exit()
     check_values(ctx.command, {"db": db, "user": user})
-    state.db, state.user = db, user
+    state.db, state.user, state.format = db, user, None
     if ctx.invoked_subcommand is None:
         open_tui(pipeline, demo=not no_demo)
 
