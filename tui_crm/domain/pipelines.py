@@ -25,6 +25,9 @@ BUILTIN_DEAL_FIELDS: dict[str, FieldDef] = {
 }
 
 
+MAX_AUTO_TASK_DAYS = 3650
+
+
 @dataclass(frozen=True)
 class AutoTaskRule:
     text: str
@@ -36,8 +39,10 @@ class AutoTaskRule:
         raw = self.due.strip().lstrip("+")
         working = raw.endswith("wd")
         number = raw[:-2] if working else raw.rstrip("d")
-        if not number.isdigit():
+        if not (number.isascii() and number.isdigit()):
             raise ConfigError(f"auto_task due {self.due!r}: use '+3d' or '+1wd'")
+        if int(number) > MAX_AUTO_TASK_DAYS:
+            raise ConfigError(f"auto_task due {self.due!r}: at most +{MAX_AUTO_TASK_DAYS}d (ten years)")
         return int(number), working
 
 
@@ -148,6 +153,8 @@ def parse_pipeline_config(data: Mapping[str, Any]) -> PipelineConfig:
                 if rule
                 else None
             )
+            if auto is not None:
+                auto.due_offset()  # refuse a bad due at load, not at the first move into the stage
             if auto:
                 auto.due_offset()
             stages.append(
