@@ -128,3 +128,18 @@ def test_sqlite_operational_errors_are_one_line(monkeypatch, capsys, message, ex
     err = capsys.readouterr().err
     assert exit_.value.code == 1
     assert expected in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("due", ["+99999999999d", "+99999999999wd", "+²d"])
+def test_an_auto_task_due_out_of_range_is_refused_when_the_pipelines_load(due):
+    import tomllib
+
+    from tui_crm.domain.errors import ConfigError
+    from tui_crm.domain.pipelines import parse_pipeline_config
+    from tui_crm.services.context import default_pipelines_text
+
+    data = tomllib.loads(default_pipelines_text())
+    stage = next(s for s in data["pipelines"][0]["stages"] if s.get("auto_task"))
+    stage["auto_task"]["due"] = due
+    with pytest.raises(ConfigError, match="auto_task due"):
+        parse_pipeline_config(data)

@@ -99,6 +99,6 @@ def test_users_admin_commands(invoke):
     invoke.ok("users", "deactivate", "Пётр")
     assert invoke("bulk", "responsible", "Пётр", "--id", deal).exit_code != 0
     out = invoke.ok("users", "delete", "Иван", "--transfer-to", "Анна")
-    assert "1 deals" in out
+    assert "1 deal" in out and "1 deals" not in out
     assert invoke.json("deals", "show", deal)["deal"]["responsible"] == "Анна"
     assert [(u["name"], u["is_active"]) for u in invoke.json("users", "list")] == [("Анна", True), ("Пётр", False)]

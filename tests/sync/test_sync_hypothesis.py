@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import keyring
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlmodel import col, select
@@ -225,6 +226,7 @@ def _check_converged(world: World) -> None:
     assert len(names) == len(set(names)), "no duplicates"
 
 
+@pytest.mark.slow  # random histories against the fake amoCRM: the slowest sync test
 @settings(
     max_examples=int(os.environ.get("SYNC_HYPOTHESIS_EXAMPLES", "15")),
     deadline=None,

@@ -16,6 +16,8 @@ from tests.sync.conftest import Cli, open_db, remote_live
 from tui_crm.domain.text import fold
 from tui_crm.storage.models import Deal, Pipeline, Stage
 
+pytestmark = pytest.mark.slow  # kills a real sync process mid-way: crash safety, seconds per test
+
 
 def _wait_for(condition: Any, proc: Any, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout

@@ -19,6 +19,7 @@ from tui_crm.config import load_settings
 from tui_crm.domain.errors import MissingField
 from tui_crm.services.context import Crm, default_pipelines_text, open_crm
 from tui_crm.widgets.gate_form import GateForm, field_id
+from tui_crm.widgets.plain_text import SafeInput
 
 pytestmark = pytest.mark.anyio
 
@@ -81,8 +82,9 @@ async def test_each_missing_field_gets_the_input_its_type_needs(form_crm: Crm) -
     async with Host(form_crm, form).run_test(size=(100, 40)) as pilot:
         await pilot.pause()
         kinds = {m.key: type(form.query_one(f"#{field_id(m.key)}")) for m in MISSING}
+        text = SafeInput  # an input box whose value is always cleaned of escape sequences
         assert kinds == {
-            "budget_rub": Input, "segment": Select, "start_date": Input, "nda": Select, "estimate_link": Input, "city": Input,
+            "budget_rub": text, "segment": Select, "start_date": text, "nda": Select, "estimate_link": text, "city": text,
         }
         assert form.query_one(f"#{field_id('start_date')}", Input).placeholder.startswith("2026-12-01")
         segment: Select[str] = form.query_one(f"#{field_id('segment')}", Select)

@@ -121,7 +121,7 @@ def main(
         print(f"crm (tui-crm) {installed_version('tui-crm')}")
         raise typer.Exit()
     check_values(ctx.command, {"db": db, "user": user})
-    state.db, state.user = db, user
+    state.db, state.user, state.format = db, user, None
     if ctx.invoked_subcommand is None:
         open_tui(pipeline, demo=not no_demo)
 
@@ -152,10 +152,12 @@ def run(args: list[str] | None = None) -> None:
     from tui_crm.cli.output import error
 
     argv = list(sys.argv[1:] if args is None else args)
-    as_json = "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv
+    options = argv[: argv.index("--")] if "--" in argv else argv
+    as_json = "--json" in options or "--format=json" in options or "--format json" in " ".join(options)
     try:
         # Without standalone mode click returns (not raises) the code of a typer.Exit.
         code = app(args=argv, prog_name="crm", standalone_mode=False)
+        sys.stdout.flush()  # a closed pipe fails here, inside the handlers, not at exit
         if isinstance(code, int) and code:
             sys.exit(code)
     except typer.Exit as exc:

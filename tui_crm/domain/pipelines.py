@@ -44,7 +44,7 @@ class AutoTaskRule:
         raw = self.due.strip().lstrip("+")
         working = raw.endswith("wd")
         number = raw[:-2] if working else raw.rstrip("d")
-        if not number.isdigit():
+        if not (number.isascii() and number.isdigit()):
             raise ConfigError(f"auto_task due {self.due!r}: use '+3d' or '+1wd'")
         if int(number) > MAX_DUE_DAYS:
             raise ConfigError(f"auto_task due {self.due!r} is out of range: use +0d … +{MAX_DUE_DAYS}d (or +{MAX_DUE_DAYS}wd)")
