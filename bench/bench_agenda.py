@@ -43,9 +43,11 @@ def tui_first_frames(crm: object, runs: int, everyone: bool) -> list[float]:
     """Seconds from pushing ``AgendaScreen`` to its first loaded, rendered frame."""
     from textual.app import App
 
+    from tui_crm.screens import agenda as agenda_module
     from tui_crm.screens.agenda import AgendaScreen
 
     class Probe(AgendaScreen):
+        CSS_PATH = str(Path(agenda_module.__file__).with_name("agenda.tcss"))  # relative paths follow the subclass
         loaded_at: float | None = None
 
         def on_agenda_screen_loaded(self, message: AgendaScreen.Loaded) -> None:

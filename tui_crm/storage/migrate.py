@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The newest revision in migrations/versions; tests check they agree.
-SCHEMA_HEAD = "0003_list_indexes"
+SCHEMA_HEAD = "0005_agenda_indexes"
 
 
 def current_revision(path: Path) -> str | None:
