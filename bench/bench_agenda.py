@@ -29,23 +29,27 @@ from common import command_line, machine_info, ms, now_stamp, require_current_sc
 TARGET = 0.200
 
 
-def timed(fn: Callable[[], object], runs: int) -> list[float]:
+def timed(fn: Callable[[], object], runs: int) -> tuple[list[float], list[float]]:
+    """Wall-clock and CPU seconds (this process) per run, after one warm-up."""
     fn()  # warm the page cache and the statement cache
-    out = []
+    wall, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        out.append(time.perf_counter() - start)
-    return out
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return wall, cpu
 
 
-def tui_first_frames(crm: object, runs: int, everyone: bool) -> list[float]:
+def tui_first_frames(crm: object, runs: int, everyone: bool) -> tuple[list[float], list[float]]:
     """Seconds from pushing ``AgendaScreen`` to its first loaded, rendered frame."""
     from textual.app import App
 
+    from tui_crm.screens import agenda as agenda_module
     from tui_crm.screens.agenda import AgendaScreen
 
     class Probe(AgendaScreen):
+        CSS_PATH = str(Path(agenda_module.__file__).with_name("agenda.tcss"))  # relative paths follow the subclass
         loaded_at: float | None = None
 
         def on_agenda_screen_loaded(self, message: AgendaScreen.Loaded) -> None:
@@ -61,21 +65,23 @@ def tui_first_frames(crm: object, runs: int, everyone: bool) -> list[float]:
             self.crm = crm
             self.pipeline_key = "sales20"
 
-    async def drive() -> list[float]:
+    async def drive() -> tuple[list[float], list[float]]:
         out: list[float] = []
+        cpu: list[float] = []
         app = Host()
         async with app.run_test(size=(120, 40)) as pilot:
             for _ in range(runs + 1):
                 screen = Probe()
                 screen.everyone = everyone
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 await app.push_screen(screen)
                 while screen.loaded_at is None:
                     await asyncio.sleep(0.001)
                 out.append(screen.loaded_at - start)
+                cpu.append(time.process_time() - start_cpu)
                 app.pop_screen()
                 await pilot.pause()
-        return out[1:]  # the first push also imports and styles the screen
+        return out[1:], cpu[1:]  # the first push also imports and styles the screen
 
     return asyncio.run(drive())
 
@@ -125,13 +131,18 @@ def main() -> int:
             ("counts only `agenda_counts`", lambda e=everyone: agenda_counts(crm, everyone=e)),
             (f"next page of {biggest} (offset 50)", lambda e=everyone, g=biggest: agenda_page(crm, g, offset=50, everyone=e)),
         ):
-            stats = summary(timed(fn, args.runs))
+            wall, cpu = timed(fn, args.runs)
+            stats = summary(wall)
             worst = max(worst, stats["median"]) if what.startswith("service") else worst
-            rows.append([label, what, ms(stats["median"]), ms(stats["p90"]), ms(stats["max"])])
+            rows.append([label, what, ms(stats["median"]), ms(stats["p90"]), ms(stats["max"]), ms(summary(cpu)["median"])])
             print(rows[-1], flush=True)
-        frames = summary(tui_first_frames(crm, max(3, args.runs // 4), everyone))
+        wall, cpu = tui_first_frames(crm, max(3, args.runs // 4), everyone)
+        frames = summary(wall)
         worst = max(worst, frames["median"])
-        rows.append([label, "TUI agenda screen, first frame", ms(frames["median"]), ms(frames["p90"]), ms(frames["max"])])
+        rows.append(
+            [label, "TUI agenda screen, first frame", ms(frames["median"]), ms(frames["p90"]), ms(frames["max"]),
+             ms(summary(cpu)["median"])]
+        )
         print(rows[-1], flush=True)
 
     verdict = "met" if worst <= TARGET else "NOT met"
@@ -149,9 +160,11 @@ def main() -> int:
             "",
             table(["whose", *AGENDA_GROUPS, "all open"], totals_rows),
             "",
-            table(["whose", "what", "median", "p90", "max"], rows),
+            table(["whose", "what", "median", "p90", "max", "CPU median"], rows),
             "",
-            f"Target: the agenda opens in at most 200 ms: **{verdict}** (worst median {ms(worst)}).",
+            f"Target: the agenda opens in at most 200 ms: **{verdict}** (worst wall-clock median {ms(worst)}). "
+            "Wall clock counts the time other processes held the CPUs (see the load average above); "
+            "the CPU column is this process's own work.",
         ]
     )
     print(body)

@@ -28,6 +28,10 @@ def test_now_is_a_thursday() -> None:
     ("raw", "due", "all_day"),
     [
         ("today", at(2026, 11, 26), True),
+        ("вчера", at(2026, 11, 25), True),
+        ("yesterday 9:00", at(2026, 11, 25, 9), False),
+        ("четверг 16:00", at(2026, 11, 26, 16), False),  # a weekday later today is today
+        ("thursday 14:00", at(2026, 12, 3, 14), False),  # already past today: next week
         ("Сегодня", at(2026, 11, 26), True),
         ("tomorrow", at(2026, 11, 27), True),
         ("Tomorrow 10:00", at(2026, 11, 27, 10), False),
@@ -268,3 +272,16 @@ def test_add_working_days_matches_day_by_day_count(naive_start: datetime, days: 
 
 def test_add_working_days_accepts_naive_datetimes() -> None:
     assert add_working_days(datetime(2026, 11, 27, 9), 1) == datetime(2026, 11, 30, 9)
+
+
+def test_auto_due_on_the_production_calendar() -> None:
+    from datetime import time
+
+    from tui_crm.domain.when import WorkCalendar, auto_due
+
+    new_year = WorkCalendar(days_off=frozenset(date(2027, 1, d) for d in range(1, 9)) | {date(2026, 12, 31)},
+                            workdays=frozenset({date(2027, 1, 9)}))  # fmt: skip
+    ten = time(10, 0)
+    assert auto_due(at(2026, 12, 4, 13, 37), 30, False, new_year, ten) == at(2027, 1, 9, 10)  # a worked Saturday
+    assert auto_due(at(2026, 12, 30, 16, 45), 1, True, new_year, ten) == at(2027, 1, 9, 10)
+    assert auto_due(at(2026, 12, 30, 16, 45), 1, True, WorkCalendar(), ten) == at(2026, 12, 31, 10)

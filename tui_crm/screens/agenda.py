@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
-from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -37,36 +36,43 @@ from tui_crm.widgets.form_dialog import responsible_dialog
 from tui_crm.widgets.plain_text import clean, crm_of, error_message, plain
 from tui_crm.widgets.task_dialogs import add_task_dialog, complete_task_dialog, reschedule_task_dialog
 
-PAGE = 50  # tasks per group per page
+PAGE = 20  # tasks per group per page: about a screenful; more load as the cursor goes down
 GROUP_STYLES = {"Overdue": "bold red", "Today": "bold yellow", "Tomorrow": "bold", "This week": "bold", "Later": "bold dim"}
 TYPE_LABELS = {"call": "call", "meeting": "meeting", "email": "e-mail", "follow-up": "follow-up", "other": "other"}
 
 
-def task_row(task: TaskView, *, show_responsible: bool) -> Table:
-    """One task as a grid row: due, type, text, linked record, lateness."""
+def _cell(text: Text, width: int, *, right: bool = False) -> Text:
+    """``text`` cut or padded to exactly ``width`` terminal cells (Cyrillic and wide characters too)."""
+    text = text.copy()
+    text.truncate(width, overflow="ellipsis")
+    pad = width - text.cell_len
+    if pad > 0:
+        text = Text(" " * pad) + text if right else text + Text(" " * pad)
+    return text
+
+
+def task_row(task: TaskView, *, show_responsible: bool, width: int = 100) -> Text:
+    """One task as one line of fixed columns: due, type, text, linked record, lateness.
+
+    A single ``Text`` rather than a table row: the list measures every
+    option it holds, and a Rich table per task made the first frame of a
+    full agenda several times slower (bench/bench_agenda.py).
+    """
     overdue = task.overdue_by is not None
-    grid = Table.grid(expand=True, padding=(0, 1))
-    grid.add_column(width=11, no_wrap=True)
-    grid.add_column(width=9, no_wrap=True)
-    grid.add_column(ratio=3, no_wrap=True, overflow="ellipsis")
-    grid.add_column(ratio=2, no_wrap=True, overflow="ellipsis")
-    if show_responsible:
-        grid.add_column(width=12, no_wrap=True, overflow="ellipsis")
-    grid.add_column(width=10, no_wrap=True, justify="right")
+    fixed = 12 + 10 + (13 if show_responsible else 0) + 11
+    flexible = max(width - fixed, 20)
+    text_width = flexible * 3 // 5
     due = f"{task.due_at:%d.%m}" if task.all_day else f"{task.due_at:%d.%m %H:%M}"
-    due_text = Text(due, style="bold red" if overdue else "")
     linked = plain(task.entity_name, one_line=True, style="cyan") if task.entity_name else Text("—", style="dim")
-    cells: list[Text] = [
-        due_text,
-        Text(TYPE_LABELS.get(task.task_type, task.task_type), style="dim"),
-        plain(task.text, one_line=True, style="red" if overdue else ""),
-        linked,
-    ]
+    row = Text(no_wrap=True, overflow="ellipsis")
+    row.append_text(_cell(Text(due, style="bold red" if overdue else ""), 11) + " ")
+    row.append_text(_cell(Text(TYPE_LABELS.get(task.task_type, task.task_type), style="dim"), 9) + " ")
+    row.append_text(_cell(plain(task.text, one_line=True, style="red" if overdue else ""), text_width - 1) + " ")
+    row.append_text(_cell(linked, flexible - text_width - 1) + " ")
     if show_responsible:
-        cells.append(plain(task.responsible, one_line=True, style="dim"))
-    cells.append(Text(f"{task.overdue_by} late", style="bold red") if overdue else Text(""))
-    grid.add_row(*cells)
-    return grid
+        row.append_text(_cell(plain(task.responsible, one_line=True, style="dim"), 12) + " ")
+    row.append_text(_cell(Text(f"{task.overdue_by} late", style="bold red") if overdue else Text(""), 10, right=True))
+    return row
 
 
 class AgendaScreen(Screen[None]):
@@ -197,13 +203,14 @@ class AgendaScreen(Screen[None]):
         self.tasks = {}
         options: list[Option] = []
         show_responsible = self.everyone or bool(self.responsible)
+        width = option_list.scrollable_content_region.width or self.app.size.width - 4
         for name in AGENDA_GROUPS:
             tasks = self.loaded[name]
             heading = Text(f"{name} ({self.totals[name]})", style=GROUP_STYLES[name])
             options.append(Option(heading, id=f"group:{name}", disabled=True))
             for task in tasks:
                 self.tasks[task.id] = task
-                options.append(Option(task_row(task, show_responsible=show_responsible), id=task.id))
+                options.append(Option(task_row(task, show_responsible=show_responsible, width=width), id=task.id))
             if self.totals[name] > len(tasks):
                 more = Text(f"  … {self.totals[name] - len(tasks)} more (loading as you scroll)", style="dim")
                 options.append(Option(more, id=f"more:{name}"))

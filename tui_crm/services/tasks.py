@@ -23,7 +23,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal_column, or_
+from sqlalchemy import DateTime, TextClause, bindparam, literal_column, text
 from sqlmodel import Session, col, select
 
 from tui_crm.domain.errors import ValidationError
@@ -419,46 +419,63 @@ def _bounds(crm: Crm, now: datetime) -> tuple[datetime, datetime, datetime, date
     )
 
 
-def _group_conditions(crm: Crm, now: datetime) -> dict[str, ColumnElement[bool]]:
-    """One SQL condition per agenda group, over open tasks."""
-    day0, day1, day2, week_end = _bounds(crm, now)
-    now_utc = now.astimezone(UTC)
-    due = col(Task.due_at)
-    all_day = col(Task.all_day)
-    overdue = or_(and_(all_day.is_(True), due < day0), and_(all_day.is_(False), due < now_utc))
-    return {
-        "Overdue": overdue,
-        "Today": and_(~overdue, due < day1),
-        "Tomorrow": and_(due >= day1, due < day2),
-        "This week": and_(due >= day2, due < week_end),
-        "Later": due >= week_end,
-    }
+# The agenda's SQL. It names its indexes (migration 0005): the partial indexes
+# of open tasks make the counts an index-only walk over one user's open tasks,
+# and the tiny partial indexes of deleted deals/contacts/companies make "its
+# record is not deleted" a lookup in a near-empty index. SQLite's planner
+# prefers the older ix_task_agenda on its own (measured: 0.8 s vs 40 ms on
+# 100k deals), and SQLAlchemy cannot write INDEXED BY, hence the text.
+_GROUP_SQL = {
+    "Overdue": "(task.all_day = 1 AND task.due_at < :day0 OR task.all_day = 0 AND task.due_at < :now)",
+    "Today": "NOT (task.all_day = 1 AND task.due_at < :day0 OR task.all_day = 0 AND task.due_at < :now) AND task.due_at < :day1",
+    "Tomorrow": "task.due_at >= :day1 AND task.due_at < :day2",
+    "This week": "task.due_at >= :day2 AND task.due_at < :week_end",
+    "Later": "task.due_at >= :week_end",
+}
+_LIVE_RECORD = " ".join(
+    f"AND NOT EXISTS (SELECT 1 FROM {table} INDEXED BY ix_{table}_deleted "
+    f"WHERE {table}.id = task.entity_id AND {table}.deleted_at IS NOT NULL)"
+    for table in ENTITY_MODELS
+)
+_BOUNDS = ("day0", "day1", "day2", "week_end")
 
 
-def _agenda_filter(crm: Crm, session: Session, responsible: str | None, everyone: bool) -> list[ColumnElement[bool]]:
-    """Open tasks of live records, the current user's unless told otherwise."""
-    where: list[ColumnElement[bool]] = [col(Task.completed_at).is_(None), col(Task.deleted_at).is_(None)]
-    # a deleted deal/contact/company takes its tasks out of the agenda (restoring brings them back)
-    for model in ENTITY_MODELS.values():
-        where.append(~exists().where(col(model.id) == col(Task.entity_id), col(model.deleted_at).is_not(None)))
+def _open_tasks_sql(mine: bool) -> str:
+    """FROM/WHERE of the open tasks of live records (``:user``'s when ``mine``)."""
+    index = "ix_task_open_user" if mine else "ix_task_open_due"
+    who = "AND task.responsible_id = :user" if mine else ""
+    return f"FROM task INDEXED BY {index} WHERE task.completed_at IS NULL AND task.deleted_at IS NULL {who} {_LIVE_RECORD}"
+
+
+def _agenda_params(crm: Crm, session: Session, now: datetime, responsible: str | None, everyone: bool) -> dict[str, object]:
+    """Bound values: whose tasks (None for everyone's) and the group bounds."""
+    user: str | None = None
     if responsible:
-        where.append(Task.responsible_id == find_user(session, responsible).id)
+        user = find_user(session, responsible).id
     elif not everyone:
-        where.append(Task.responsible_id == crm.user_id)
-    return where
+        user = crm.user_id
+    params: dict[str, object] = {"user": user, "now": now.astimezone(UTC)}
+    params.update(zip(_BOUNDS, _bounds(crm, now), strict=True))
+    return params
+
+
+def _bind(sql: str, params: dict[str, object]) -> TextClause:
+    """``sql`` with its datetimes bound as the store writes them."""
+    used = {k: v for k, v in params.items() if f":{k}" in sql}
+    return text(sql).bindparams(*(bindparam(k, v, type_=DateTime if k != "user" else None) for k, v in used.items()))
 
 
 def agenda_counts(crm: Crm, *, responsible: str | None = None, everyone: bool = False) -> dict[str, int]:
     """How many open tasks each agenda group holds, counted in SQL."""
     with crm.read() as session:
-        return _counts(crm, session, crm.now(), _agenda_filter(crm, session, responsible, everyone))
+        return _counts(session, _agenda_params(crm, session, crm.now(), responsible, everyone))
 
 
-def _counts(crm: Crm, session: Session, now: datetime, where: list[ColumnElement[bool]]) -> dict[str, int]:
-    conditions = _group_conditions(crm, now)
-    columns = [func.coalesce(func.sum(case((cond, 1), else_=0)), 0) for cond in conditions.values()]
-    row = session.exec(select(*columns).where(*where)).one()  # type: ignore[call-overload]
-    return {name: int(value) for name, value in zip(conditions, row, strict=True)}
+def _counts(session: Session, params: dict[str, object]) -> dict[str, int]:
+    sums = ", ".join(f"coalesce(sum(CASE WHEN {cond} THEN 1 ELSE 0 END), 0)" for cond in _GROUP_SQL.values())
+    sql = f"SELECT {sums} {_open_tasks_sql(params['user'] is not None)}"
+    row = session.connection().execute(_bind(sql, params)).one()
+    return {name: int(value) for name, value in zip(_GROUP_SQL, row, strict=True)}
 
 
 def agenda_page(
@@ -475,15 +492,16 @@ def agenda_page(
         raise ValidationError("group", f"{group!r}: use one of {', '.join(AGENDA_GROUPS)}")
     with crm.read() as session:
         now = crm.now()
-        return _page(crm, session, now, group, _agenda_filter(crm, session, responsible, everyone), offset, limit)
+        return _page(crm, session, _agenda_params(crm, session, now, responsible, everyone), group, offset, limit)
 
 
-def _page(
-    crm: Crm, session: Session, now: datetime, group: str, where: list[ColumnElement[bool]], offset: int, limit: int
-) -> list[TaskView]:
-    condition = _group_conditions(crm, now)[group]
-    stmt = select(Task).where(*where, condition).order_by(Task.due_at, INSERTION_ORDER).offset(offset).limit(limit)
-    return task_views(crm, session, list(session.exec(stmt)))
+def _page(crm: Crm, session: Session, params: dict[str, object], group: str, offset: int, limit: int) -> list[TaskView]:
+    sql = (
+        f"SELECT task.* {_open_tasks_sql(params['user'] is not None)} AND {_GROUP_SQL[group]} "
+        f"ORDER BY task.due_at, task.rowid LIMIT {int(limit)} OFFSET {int(offset)}"
+    )
+    tasks = list(session.exec(select(Task).from_statement(_bind(sql, params))).scalars())  # type: ignore[call-overload]
+    return task_views(crm, session, tasks)
 
 
 def agenda(crm: Crm, *, responsible: str | None = None, everyone: bool = False, limit: int = 50) -> AgendaView:
@@ -492,11 +510,10 @@ def agenda(crm: Crm, *, responsible: str | None = None, everyone: bool = False, 
     if limit < 0:
         raise ValidationError("limit", f"{limit}: give 0 or more tasks per group")
     with crm.read() as session:
-        now = crm.now()
-        where = _agenda_filter(crm, session, responsible, everyone)
-        totals = _counts(crm, session, now, where)
+        params = _agenda_params(crm, session, crm.now(), responsible, everyone)
+        totals = _counts(session, params)
         groups = {
-            name: _page(crm, session, now, name, where, 0, limit) if totals[name] and limit else [] for name in AGENDA_GROUPS
+            name: _page(crm, session, params, name, 0, limit) if totals[name] and limit else [] for name in AGENDA_GROUPS
         }
     return AgendaView(totals=totals, groups=groups, limit=limit)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 from sqlmodel._compat import SQLModelConfig
 
@@ -69,8 +70,15 @@ class Stage(Record, table=True):
     kind: str = "normal"  # unsorted | lead | normal | won | lost
 
 
+def deleted_index(table: str) -> Index:
+    """A tiny partial index of a table's tombstones (migration 0005): the
+    agenda asks "is this task's record deleted?" once per open task."""
+    return Index(f"ix_{table}_deleted", "id", sqlite_where=sql_text("deleted_at IS NOT NULL"))
+
+
 class Company(Record, table=True):
     __tablename__ = "company"
+    __table_args__ = (deleted_index("company"),)
 
     name: str
     name_fold: str = Field(index=True)
@@ -88,6 +96,7 @@ class Company(Record, table=True):
 
 class Contact(Record, table=True):
     __tablename__ = "contact"
+    __table_args__ = (deleted_index("contact"),)
 
     name: str
     name_fold: str = Field(index=True)
@@ -129,6 +138,7 @@ class Deal(Record, table=True):
         Index("ix_deal_pipeline_recent", "pipeline_id", "deleted_at", "updated_at", "id"),
         Index("ix_deal_name", "deleted_at", "name_fold", "id"),
         Index("ix_deal_stage_totals", "pipeline_id", "deleted_at", "stage_id", "budget_rub", "budget_usd"),
+        deleted_index("deal"),
     )
 
     name: str
@@ -200,11 +210,17 @@ class EntityTag(Row, table=True):
     tag_id: str = Field(foreign_key="tag.id", primary_key=True, index=True)
 
 
+OPEN_TASK = sql_text("completed_at IS NULL AND deleted_at IS NULL")
+
+
 class Task(Record, table=True):
     __tablename__ = "task"
     __table_args__ = (
         Index("ix_task_entity_open", "entity_id", "completed_at", "due_at"),
         Index("ix_task_agenda", "completed_at", "due_at"),
+        # The agenda's counts and pages (migration 0005): open tasks only.
+        Index("ix_task_open_user", "responsible_id", "due_at", "all_day", "entity_id", sqlite_where=OPEN_TASK),
+        Index("ix_task_open_due", "due_at", "all_day", "entity_id", sqlite_where=OPEN_TASK),
     )
 
     task_type: str = "follow-up"  # call | meeting | email | follow-up | other

@@ -1,7 +1,7 @@
 """Closing rate: the Bank of Russia's rate a deal was won at, and a cache of rates
 
 Revision ID: 0006_closing_rate
-Revises: 0003_list_indexes
+Revises: 0005_agenda_indexes
 Create Date: 2026-12-04 15:05:00
 
 A deal won in RUB at the closing day's USD rate keeps that rate and its
@@ -18,7 +18,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0006_closing_rate"
-down_revision = "0003_list_indexes"
+down_revision = "0005_agenda_indexes"
 branch_labels = None
 depends_on = None
 
