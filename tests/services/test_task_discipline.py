@@ -85,7 +85,7 @@ def test_closing_can_complete_the_manual_tasks_too_all_or_chosen(crm):
 
 def test_lost_keeps_only_the_follow_up(crm):
     deal = capture_lead(crm, LeadInput(name="Потерянная"))
-    move_deal(crm, deal.id, LOST, {"loss_reason": "Ушли к конкурентам"})
+    move_deal(crm, deal.id, LOST, {"loss_reason": "Выбрали конкурента"})
     assert open_texts(crm, deal.id) == ["Фолоуап: как идёт проект?"]
 
 
@@ -95,7 +95,7 @@ def test_bulk_close_settles_every_deal(crm):
     deals = [capture_lead(crm, LeadInput(name=f"Пачка {n}")) for n in range(3)]
     add_task(crm, TaskInput(text="Ручная", due="+2d", entity_type="deal", entity_ref=deals[0].id))
     for deal in deals:
-        edit_deal(crm, deal.id, {"loss_reason": "Бюджет"})
+        edit_deal(crm, deal.id, {"loss_reason": "Нет бюджета"})
     report = change_stage(crm, "lost", ids=[d.id for d in deals])
     assert report.changed == 3
     assert [o.tasks_kept for o in report.outcomes] == [["Ручная"], [], []]

@@ -78,6 +78,6 @@ def test_lost_around_the_new_year(crm, clock):
     # holidays: the follow-up waits for the first working day after them, at 10:00.
     clock.set(at(2026, 12, 4, 13, 37))
     december = capture_lead(crm, LeadInput(name="Декабрь"))
-    move_deal(crm, december.id, "Закрыто и не реализовано", {"loss_reason": "Заморозили бюджет"})
+    move_deal(crm, december.id, "Закрыто и не реализовано", {"loss_reason": "Проект заморожен"})
     [follow_up] = tasks_of(crm, december.id, include_done=False)
     assert (follow_up.text, follow_up.due_at) == ("Фолоуап: как идёт проект?", at(2027, 1, 11, 10))

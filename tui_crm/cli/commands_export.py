@@ -23,9 +23,19 @@ FilterOpt = Annotated[
 OutOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (default: stdout).")]
 
 
+def _checked(output: Path | None) -> Path | None:
+    """Refuse an -o that names no file ('' or a folder) before anything is read."""
+    if output is not None and (not output.name or output.is_dir()):
+        from tui_crm.domain.errors import ValidationError
+
+        raise ValidationError("--output", f"«{output}» is not a file name; give one, e.g. -o export.csv")
+    return output
+
+
 def _export(entity: str, fmt: str, filters: list[str] | None, output: Path | None) -> None:
     from tui_crm.services.exporting import export_records
 
+    output = _checked(output)
     crm = state.crm()
     if output is None:
         export_records(crm, entity, fmt, sys.stdout, filters or [])
@@ -69,6 +79,7 @@ def export_tasks(
     """Open tasks as iCalendar (VTODO, with a VEVENT for timed ones); stable UIDs."""
     from tui_crm.services.calendar_feed import set_feed, write_ical
 
+    output = _checked(output)
     crm = state.crm()
     if subscribe:
         if output is None:

@@ -143,6 +143,7 @@ def change_stage(
     left as it is. Into a won stage, each deal's closing sum is its
     budget_usd at today's rate when the rate is known (``services.rates``).
     """
+    _refuse_inbox_target(crm, stage_ref, pipeline_ref)
     parsed = parse_deal_values(crm, set_values or {})
     targets = _deals(crm, ids, flt)
     prefetch(crm, stage_ref)  # a won stage: today's rate into the cache, before the transaction
@@ -178,6 +179,24 @@ def change_stage(
             except (NotFoundError, ValidationError) as exc:
                 outcomes.append(MoveOutcome(deal.id, deal.name, "?", stage_ref, False, error=str(exc)))
     return BulkReport(work.batch_id or "", "stage", len(targets), sum(o.moved for o in outcomes), outcomes)
+
+
+def _refuse_inbox_target(crm: Crm, stage_ref: str, pipeline_ref: str | None) -> None:
+    """The whole mass move is refused when its target is an inbox (Неразобранное), before any deal is read."""
+    names = [pipeline_ref] if pipeline_ref else [p.key for p in crm.pipelines.pipelines]
+    for name in names:
+        pipeline = find_pipeline(crm, name)
+        try:
+            stage = find_stage(pipeline, stage_ref)
+        except NotFoundError:
+            continue
+        if stage.kind == "unsorted":
+            lead = next((s.name for s in pipeline.stages if s.kind == "lead"), "Лид")
+            raise ValidationError(
+                "stage",
+                f"«{stage.name}» is the inbox for incoming requests, not a stage a deal can move into; "
+                f"move the deals to «{lead}» to work them, or close them as lost",
+            )
 
 
 def _check_gate_with(crm: Crm, session: Session, deal: Deal, pipeline_key: str, stage: Stage, parsed: list[ParsedValue]) -> None:

@@ -32,7 +32,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from tui_crm.domain.errors import AmbiguousError, NotFoundError, ValidationError
-from tui_crm.domain.ids import new_id, short_id
+from tui_crm.domain.ids import could_be_id, new_id, short_id
 from tui_crm.domain.text import fold
 from tui_crm.services import bulk, party_bulk
 from tui_crm.services.bulk import BulkReport
@@ -375,7 +375,7 @@ def merge_to_undo(crm: Crm, batch: str | None = None, *, entity_type: str | None
     """
     with crm.read() as session:
         if batch:
-            return _merge_batch(session, batch)
+            return _merge_batch(session, batch) if could_be_id(batch) else None  # not hex: bulk undo explains
         kinds = [entity_type] if entity_type else list(MODELS)
         merges = [row.value for k in kinds if (row := session.get(Setting, LAST_MERGE_KEY.format(entity_type=k)))]
         if not merges:
