@@ -119,21 +119,37 @@ def mailbox(add_box: Callable[..., Any], imap_account: tuple[str, str]) -> Any:
 # `crm` in a child process against the test's store (see tests/cli/conftest.py).
 from tests.cli.conftest import cli_env, crm_cli  # noqa: E402, F401
 
+SECRETS_PASSPHRASE = "test passphrase for the mail secrets"
+
 
 @pytest.fixture
-def mail_cli(crm_cli: Callable[..., Any], tmp_path: Any) -> Callable[..., Any]:  # noqa: F811 - the fixture above
-    """``mail_cli(*args, input=None)``: ``crm`` with a file keyring shared by the child processes."""
+def mail_cli(crm_cli: Callable[..., Any], tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:  # noqa: F811
+    """``mail_cli(*args, input=None)``: ``crm`` with the encrypted secret file shared by the child processes.
+
+    Passwords go to ``tmp_path/secrets.enc`` (``CRM_SECRETS_BACKEND=file``, passphrase in
+    ``CRM_SECRETS_PASSPHRASE``), as on a machine without a keyring: a test keyring that keeps
+    secrets in a plain file is refused by tui-crm. The same variables are set in this process, so
+    a ``Crm`` opened here (the TUI in a story) reads the same store. ``run.secret(key)`` reads one
+    secret back from the file; ``run.secrets_file`` is its path."""
     from pathlib import Path
 
+    from tui_crm.secrets import EncryptedFileStore
+
     root = Path(__file__).resolve().parents[2]
+    secrets_file = tmp_path / "secrets.enc"
     env = {
         "PYTHONPATH": str(root),
-        "PYTHON_KEYRING_BACKEND": "tests.sync.keyring_backend.EnvFileKeyring",
-        "CRM_TEST_KEYRING": str(tmp_path / "keyring.json"),
+        "CRM_SECRETS_BACKEND": "file",
+        "CRM_SECRETS_FILE": str(secrets_file),
+        "CRM_SECRETS_PASSPHRASE": SECRETS_PASSPHRASE,
     }
+    for key in ("CRM_SECRETS_BACKEND", "CRM_SECRETS_FILE", "CRM_SECRETS_PASSPHRASE"):
+        monkeypatch.setenv(key, env[key])
+    monkeypatch.delenv("CRM_SECRETS_PASSPHRASE_FD", raising=False)
 
     def run(*args: str, input: str | None = None) -> Any:
         return crm_cli(*args, env=env, input=input)
 
-    run.keyring = tmp_path / "keyring.json"  # type: ignore[attr-defined]
+    run.secrets_file = secrets_file  # type: ignore[attr-defined]
+    run.secret = lambda key: EncryptedFileStore(secrets_file, SECRETS_PASSPHRASE).get(key)  # type: ignore[attr-defined]
     return run

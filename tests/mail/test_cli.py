@@ -9,7 +9,7 @@ from tests.mail.conftest import make_mail
 from tests.mail.hostile import MESSAGES
 
 
-def test_a_mailbox_is_added_with_the_password_in_the_keyring_only(mail_cli, dovecot, imap_account, cli_env):
+def test_a_mailbox_is_added_with_the_password_in_the_secret_store_only(mail_cli, dovecot, imap_account, cli_env, tmp_path):
     refused = mail_cli("mail", "add", "work", "--imap", "mail.example.com", "--login", "a@example.com",
                        "--password-stdin", "--security", "none", input="pw\n")
     assert refused.returncode == 5 and "loopback hosts only" in refused.stderr and "Traceback" not in refused.stderr
@@ -21,7 +21,10 @@ def test_a_mailbox_is_added_with_the_password_in_the_keyring_only(mail_cli, dove
     assert added.returncode == 0, added.stderr
     [box] = json.loads(mail_cli("mail", "list", "--json").stdout)
     assert (box["name"], box["address"], box["corporate"], box["owner"]) == ("work", imap_account[0], False, "Анна")
-    assert imap_account[1] in mail_cli.keyring.read_text()
+    assert mail_cli.secret(f"mail:{box['id']}") == imap_account[1]  # in the encrypted file ...
+    password = imap_account[1].encode()
+    plaintext = [f for f in tmp_path.rglob("*") if f.is_file() and password in f.read_bytes()]
+    assert plaintext == []  # ... and in no file as it is (the secret file, the store, its WAL, config)
     conn = sqlite3.connect(cli_env["CRM_DB"])
     try:
         dump = "\n".join(conn.iterdump())
@@ -119,11 +122,13 @@ def test_removing_a_mailbox_forgets_its_password_and_keeps_its_mail_on_the_cards
              "--password-stdin", "--security", "none", input=f"{imap_account[1]}\n")
     load(imap_account, "INBOX", make_mail(subject="Бриф", sender="olga@client.test"))
     mail_cli("mail", "fetch", "-q")
+    [box] = json.loads(mail_cli("mail", "list", "--json").stdout)
+    assert mail_cli.secret(f"mail:{box['id']}") == imap_account[1]
 
     removed = mail_cli("mail", "remove", "work")
 
     assert removed.returncode == 0 and "removed" in removed.stdout
-    assert imap_account[1] not in mail_cli.keyring.read_text()
+    assert mail_cli.secret(f"mail:{box['id']}") is None
     assert json.loads(mail_cli("mail", "list", "--json").stdout) == []
     assert [m["subject"] for m in json.loads(mail_cli("contacts", "show", "Ольга", "--json").stdout)["messages"]] == ["Бриф"]
     again = mail_cli("mail", "add", "work", "--imap", f"127.0.0.1:{dovecot.port}", "--login", imap_account[0],

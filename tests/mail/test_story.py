@@ -66,16 +66,11 @@ async def test_form_mail_and_stranger_mail_to_a_lead_an_accepted_request_and_a_r
     accepted = json.loads(mail_cli("unsorted", "accept", request["id"], "--json").stdout)
     assert accepted["stage"] == "Лид"
 
-    # the reply, from the deal's card
-    import keyring
-
-    from tests.fake_amocrm.keyrings import FileKeyring
+    # the reply, from the deal's card (this process reads the secret file mail_cli set up)
     from tui_crm.config import load_settings
     from tui_crm.screens.card import CardScreen
     from tui_crm.services.context import open_crm
 
-    previous = keyring.get_keyring()
-    keyring.set_keyring(FileKeyring(mail_cli.keyring))
     crm = open_crm(load_settings())
     try:
         app = ScreensApp(crm, lambda: CardScreen("deal", accepted["id"]))
@@ -84,7 +79,6 @@ async def test_form_mail_and_stranger_mail_to_a_lead_an_accepted_request_and_a_r
             await reply_from_card(pilot, "Thank you, John! Let us talk on Monday.")
     finally:
         crm.close()
-        keyring.set_keyring(previous)
 
     [(_, rcpts, raw)] = smtp.messages
     assert rcpts == ["john@acme.test"]
