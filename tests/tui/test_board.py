@@ -24,6 +24,7 @@ from tui_crm.services.context import Crm
 from tui_crm.services.deal_queries import DealFilter, list_deals
 from tui_crm.services.deals import LeadInput, capture_lead, edit_deal, get_deal, move_deal
 from tui_crm.services.status import pending_changes
+from tui_crm.services.sync import sync_status
 from tui_crm.services.tasks import tasks_of
 from tui_crm.widgets.board_column import BoardColumn
 from tui_crm.widgets.deal_card import DealCard
@@ -451,7 +452,9 @@ async def test_status_bar_shows_user_and_pending_changes(crm: Crm, seeded: dict[
         await settle(pilot)
         text = str(app.board.query_one(StatusBar).query_one("#status-left", Label).render())
         assert "Анна" in text
-        assert f"{pending_changes(crm)} changes to sync" in text
+        # what `crm sync --dry-run` would send (records), not raw change-log rows
+        assert f"{sync_status(crm).pending} changes to sync" in text
+        assert 0 < sync_status(crm).pending <= pending_changes(crm)
         assert "never synced" in text
 
 

@@ -127,14 +127,14 @@ async def test_lost_from_the_card_asks_then_keeps_what_was_not_ticked(crm: Crm, 
 
 
 async def test_mass_close_asks_once_about_the_tasks_people_set(crm: Crm, settle: Settle) -> None:
+    """The loss reason first (once for all), then the tasks question (once): kept."""
+    from textual.widgets import Select
+
     from tui_crm.screens.mass_action import ChoiceScreen, MassReportScreen
-    from tui_crm.services.deals import edit_deal
     from tui_crm.widgets.form_dialog import ConfirmDialog
 
     first, second = (capture_lead(crm, LeadInput(name=n)) for n in ("Первая", "Вторая"))
     add_task(crm, TaskInput(text="Ручная", due="+1d", entity_type="deal", entity_ref=first.id))
-    for deal in (first, second):
-        edit_deal(crm, deal.id, {"loss_reason": "Бюджет"})
     app = make_app(crm)
     async with app.run_test(size=(120, 35)) as pilot:
         await focus_only_deal(app, settle, pilot, "lead")
@@ -146,12 +146,20 @@ async def test_mass_close_asks_once_about_the_tasks_people_set(crm: Crm, settle:
         assert "Неразобранное" not in [label for _, label in app.screen.options]  # type: ignore[attr-defined]
         await pilot.press("end", "enter")  # Закрыто и не реализовано
         await settle(pilot)
-        assert isinstance(app.screen, ConfirmDialog)
-        await pilot.press("n")  # keep the tasks people set
+        form = app.screen
+        assert isinstance(form, GateForm)  # the loss reason, once for both
+        form.query_one(f"#{field_id('loss_reason')}", Select).value = "Нет бюджета"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)  # then the tasks people set, once
+        await pilot.press("n")  # keep them open
         await settle(pilot)
         assert isinstance(app.screen, MassReportScreen)
         assert app.screen.report.changed == 2
     for deal in (first, second):
-        assert get_deal(crm, deal.id).stage_key == "lost"
+        closed = get_deal(crm, deal.id)
+        assert (closed.stage_key, closed.loss_reason) == ("lost", "Нет бюджета")
+        automatic = [t for t in tasks_of(crm, deal.id) if t.text == "Связаться с лидом"]
+        assert [t.result for t in automatic] == ["Сделка закрыта: закрыто и не реализовано"]
     still_open = sorted(t.text for d in (first, second) for t in tasks_of(crm, d.id) if t.completed_at is None)
     assert still_open == ["Ручная", "Фолоуап: как идёт проект?", "Фолоуап: как идёт проект?"]

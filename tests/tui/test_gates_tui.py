@@ -24,8 +24,9 @@ from tui_crm.screens.card import CardScreen
 from tui_crm.screens.mass_action import ChoiceScreen, MassReportScreen
 from tui_crm.services.context import Crm
 from tui_crm.services.deals import LeadInput, capture_lead, get_deal, move_deal
+from tui_crm.services.tasks import TaskInput, add_task, tasks_of
 from tui_crm.widgets.field_editor import FieldRow
-from tui_crm.widgets.form_dialog import FormDialog
+from tui_crm.widgets.form_dialog import ConfirmDialog, FormDialog
 from tui_crm.widgets.gate_form import GateForm, field_id
 
 pytestmark = pytest.mark.anyio
@@ -126,7 +127,9 @@ async def test_offline_the_won_form_asks_for_the_amount(crm: Crm, cbr: Any, sett
 
 
 async def test_closing_several_deals_as_lost_asks_the_reason_once(crm: Crm, settle: Settle) -> None:
+    """The reason form first, then the question about the tasks people set (answered yes)."""
     ids = [capture_lead(crm, LeadInput(name=f"Сделка {i}")).id for i in range(2)]
+    add_task(crm, TaskInput(text="Отправить кейсы", due="+1d", entity_type="deal", entity_ref=ids[1]))
     app = make_app(crm)
     async with app.run_test(size=(120, 35)) as pilot:
         await focus_first(app, settle, pilot, "lead")
@@ -149,9 +152,40 @@ async def test_closing_several_deals_as_lost_asks_the_reason_once(crm: Crm, sett
         other.focus()
         await pilot.press(*"заказчик закрылся", "ctrl+s")
         await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)  # the tasks people set: asked once, after the reason
+        await pilot.press("y")  # complete them too
+        await settle(pilot)
         report = app.screen
         assert isinstance(report, MassReportScreen) and report.report.changed == 2
-    assert {get_deal(crm, i).loss_reason for i in ids} == {"Другое: заказчик закрылся"}
+    assert {(get_deal(crm, i).stage_key, get_deal(crm, i).loss_reason) for i in ids} == {("lost", "Другое: заказчик закрылся")}
+    done = {t.text: t.result for i in ids for t in tasks_of(crm, i) if t.completed_at is not None}
+    assert done == {
+        "Связаться с лидом": "Сделка закрыта: закрыто и не реализовано",
+        "Отправить кейсы": "Сделка закрыта: закрыто и не реализовано",
+    }
+    assert sorted(t.text for i in ids for t in tasks_of(crm, i) if t.completed_at is None) == ["Фолоуап: как идёт проект?"] * 2
+
+
+async def test_closing_several_deals_without_tasks_people_set_asks_only_the_reason(crm: Crm, settle: Settle) -> None:
+    ids = [capture_lead(crm, LeadInput(name=f"Сделка {i}")).id for i in range(2)]
+    app = make_app(crm)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await focus_first(app, settle, pilot, "lead")
+        await pilot.press("space", "j", "space", "m")
+        await settle(pilot)
+        await pilot.press("enter")  # Change stage
+        await settle(pilot)
+        await pilot.press("end", "enter")  # Закрыто и не реализовано
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, GateForm)
+        form.query_one(f"#{field_id('loss_reason')}", Select).value = "Дорого"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        report = app.screen
+        assert isinstance(report, MassReportScreen) and report.report.changed == 2  # no tasks question
+    assert {get_deal(crm, i).loss_reason for i in ids} == {"Дорого"}
+    assert all(t.completed_at is not None for i in ids for t in tasks_of(crm, i) if t.text == "Связаться с лидом")
 
 
 # ---- copy into a gated stage ------------------------------------------------------------------------

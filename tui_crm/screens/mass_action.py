@@ -5,7 +5,8 @@ A menu picks the action, a small prompt asks for its argument, and the
 matching ``services.bulk`` call runs once for all ids in a worker thread.
 A stage change goes through every deal's gate and ends on a per-deal
 report; closing as lost asks the gate's fields (the loss reason) once for
-all the deals first. A delete can be undone (`z`). The pickers here (:class:`ChoiceScreen`,
+all the deals first, then (won or lost, when a selected deal has one) whether
+the tasks people set are completed too. A delete can be undone (`z`). The pickers here (:class:`ChoiceScreen`,
 :class:`PromptScreen`) are plain modal helpers the board reuses.
 """
 
@@ -29,6 +30,8 @@ from tui_crm.domain.errors import CrmError
 from tui_crm.domain.when import parse_when
 from tui_crm.services import bulk, party_bulk
 from tui_crm.services.bulk import BulkReport
+from tui_crm.services.context import Crm
+from tui_crm.services.tasks import CLOSING_RESULTS, open_tasks_of_deal
 from tui_crm.services.users import list_users
 from tui_crm.services.views import PipelineView
 from tui_crm.widgets.form_dialog import ConfirmDialog
@@ -298,6 +301,31 @@ async def _ask_closing(host: Screen[Any], pipeline: PipelineView, stage_key: str
     return await host.app.push_screen_wait(form)
 
 
+def _has_people_set_tasks(crm: Crm, ids: list[str]) -> bool:
+    """Whether any of the deals has an open task a person set (not a stage's
+    automatic one). Worker thread."""
+    with crm.read() as session:
+        return any(not task.auto_rule for deal_id in ids for task in open_tasks_of_deal(session, deal_id))
+
+
+async def _ask_close_tasks(host: Screen[Any], pipeline: PipelineView, stage_key: str, ids: list[str]) -> bool:
+    """Closing (won/lost) completes the deals' automatic tasks; the tasks
+    people set go too only when the user says so. Asked once for all, and
+    only when the stage closes and some selected deal has such a task;
+    ``n``/escape keeps them open."""
+    if not any(s.key == stage_key and s.kind in CLOSING_RESULTS for s in pipeline.stages):
+        return False
+    crm = crm_of(host)
+    if not await host.run_worker(lambda: _has_people_set_tasks(crm, ids), thread=True).wait():
+        return False
+    question = ConfirmDialog(
+        "Tasks of the closed deals",
+        "Their automatic tasks are completed with them. Complete the tasks people set on them too?",
+        yes="Complete them", no="Keep them open",
+    )
+    return bool(await host.app.push_screen_wait(question))
+
+
 async def _run(host: Screen[Any], call: Callable[[], BulkReport]) -> BulkReport | None:
     """The service call in a thread worker; a refusal becomes a notification."""
     try:
@@ -325,15 +353,8 @@ async def run_mass_action(host: Screen[Any], ids: list[str], pipeline: PipelineV
         options = [(s.key, s.name) for s in pipeline.stages if s.kind != "unsorted"]  # the inbox is not a stage
         stage = await app.push_screen_wait(ChoiceScreen(f"Move {count} to stage", options))
         values = await _ask_closing(host, pipeline, stage, count) if stage else None
-        closing = any(s.key == stage and s.kind in ("won", "lost") for s in pipeline.stages)
-        close_tasks = bool(closing) and values is not None and await app.push_screen_wait(
-            ConfirmDialog(
-                "Tasks of the closed deals",
-                "Their automatic tasks are completed with them. Complete the tasks people set on them too?",
-                yes="Complete them", no="Keep them open",
-            )
-        )
         if stage and values is not None:
+            close_tasks = await _ask_close_tasks(host, pipeline, stage, ids)
             call = lambda: bulk.change_stage(  # noqa: E731
                 crm, stage, pipeline_ref=pipeline.key, ids=ids, close_tasks=close_tasks, set_values=values
             )
