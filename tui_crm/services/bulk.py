@@ -21,7 +21,7 @@ from tui_crm.domain.when import parse_when
 from tui_crm.services.context import Crm
 from tui_crm.services.deal_queries import DealFilter, deal_ids
 from tui_crm.services.deal_values import ParsedValue, gate_values, parse_deal_values, write_deal_values
-from tui_crm.services.deals import move_in
+from tui_crm.services.deals import move_in, refuse_inbox
 from tui_crm.services.parties import assignable_user
 from tui_crm.services.pipelines import find_pipeline, find_stage
 from tui_crm.services.rates import closing_value, prefetch
@@ -183,20 +183,13 @@ def change_stage(
 
 def _refuse_inbox_target(crm: Crm, stage_ref: str, pipeline_ref: str | None) -> None:
     """The whole mass move is refused when its target is an inbox (Неразобранное), before any deal is read."""
-    names = [pipeline_ref] if pipeline_ref else [p.key for p in crm.pipelines.pipelines]
-    for name in names:
+    for name in [pipeline_ref] if pipeline_ref else [p.key for p in crm.pipelines.pipelines]:
         pipeline = find_pipeline(crm, name)
         try:
             stage = find_stage(pipeline, stage_ref)
         except NotFoundError:
             continue
-        if stage.kind == "unsorted":
-            lead = next((s.name for s in pipeline.stages if s.kind == "lead"), "Лид")
-            raise ValidationError(
-                "stage",
-                f"«{stage.name}» is the inbox for incoming requests, not a stage a deal can move into; "
-                f"move the deals to «{lead}» to work them, or close them as lost",
-            )
+        refuse_inbox(crm, stage, pipeline.key)
 
 
 def _check_gate_with(crm: Crm, session: Session, deal: Deal, pipeline_key: str, stage: Stage, parsed: list[ParsedValue]) -> None:

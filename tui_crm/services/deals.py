@@ -261,7 +261,7 @@ def _write_values(crm: Crm, work: UnitOfWork, deal: Deal, parsed: list[ParsedVal
     return hand_over_open_tasks(work, deal, previous)
 
 
-def refuse_inbox(crm: Crm, stage: Stage, pipeline_key: str) -> None:
+def refuse_inbox(crm: Crm, stage: Stage | StageView, pipeline_key: str) -> None:
     """Неразобранное is the inbox of incoming requests, not a stage: no move puts a deal there."""
     if stage.kind == "unsorted":
         lead = crm.pipelines.pipeline(pipeline_key).stage_by_kind("lead")
