@@ -25,6 +25,7 @@ from tui_crm.services.context import Crm
 from tui_crm.services.tasks import task_views
 from tui_crm.services.views import TaskView
 from tui_crm.storage.models import Setting, Task
+from tui_crm.storage.settings import put_setting
 
 FEED_SETTING = "ical_feed_path"
 EVENT_LENGTH = timedelta(minutes=30)
@@ -94,14 +95,7 @@ def write_ical(crm: Crm, path: Path | None, tasks: list[TaskView] | None = None)
 def set_feed(crm: Crm, path: Path | None) -> None:
     """Remember (or, with None, forget) the file to keep current."""
     with crm.uow() as work:
-        row = work.session.get(Setting, FEED_SETTING)
-        if path is None:
-            if row is not None:
-                work.session.delete(row)
-            return
-        row = row or Setting(key=FEED_SETTING, value="")
-        row.value = str(path.expanduser().resolve())
-        work.session.add(row)
+        put_setting(work.session, FEED_SETTING, None if path is None else str(path.expanduser().resolve()))
 
 
 def refresh_feed(crm: Crm) -> Path | None:

@@ -52,6 +52,7 @@ from tui_crm.services.records import (
 )
 from tui_crm.services.views import LinkView
 from tui_crm.storage.models import ChangeLog, Company, Contact, Deal, DealContact, EntityFile, Note, Record, Setting, Task
+from tui_crm.storage.settings import put_setting
 from tui_crm.storage.unit_of_work import UnitOfWork, to_jsonable
 
 MODELS: dict[str, type[Contact] | type[Company]] = {"contact": Contact, "company": Company}
@@ -261,8 +262,8 @@ def merge(crm: Crm, entity_type: str, a_ref: str, b_ref: str, keep: Mapping[str,
             reindex(session, entity_type, record_id)
             reindex_linked(session, entity_type, record_id)
         batch = work.batch_id or ""
-        _remember(session, MERGE_KEY.format(batch=batch), json.dumps(undo, ensure_ascii=False))
-        _remember(session, LAST_MERGE_KEY.format(entity_type=entity_type), batch)
+        put_setting(session, MERGE_KEY.format(batch=batch), json.dumps(undo, ensure_ascii=False))
+        put_setting(session, LAST_MERGE_KEY.format(entity_type=entity_type), batch)
         report = MergeReport(
             batch,
             entity_type,
@@ -339,12 +340,6 @@ def _move_company(work: UnitOfWork, model: type[Contact] | type[Deal], winner_id
     for row in rows:
         work.update(row, company_id=winner_id)
     return [r.id for r in rows]
-
-
-def _remember(session: Session, key: str, value: str) -> None:
-    row = session.get(Setting, key) or Setting(key=key, value="")
-    row.value = value
-    session.add(row)
 
 
 # -- undo ----------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from tui_crm.domain.text import fold
 from tui_crm.services.context import Crm, default_pipelines_text, parse_pipelines_text, pipelines_text
 from tui_crm.services.views import PipelineView, StageView
 from tui_crm.storage.models import CustomFieldDef, Deal, Pipeline, Setting, Stage
+from tui_crm.storage.settings import put_setting
 from tui_crm.storage.unit_of_work import UnitOfWork
 
 TEXT_KEY = "pipelines_toml"
@@ -240,9 +241,7 @@ def _store_text(crm: Crm, work: UnitOfWork, text_: str) -> None:
     """Keep ``text_`` as the configuration in effect (``crm.pipelines`` is its parse)."""
     crm.pipelines_sha = _digest(text_)
     for key, value in ((TEXT_KEY, text_), (SHA_KEY, crm.pipelines_sha)):
-        row = work.session.get(Setting, key) or Setting(key=key, value="")
-        row.value = value
-        work.session.add(row)
+        put_setting(work.session, key, value)
 
 
 def _stored_text(crm: Crm) -> tuple[str | None, str | None]:

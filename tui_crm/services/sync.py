@@ -35,6 +35,7 @@ from tui_crm.domain.ids import could_be_id
 from tui_crm.domain.text import preview
 from tui_crm.services.context import Crm
 from tui_crm.storage.models import Setting
+from tui_crm.storage.settings import put_setting
 
 if TYPE_CHECKING:
     from tui_crm.sync.adapter import Adapter
@@ -102,14 +103,7 @@ def _setting(crm: Crm, key: str) -> str | None:
 def _set_settings(crm: Crm, values: dict[str, str | None]) -> None:
     with crm.uow() as work:
         for key, value in values.items():
-            row = work.session.get(Setting, key)
-            if value is None:
-                if row is not None:
-                    work.session.delete(row)
-                continue
-            row = row or Setting(key=key, value="")
-            row.value = value
-            work.session.add(row)
+            put_setting(work.session, key, value)
 
 
 def account_address(subdomain: str | None = None, base_url: str | None = None) -> tuple[str, str]:
