@@ -185,3 +185,21 @@ def test_a_reload_elsewhere_reaches_an_open_store(crm, open_store, crm_env):
     reload_pipelines(open_store())  # another process
     list_pipelines(app_side)  # what the board does on every refresh
     assert "decision_makers" in app_side.pipelines.pipeline("sales20").required_fields("negotiation")
+
+
+def test_deals_moved_by_a_reload_get_what_a_move_gives_them(crm, crm_env):
+    """A reload's move is a move: the target stage's automatic task is set."""
+    from tui_crm.services.tasks import open_tasks_of_deal
+
+    tender = capture_lead(crm, LeadInput(name="Тендер на оценку", pipeline="tenders"))
+    move_deal(crm, tender.id, "new_tender", {  # stays; fills what qualification's gate needs
+        "budget_rub": "1 000 000", "budget_usd": "12000", "segment": "A", "territory": "РФ", "city": "Казань",
+    })  # fmt: skip
+    text = default_pipelines_text()
+    start = text.index("[[pipelines]]\nkey = \"tenders\"")
+    end = text.index("[[pipelines]]\nkey = \"sales_rus\"")
+    write(crm_env, text[:start] + text[end:])
+    reload_pipelines(crm, ["tenders=sales20/qualification"])
+    with crm.read() as session:
+        texts = [t.text for t in open_tasks_of_deal(session, tender.id)]
+    assert "Подготовить оценку" in texts

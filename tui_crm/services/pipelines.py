@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
-from tui_crm.domain.errors import ConfigError, NotFoundError
-from tui_crm.domain.gates import missing_fields
+from tui_crm.domain.errors import ConfigError, GateRefused, NotFoundError
 from tui_crm.domain.pipelines import PipelineConfig, PipelineDef, StageDef
 from tui_crm.domain.text import fold
 from tui_crm.services.context import Crm, default_pipelines_text, parse_pipelines_text, pipelines_text
@@ -370,9 +369,11 @@ def _destinations(config: PipelineConfig, blocked: list[DroppedStage], move_to: 
     return chosen
 
 
-def _relocate(work: UnitOfWork, config: PipelineConfig, dropped: DroppedStage, to: Place) -> int:
-    """Move the deals of a dropped stage through the target's gate (of the new configuration)."""
-    from tui_crm.services.deal_values import gate_values
+def _relocate(crm: Crm, work: UnitOfWork, dropped: DroppedStage, to: Place) -> int:
+    """Move the deals of a dropped stage as any move does (``deals.move_in``: the
+    target's gate, its automatic task, the closing rate); ``crm.pipelines`` is
+    already the new configuration."""
+    from tui_crm.services.deals import move_in
 
     session = work.session
     pdef, sdef = to
@@ -380,21 +381,14 @@ def _relocate(work: UnitOfWork, config: PipelineConfig, dropped: DroppedStage, t
     stage = session.exec(select(Stage).where(Stage.pipeline_id == pipeline.id, Stage.key == sdef.key)).one()
     deals = session.exec(select(Deal).where(Deal.stage_id == dropped.stage_id, col(Deal.deleted_at).is_(None))).all()
     for deal in deals:
-        missing = missing_fields(config, pdef.key, sdef.key, gate_values(session, deal))
-        if missing:
-            labels = ", ".join(m.label for m in missing)
+        try:
+            move_in(crm, work, deal, stage, pdef.key)
+        except GateRefused as refused:
+            labels = ", ".join(m.label for m in refused.missing)
             raise ConfigError(
                 f"cannot move «{deal.name}» from {dropped.ref} to {pdef.key}/{sdef.key}: its gate needs {labels}; "
                 "nothing changed. Choose an earlier stage, or fill the fields first"
-            )
-        closing = sdef.kind in ("won", "lost")
-        work.update(
-            deal,
-            pipeline_id=pipeline.id,
-            stage_id=stage.id,
-            stage_entered_at=work.now,
-            closed_at=(deal.closed_at or work.now) if closing else None,
-        )
+            ) from None
     return len(deals)
 
 
@@ -409,18 +403,23 @@ def reload_pipelines(crm: Crm, move_to: Sequence[str] = ()) -> ReloadReport:
     text_ = pipelines_text(crm.settings)
     config = parse_pipelines_text(text_, origin)
     report = ReloadReport(pipelines=[], path=origin)
-    with crm.uow() as work:
-        dropped = dropped_places(work.session, config)
-        blocked = [d for d in dropped if d.deals]
-        destinations = _destinations(config, blocked, move_to) if blocked else {}
-        apply_pipeline_config(work, config)
-        for d in blocked:
-            pdef, sdef = destinations[d.ref]
-            report.moved[f"{d.ref} → {pdef.key}/{sdef.key}"] = _relocate(work, config, d, destinations[d.ref])
-        _tombstone_empty(work, config)
-        _store_text(crm, work, text_)
+    previous = crm.pipelines
+    try:
+        with crm.uow() as work:
+            dropped = dropped_places(work.session, config)
+            blocked = [d for d in dropped if d.deals]
+            destinations = _destinations(config, blocked, move_to) if blocked else {}
+            apply_pipeline_config(work, config)
+            crm.pipelines = config  # the moves below follow the new file's gates and rules
+            for d in blocked:
+                pdef, sdef = destinations[d.ref]
+                report.moved[f"{d.ref} → {pdef.key}/{sdef.key}"] = _relocate(crm, work, d, destinations[d.ref])
+            _tombstone_empty(work, config)
+            _store_text(crm, work, text_)
+    except BaseException:
+        crm.pipelines = previous  # nothing was applied
+        raise
     report.dropped = [d.ref for d in dropped]
-    crm.pipelines = config
     report.pipelines = list_pipelines(crm)
     return report
 
