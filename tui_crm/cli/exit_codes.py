@@ -12,6 +12,8 @@
 | 7 | a likely duplicate exists; use --enrich or --force |
 | 8 | the settings or pipelines file is invalid, or the database is another program's or a newer tui-crm's |
 | 9 | sync failed (remote unreachable, locked out, conflicts pending) |
+| 130 | interrupted (ctrl+c) |
+| 141 | the reader of the output left (`crm deals list | head -1`): quietly, as Unix tools do (128 + SIGPIPE) |
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ GATE_REFUSED = 6
 DUPLICATE = 7
 CONFIG = 8
 SYNC = 9
+INTERRUPTED = 130
+READER_LEFT = 141  # 128 + SIGPIPE
 
 HELP_EPILOG = (
     "Exit codes: 0 done, 1 error, 2 bad usage, 3 not found, 4 ambiguous, 5 invalid value or not allowed "
     "(e.g. a deactivated --user), "
-    "6 stage gate refused, 7 duplicate exists, 8 bad config, 9 sync failed."
+    "6 stage gate refused, 7 duplicate exists, 8 bad config, 9 sync failed, 130 interrupted, 141 output pipe closed."
 )
 
 

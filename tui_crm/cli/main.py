@@ -167,10 +167,10 @@ def run(args: list[str] | None = None) -> None:
         sys.exit(exit_codes.ERROR)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(exit_codes.INTERRUPTED)
     except BrokenPipeError:
         _quiet_stdout()  # `crm deals list | head`: the reader left, nothing to say
-        sys.exit(exit_codes.ERROR)
+        sys.exit(exit_codes.READER_LEFT)
     except Exception as exc:  # service errors, click usage errors and the unexpected
         code, message, details, extra = explain(exc)
         if code == exit_codes.ERROR and _debugging():

@@ -107,7 +107,12 @@ def _console() -> Any:
     """A Rich console for stdout: the terminal's width, or unbounded into a pipe or file."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
+    class _StdoutConsole(Console):
+        def on_broken_pipe(self) -> None:
+            """Rich exits 1 here; ``cli.main.run`` ends a closed pipe as Unix tools do (141)."""
+            raise BrokenPipeError
+
+    return _StdoutConsole(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
 
 
 def _delimited(columns: Sequence[str], rows: Iterable[Sequence[object]], kind: str) -> None:
