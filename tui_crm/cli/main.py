@@ -171,6 +171,12 @@ def run(args: list[str] | None = None) -> None:
     except BrokenPipeError:
         _quiet_stdout()  # `crm deals list | head`: the reader left, nothing to say
         sys.exit(exit_codes.READER_LEFT)
+    except SystemExit as exc:
+        if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            # click met the closed pipe first: it wraps stdout and exits 1
+            _quiet_stdout()
+            sys.exit(exit_codes.READER_LEFT)
+        raise
     except Exception as exc:  # service errors, click usage errors and the unexpected
         code, message, details, extra = explain(exc)
         if code == exit_codes.ERROR and _debugging():
