@@ -28,7 +28,8 @@ from tui_crm.services.rates import closing_value, prefetch
 from tui_crm.services.records import change_tags, reindex, tags_of
 from tui_crm.services.tasks import check_task_type, hand_over_open_tasks, new_task
 from tui_crm.services.views import MoveOutcome
-from tui_crm.storage.models import ChangeLog, Deal, Pipeline, Record, Setting, Stage
+from tui_crm.storage.models import ChangeLog, Deal, Pipeline, Record, Stage
+from tui_crm.storage.settings import get_setting, put_setting
 from tui_crm.storage.unit_of_work import UnitOfWork
 
 LAST_DELETE_KEY = "bulk.last_delete_batch"
@@ -215,9 +216,7 @@ def delete(crm: Crm, *, ids: list[str] | None = None, flt: DealFilter | None = N
         for deal in live_records(work, Deal, targets):
             work.soft_delete(deal)
             reindex(work.session, "deal", deal.id)
-        row = work.session.get(Setting, LAST_DELETE_KEY) or Setting(key=LAST_DELETE_KEY, value="")
-        row.value = work.batch_id or ""
-        work.session.add(row)
+        put_setting(work.session, LAST_DELETE_KEY, work.batch_id or "")
     return BulkReport(work.batch_id or "", "delete", len(targets), len(targets))
 
 
@@ -226,10 +225,9 @@ def undo_delete(crm: Crm, batch_id: str | None = None) -> BulkReport:
     with crm.uow(batch_id=new_id()) as work:
         session = work.session
         if batch_id is None:
-            row = session.get(Setting, LAST_DELETE_KEY)
-            if row is None or not row.value:
+            batch_id = get_setting(session, LAST_DELETE_KEY)
+            if not batch_id:
                 raise NotFoundError("No mass delete to undo.")
-            batch_id = row.value
         if not could_be_id(batch_id):
             raise NotFoundError(f"No mass delete «{preview(batch_id)}» to undo; a batch id is hex, e.g. 3f9c2a1b")
         rows = session.exec(
@@ -244,6 +242,6 @@ def undo_delete(crm: Crm, batch_id: str | None = None) -> BulkReport:
             if deal is not None:
                 work.restore(deal)
                 reindex(session, "deal", deal.id)
-        if (last := session.get(Setting, LAST_DELETE_KEY)) and last.value == batch_id:
-            session.delete(last)
+        if get_setting(session, LAST_DELETE_KEY) == batch_id:
+            put_setting(session, LAST_DELETE_KEY, None)
     return BulkReport(work.batch_id or "", "undo", len(rows), len(rows))

@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from tui_crm.domain.errors import ConfigError
 from tui_crm.domain.when import WorkCalendar
-from tui_crm.storage.models import Setting
+from tui_crm.storage.settings import get_setting, put_setting
 
 REFRESH_AFTER = timedelta(days=30)
 _memo: dict[str, tuple[dict[str, object], WorkCalendar]] = {}  # by country: the same for every store
@@ -55,8 +55,8 @@ def work_calendar(session: Session, country: str, today: date) -> WorkCalendar:
     memo = _memo.get(country)
     if memo is not None and _fresh(memo[0], today):
         return memo[1]
-    row = session.get(Setting, key)
-    stored: dict[str, object] = json.loads(row.value) if row is not None else {}
+    kept = get_setting(session, key)
+    stored: dict[str, object] = json.loads(kept) if kept is not None else {}
     if not _fresh(stored, today):
         years = range(today.year - 1, today.year + 4)
         days_off, worked = build_calendar(country, years)
@@ -67,9 +67,7 @@ def work_calendar(session: Session, country: str, today: date) -> WorkCalendar:
             "days_off": [d.isoformat() for d in days_off],
             "workdays": [d.isoformat() for d in worked],
         }
-        row = row or Setting(key=key, value="")
-        row.value = json.dumps(stored)
-        session.add(row)
+        put_setting(session, key, json.dumps(stored))
     calendar = WorkCalendar(
         days_off=frozenset(date.fromisoformat(str(d)) for d in stored["days_off"]),  # type: ignore[attr-defined]
         workdays=frozenset(date.fromisoformat(str(d)) for d in stored["workdays"]),  # type: ignore[attr-defined]

@@ -36,7 +36,7 @@ from tui_crm.services.context import Crm
 from tui_crm.services.pipelines import find_pipeline
 from tui_crm.services.unsorted import IncomingRequest, add_incoming, site_code, territory_for
 from tui_crm.storage.mail_tables import Mailbox, MailLink, MailMessage
-from tui_crm.storage.models import Setting
+from tui_crm.storage.settings import get_setting, put_setting
 
 FORM_KEYS = ("name", "phone", "email", "company", "message", "site", "page_url", "files", "utm")
 TARGETS = ("lead", "unsorted")
@@ -92,10 +92,10 @@ _CONFIG_KEY = "intake.config"
 
 def get_config(crm: Crm) -> IntakeConfig:
     with crm.read() as session:
-        row = session.get(Setting, _CONFIG_KEY)
-    if row is None:
+        stored = get_setting(session, _CONFIG_KEY)
+    if stored is None:
         return IntakeConfig()
-    data = json.loads(row.value)
+    data = json.loads(stored)
     return IntakeConfig(**{k: v for k, v in data.items() if k in IntakeConfig.__dataclass_fields__})
 
 
@@ -126,9 +126,7 @@ def set_config(
     for sender in remove_sender or []:
         config.form_senders = [s for s in config.form_senders if email_key(s) != email_key(sender)]
     with crm.uow() as work:
-        row = work.session.get(Setting, _CONFIG_KEY) or Setting(key=_CONFIG_KEY, value="{}")
-        row.value = json.dumps(config.__dict__, ensure_ascii=False)
-        work.session.add(row)
+        put_setting(work.session, _CONFIG_KEY, json.dumps(config.__dict__, ensure_ascii=False))
     return config
 
 

@@ -27,7 +27,8 @@ from tui_crm.services.bulk import BulkReport, add_task_each, live_records, reass
 from tui_crm.services.context import Crm
 from tui_crm.services.party_pages import party_ids
 from tui_crm.services.records import reindex, reindex_linked
-from tui_crm.storage.models import ChangeLog, Company, Contact, Setting
+from tui_crm.storage.models import ChangeLog, Company, Contact
+from tui_crm.storage.settings import get_setting, put_setting
 
 PartyModel = type[Contact] | type[Company]
 _MODELS: dict[str, PartyModel] = {"contact": Contact, "company": Company}
@@ -119,9 +120,7 @@ def delete(
             changed += 1
         if changed:
             key = LAST_DELETE_KEY.format(entity_type=entity_type)
-            row = work.session.get(Setting, key) or Setting(key=key, value="")
-            row.value = work.batch_id or ""
-            work.session.add(row)
+            put_setting(work.session, key, work.batch_id or "")
     return BulkReport(work.batch_id or "", "delete", len(targets), changed)
 
 
@@ -137,11 +136,11 @@ def undo_delete(crm: Crm, entity_type: str, batch_id: str | None = None) -> Bulk
     noun = NOUNS[entity_type]
     with crm.uow(batch_id=new_id()) as work:
         session = work.session
-        last = session.get(Setting, key)
+        last = get_setting(session, key)
         if batch_id is None:
-            if last is None or not last.value:
+            if not last:
                 raise NotFoundError(f"No mass delete of {noun} to undo.")
-            batch_id = last.value
+            batch_id = last
         if not could_be_id(batch_id):
             raise NotFoundError(f"No mass delete «{preview(batch_id)}» to undo; a batch id is hex, e.g. 3f9c2a1b")
         rows = session.exec(
@@ -162,6 +161,6 @@ def undo_delete(crm: Crm, entity_type: str, batch_id: str | None = None) -> Bulk
                 reindex(session, entity_type, record.id)
                 reindex_linked(session, entity_type, record.id)
                 restored += 1
-        if last is not None and last.value == batches[0]:
-            session.delete(last)
+        if last == batches[0]:
+            put_setting(session, key, None)
     return BulkReport(work.batch_id or "", "undo", len(rows), restored)

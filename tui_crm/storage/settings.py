@@ -12,6 +12,12 @@ from sqlmodel import Session
 from tui_crm.storage.models import Setting
 
 
+def get_setting(session: Session, key: str) -> str | None:
+    """The value kept under ``key``, or None when nothing is."""
+    row = session.get(Setting, key)
+    return None if row is None else row.value
+
+
 def put_setting(session: Session, key: str, value: str | None) -> None:
     """Keep ``value`` under ``key`` in the current transaction; None forgets the key."""
     row = session.get(Setting, key)

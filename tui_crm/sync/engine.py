@@ -50,7 +50,8 @@ from sqlmodel import Session, col, select
 from tui_crm.domain.ids import new_id
 from tui_crm.domain.text import fold
 from tui_crm.services.context import Crm
-from tui_crm.storage.models import ChangeLog, Note, Pipeline, Setting, Stage, User
+from tui_crm.storage.models import ChangeLog, Note, Pipeline, Stage, User
+from tui_crm.storage.settings import put_setting
 from tui_crm.storage.sync_tables import SyncConflict, SyncCursor, SyncIdMap, SyncMeta, SyncShadow
 from tui_crm.sync.adapter import (
     UNSENDABLE,
@@ -313,9 +314,7 @@ class SyncEngine:
         self.report.warnings.extend(meta.warnings)
         with self.uow() as work:
             self._write_meta(work)
-            row = work.session.get(Setting, ADAPTER_KEY) or Setting(key=ADAPTER_KEY, value="")
-            row.value = self.name
-            work.session.add(row)
+            put_setting(work.session, ADAPTER_KEY, self.name)
         with self.crm.read() as session:
             self.maps.load(session)
         self._map_meta(meta)
@@ -343,9 +342,7 @@ class SyncEngine:
         self.report.warnings.extend(getattr(self.adapter, "late_warnings", []))
         self.report.finished_at = self.now()
         with self.uow() as work:
-            row = work.session.get(Setting, LAST_SYNC_KEY) or Setting(key=LAST_SYNC_KEY, value="")
-            row.value = self.report.finished_at.isoformat()
-            work.session.add(row)
+            put_setting(work.session, LAST_SYNC_KEY, self.report.finished_at.isoformat())
 
     # ------------------------------------------------------------ metadata
 
