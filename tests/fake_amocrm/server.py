@@ -677,6 +677,7 @@ class FakeAmo:
             ("POST", rf"/api/v4/{_ENTITY}/notes", self._r_notes_add),
             ("PATCH", rf"/api/v4/{_ENTITY}/notes", self._r_notes_patch),
             ("GET", rf"/api/v4/{_ENTITY}/notes/(\d+)", self._r_note),
+            ("POST", rf"/api/v4/{_ENTITY}/notes/(\d+)/(pin|unpin)", self._r_note_pin),
             ("GET", rf"/api/v4/{_ENTITY}/(\d+)/notes", self._r_entity_notes),
             ("POST", rf"/api/v4/{_ENTITY}/(\d+)/notes", self._r_entity_notes_add),
             ("GET", rf"/api/v4/{_ENTITY}/(\d+)/notes/(\d+)", self._r_entity_note),
@@ -989,23 +990,29 @@ class FakeAmo:
 
     def _r_notes(self, req: Request, etype: str) -> Response:
         notes = self.state.list_notes(etype, req.q)
-        return self._paged(req, "notes", notes, lambda n: self.state.render_note(etype, n))
+        return self._paged(req, "notes", notes, lambda n: self.state.render_note(etype, n, with_set(req.q)))
 
     def _r_entity_notes(self, req: Request, etype: str, entity_id: str) -> Response:
         notes = self.state.list_notes(etype, req.q, entity_id=int(entity_id))
-        return self._paged(req, "notes", notes, lambda n: self.state.render_note(etype, n))
+        return self._paged(req, "notes", notes, lambda n: self.state.render_note(etype, n, with_set(req.q)))
 
     def _r_note(self, req: Request, etype: str, note_id: str) -> Response:
         note = self.state.notes[etype].get(int(note_id))
         if note is None:
             return self._missing(f"note {note_id}")
-        return hal(self.state.render_note(etype, note))
+        return hal(self.state.render_note(etype, note, with_set(req.q)))
 
     def _r_entity_note(self, req: Request, etype: str, entity_id: str, note_id: str) -> Response:
         note = self.state.notes[etype].get(int(note_id))
         if note is None or note["entity_id"] != int(entity_id):
             return self._missing(f"note {note_id}")
-        return hal(self.state.render_note(etype, note))
+        return hal(self.state.render_note(etype, note, with_set(req.q)))
+
+    def _r_note_pin(self, req: Request, etype: str, note_id: str, action: str) -> Response:
+        """``POST /api/v4/{entity_type}/notes/{id}/pin|unpin``: 204 (KDOC pin-note)."""
+        if not self.state.pin_note(etype, int(note_id), action == "pin", user_id=req.user_id):
+            return self._missing(f"note {note_id}")
+        return Response(204)
 
     def _r_notes_add(self, req: Request, etype: str) -> Response:
         return self._embedded(req, "notes", self.state.write_notes(etype, req.body, creating=True, user_id=req.user_id))

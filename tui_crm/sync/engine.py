@@ -285,7 +285,7 @@ class SyncEngine:
                 key: {"label": d.label, "type": d.type.value, "options": list(d.options), "currency": d.currency}
                 for key, d in self.crm.pipelines.custom_fields_for(entity).items()
             }
-        return LocalSchema(custom_fields=fields, phone_region=self.crm.settings.phone_region)
+        return LocalSchema(custom_fields=fields, phone_region=self.crm.settings.phone_region, timezone=self.crm.tz)
 
     # ---------------------------------------------------------------- run
 
