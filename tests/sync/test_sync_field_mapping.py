@@ -296,3 +296,46 @@ def test_a_deal_without_contacts_has_no_main_contact(store: Any, fake: FakeAmo, 
     assert synced().conflicts == 0
     with store.read() as session:
         assert session.exec(select(Contact)).all() == []
+
+
+# ------------------------------------------------------------------------- files
+
+
+def _files(crm: Any, entity: str, local_id: str) -> list[tuple[str, bytes]]:
+    from tui_crm.services.files import blob_path
+    from tui_crm.storage.models import EntityFile
+
+    with crm.read() as session:
+        rows = session.exec(select(EntityFile).where(EntityFile.entity_type == entity, EntityFile.entity_id == local_id))
+        return sorted((row.name, blob_path(crm, row.sha256).read_bytes()) for row in rows)
+
+
+def test_files_go_to_the_drive_and_come_back_with_sync_files(
+    store: Any, fake: FakeAmo, synced: Any, second: Any, tmp_path: Any
+) -> None:
+    from tui_crm.services.files import attach_file
+
+    deal = capture_lead(store, LeadInput(name="С договором"))
+    contract = tmp_path / "Договор №7.pdf"
+    contract.write_bytes(b"%PDF-1.4 " + bytes(range(256)) * 600)  # larger than one upload part
+    attach_file(store, "deal", deal.id, contract)
+    synced()
+    lead_id = _remote_id(store, "deal", deal.id)
+    assert fake.drive.files_of("leads", lead_id) == []  # a plain sync leaves files alone
+    report = synced(files=True)
+    assert (report.files_pushed, report.files_pulled) == (1, 0)
+    [sent] = fake.drive.files_of("leads", lead_id)
+    assert (sent["name"], sent["content"]) == ("Договор №7.pdf", contract.read_bytes())
+
+    # a teammate attaches a file in amoCRM
+    fake.drive.attach("leads", lead_id, fake.drive.add_file("Смета.xlsx", b"estimate"))
+    report = synced(files=True)
+    assert (report.files_pushed, report.files_pulled) == (0, 1)
+    assert _files(store, "deal", deal.id) == [("Договор №7.pdf", contract.read_bytes()), ("Смета.xlsx", b"estimate")]
+    again = synced(files=True)  # nothing twice
+    assert (again.files_pushed, again.files_pulled) == (0, 0)
+    assert len(fake.drive.files_of("leads", lead_id)) == 2
+
+    synced(crm=second, files=True)
+    theirs = _local_of(second, "deal", lead_id)
+    assert _files(second, "deal", theirs) == _files(store, "deal", deal.id)

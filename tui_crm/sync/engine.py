@@ -101,6 +101,8 @@ class SyncReport:
     conflicts: int = 0  # new conflict records
     notices: int = 0  # new gate / deletion notices
     pages: int = 0
+    files_pulled: int = 0  # ``files=True`` runs only (sync/files.py)
+    files_pushed: int = 0
     finished_at: datetime | None = None
 
 
@@ -289,7 +291,7 @@ class SyncEngine:
 
     # ---------------------------------------------------------------- run
 
-    def run(self, *, push: bool = True, pull: bool = True) -> SyncReport:
+    def run(self, *, push: bool = True, pull: bool = True, files: bool = False) -> SyncReport:
         with sync_lock(self.crm.settings.db_path):
             self.open()
             try:
@@ -297,6 +299,8 @@ class SyncEngine:
                     self.push()
                 if pull:
                     self.pull()
+                if files:
+                    self.sync_files()
                 self.finish()
             finally:
                 self._save_meta()  # what the adapter learned (its rate after 429s), even from a failed run
@@ -327,6 +331,21 @@ class SyncEngine:
                 )
             }
         return meta
+
+    def sync_files(self) -> None:
+        """Files of the linked records, a slice a run (see :mod:`tui_crm.sync.files`)."""
+        from tui_crm.sync.files import CURSOR_KEY, FileSync
+
+        step = FileSync(self)
+        if not step.usable:
+            self.report.warnings.append("This account gave no file storage address (drive_url): files were not synced.")
+            return
+        with self.crm.read() as session:
+            row = session.get(SyncMeta, (self.name, CURSOR_KEY))
+        cursor = json.loads(row.value_json) if row else None
+        cursor, self.report.files_pulled, self.report.files_pushed = step.run(cursor)
+        with self.uow() as work:
+            work.session.merge(SyncMeta(adapter=self.name, key=CURSOR_KEY, value_json=_dumps(cursor), updated_at=work.now))
 
     def _write_meta(self, work: SyncUnitOfWork) -> None:
         for key, value in self.adapter.stored_meta().items():

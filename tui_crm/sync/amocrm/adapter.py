@@ -98,6 +98,7 @@ from tui_crm.sync.amocrm.fields import (
     encode_value,
     roundtrip,
 )
+from tui_crm.sync.amocrm.files import DriveFiles
 
 log = logging.getLogger(__name__)
 JSON = dict[str, Any]
@@ -110,7 +111,10 @@ CHUNK = 50
 SINGULAR = {"leads": "deal", "contacts": "contact", "companies": "company", "tasks": "task"}
 EVENT_ENTITIES = {"lead": "deal", "contact": "contact", "company": "company", "task": "task"}
 NOTE_STREAMS = ("note:leads", "note:contacts", "note:companies")
-NOTE_WITH = {"with": "is_pinned"}  # a note's ``is_pinned`` is given only when asked for
+NOTE_WITH = {"with": "is_pinned"}
+ACCOUNT_WITH = (
+    "is_api_filter_enabled,task_types,datetime_settings,drive_url"  # a note's ``is_pinned`` is given only when asked for
+)
 REFUSAL_TTL = {"client": 7 * 86400, "server": 86400}  # ask again for the id field after (4xx, 5xx)
 LOOKUP_MARGIN = 15 * 60  # seconds of clock difference allowed when scanning for records a lost create made
 LOCAL_TASK_TYPES = {"call": ("FOLLOW_UP", ("звонок", "call", "связаться")), "meeting": ("MEETING", ("встреча", "meeting"))}
@@ -191,6 +195,7 @@ class AmoAdapter:
         self.known_statuses: set[tuple[int, int]] = set()
         self.account_tz: tzinfo = UTC
         self.local_tz: tzinfo = UTC
+        self.files = DriveFiles(client)  # files of records (:mod:`.files`), used by ``tui_crm.sync.files``
 
     def close(self) -> None:
         self.client.close()
@@ -205,7 +210,7 @@ class AmoAdapter:
         if isinstance(learned, int) and not isinstance(learned, bool):
             self.client.limiter.set_rate(learned)  # what this account allowed last time (429s cut it)
         self.local_tz = schema.timezone
-        response = self.client.request("GET", "account", params={"with": "is_api_filter_enabled,task_types,datetime_settings"})
+        response = self.client.request("GET", "account", params={"with": ACCOUNT_WITH})
         self.opened_at = _server_time(response.headers.get("Date"))
         self.skew = self.opened_at - int(time.time()) if self.opened_at else 0
         account = response.json() if response.content else {}
@@ -213,6 +218,7 @@ class AmoAdapter:
         self.filters_enabled = bool(account.get("is_api_filter_enabled", True))
         self.task_types = list((account.get("_embedded") or {}).get("task_types") or [])
         self.account_tz = _zone((account.get("datetime_settings") or {}).get("timezone"))
+        self.files.use_drive(account.get("drive_url"))
         self._probe = stored.get("probe")
         catalog = usable_catalog(stored.get("catalog"), self.opened_at)
         fresh = catalog is None
