@@ -339,3 +339,14 @@ def test_files_go_to_the_drive_and_come_back_with_sync_files(
     synced(crm=second, files=True)
     theirs = _local_of(second, "deal", lead_id)
     assert _files(second, "deal", theirs) == _files(store, "deal", deal.id)
+
+
+def test_the_token_goes_only_to_a_drive_host_of_the_same_service() -> None:
+    from tui_crm.sync.amocrm import AmoClient, MemoryTokenStore, TokenPair
+
+    with AmoClient("https://acme.amocrm.ru", MemoryTokenStore(TokenPair.long_lived_token("t"))) as client:
+        assert client.allow_origin("https://drive-b.amocrm.ru")
+        assert not client.allow_origin("https://drive.evil.example")
+        assert not client.allow_origin("http://drive-b.amocrm.ru")  # never in the clear
+        with pytest.raises(ValueError, match="another host"):
+            client.request("GET", "https://drive.evil.example/v1.0/files/x")
