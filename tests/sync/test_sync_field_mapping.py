@@ -350,3 +350,18 @@ def test_the_token_goes_only_to_a_drive_host_of_the_same_service() -> None:
         assert not client.allow_origin("http://drive-b.amocrm.ru")  # never in the clear
         with pytest.raises(ValueError, match="another host"):
             client.request("GET", "https://drive.evil.example/v1.0/files/x")
+
+
+def test_a_name_matched_field_of_another_type_stays_unmapped_and_the_record_still_goes_out(
+    store: Any, fake: FakeAmo, synced: Any
+) -> None:
+    turnover = fake.state.add_custom_field("companies", "Оборот", "numeric")  # a number there, text here
+    with store.uow() as work:
+        LocalStore().apply(
+            work, "company", "c0ffee00c0ffee00c0ffee00c0ffee01", {"name": "Лютик", "turnover": "1-5 млрд"}, new=True
+        )
+    synced()  # no "amoCRM refused it"
+    company = fake.state.entities["companies"][_remote_id(store, "company", "c0ffee00c0ffee00c0ffee00c0ffee01")]
+    assert company["name"] == "Лютик" and cf_value(fake, "companies", company, "Оборот") is None
+    assert _read(store, "company", "c0ffee00c0ffee00c0ffee00c0ffee01")["turnover"] == "1-5 млрд"  # kept here
+    assert turnover in fake.state.custom_fields["companies"]

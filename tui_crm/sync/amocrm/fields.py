@@ -80,6 +80,20 @@ BUILTINS: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...], str]]] = {
 }
 # Local options of built-in select-like fields (a remote label is given back in this spelling).
 BUILTIN_OPTIONS = {"source_site": ("RU", "COM")}
+_TEXTUAL = ("text", "textarea", "url", "streetaddress", "tracking_data")
+_CHOICE = ("select", "radiobutton")
+# Remote types a built-in field binds to when found by name (a «Оборот» kept as a number in amoCRM
+# cannot take "1-5 млрд": it stays unmapped rather than have every push of the record refused).
+BUILTIN_TYPES: dict[str, tuple[str, ...]] = {
+    "turnover": _TEXTUAL,
+    "needs": _TEXTUAL,
+    "employees": ("numeric",),
+    "messengers": ("multitext",),
+    "source_channel": (*_TEXTUAL, *_CHOICE),
+    "source_site": (*_TEXTUAL, *_CHOICE),
+    "source_url": _TEXTUAL,
+    "source_message": _TEXTUAL,
+}
 
 GENDERS = {"male": ("мужской", "male", "м", "муж"), "female": ("женский", "female", "ж", "жен")}
 COMPANY_TYPES = {
@@ -164,8 +178,10 @@ def build_bindings(entity: str, definitions: list[JSON], local_fields: dict[str,
         free.remove(definition)
 
     for canonical, (codes, names, codec) in BUILTINS.get(entity, {}).items():
-        definition = next((d for d in free if d.get("code") and d["code"] in codes), None)
-        definition = definition or next((d for d in free if fold(str(d.get("name", ""))) in names), None)
+        fits = BUILTIN_TYPES.get(canonical)
+        usable = [d for d in free if fits is None or d.get("type") in fits]
+        definition = next((d for d in usable if d.get("code") and d["code"] in codes), None)
+        definition = definition or next((d for d in usable if fold(str(d.get("name", ""))) in names), None)
         if definition is not None:
             bind(canonical, definition, codec, BUILTIN_OPTIONS.get(canonical, ()))
     if entity == "deal":
