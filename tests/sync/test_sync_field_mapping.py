@@ -365,3 +365,39 @@ def test_a_name_matched_field_of_another_type_stays_unmapped_and_the_record_stil
     assert company["name"] == "Лютик" and cf_value(fake, "companies", company, "Оборот") is None
     assert _read(store, "company", "c0ffee00c0ffee00c0ffee00c0ffee01")["turnover"] == "1-5 млрд"  # kept here
     assert turnover in fake.state.custom_fields["companies"]
+
+
+def test_dry_run_shows_the_main_contact_by_name(store: Any) -> None:
+    from tui_crm.services.sync import dry_run
+
+    deal = capture_lead(store, LeadInput(name="Показать", contact_name="Вера Главная"))
+    [planned] = [p for p in dry_run(store) if p.entity == "deal" and p.record_id == deal.id]
+    assert planned.shown["main_contact"] == "Вера Главная"
+
+
+def test_utm_tags_of_a_web_form_reach_amocrm_tracking_fields(store: Any, fake: FakeAmo, synced: Any) -> None:
+    from tui_crm.services.intake import submission_from_dict, submit_form
+    from tui_crm.services.unsorted import accept
+
+    _account_fields(fake)
+    form = {"name": "Олег", "email": "oleg@example.com", "message": "Нужна CRM", "utm": {"source": "google", "campaign": "crm"}}
+    lead = submit_form(store, submission_from_dict(form), target="lead")
+    waiting = submit_form(store, submission_from_dict({**form, "name": "Ольга", "email": "olga@example.com"}), target="unsorted")
+    accepted = accept(store, waiting.id)
+    synced()
+    for deal_id in (lead.id, accepted.id):
+        remote = fake.state.entities["leads"][_remote_id(store, "deal", deal_id)]
+        assert (cf_value(fake, "leads", remote, "UTM_SOURCE"), cf_value(fake, "leads", remote, "UTM_CAMPAIGN")) == (
+            "google",
+            "crm",
+        )
+
+
+def test_an_all_day_task_whose_create_answer_was_lost_is_found_not_sent_twice(store: Any, fake: FakeAmo, synced: Any) -> None:
+    deal = capture_lead(store, LeadInput(name="Потерянный ответ"))
+    synced()
+    add_task(store, TaskInput(text="Весь день", due="2026-12-03", entity_type="deal", entity_ref=deal.id))
+    fake.faults.drop_next_write()  # the task is created, the answer never arrives
+    synced(allow_errors=True)
+    synced()
+    assert [t["text"] for t in fake.state.tasks.values()].count("Весь день") == 1

@@ -111,10 +111,8 @@ CHUNK = 50
 SINGULAR = {"leads": "deal", "contacts": "contact", "companies": "company", "tasks": "task"}
 EVENT_ENTITIES = {"lead": "deal", "contact": "contact", "company": "company", "task": "task"}
 NOTE_STREAMS = ("note:leads", "note:contacts", "note:companies")
-NOTE_WITH = {"with": "is_pinned"}
-ACCOUNT_WITH = (
-    "is_api_filter_enabled,task_types,datetime_settings,drive_url"  # a note's ``is_pinned`` is given only when asked for
-)
+NOTE_WITH = {"with": "is_pinned"}  # a note's ``is_pinned`` is given only when asked for
+ACCOUNT_WITH = "is_api_filter_enabled,task_types,datetime_settings,drive_url"
 REFUSAL_TTL = {"client": 7 * 86400, "server": 86400}  # ask again for the id field after (4xx, 5xx)
 LOOKUP_MARGIN = 15 * 60  # seconds of clock difference allowed when scanning for records a lost create made
 LOCAL_TASK_TYPES = {"call": ("FOLLOW_UP", ("звонок", "call", "связаться")), "meeting": ("MEETING", ("встреча", "meeting"))}
@@ -1036,6 +1034,9 @@ class AmoAdapter:
         if entity == "task":
             for item in items:
                 ref = item.fields.get("entity")
+                due = encode_due(
+                    _int(item.fields.get("due_at")), bool(item.fields.get("all_day")), self.account_tz, self.local_tz
+                )
                 params: JSON = {"order[id]": "desc"}
                 if isinstance(ref, Ref):
                     params.update({"filter[entity_type]": ENTITY_PATHS[ref.entity], "filter[entity_id]": ref.remote_id})
@@ -1044,8 +1045,7 @@ class AmoAdapter:
                         (
                             t
                             for t in page
-                            if t.get("text") == item.fields.get("text")
-                            and (item.fields.get("due_at") is None or t.get("complete_till") == item.fields.get("due_at"))
+                            if t.get("text") == item.fields.get("text") and (due is None or t.get("complete_till") == due)
                         ),
                         None,
                     )
