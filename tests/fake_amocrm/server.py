@@ -48,6 +48,7 @@ from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 from . import state as st
+from .drive import FakeDrive
 from .faults import Faults, InjectedFault, Limits
 from .problems import JSON, ApiError, ValidationFailed
 from .query import Query, flat, int_param, ints, parse_query, scalar, with_set
@@ -275,6 +276,7 @@ class FakeAmo:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._base_url = ""
+        self.drive = FakeDrive(self.state, "")
         self._routes = self._build_routes()
         self.token = self.issue_long_lived_token()
 
@@ -295,6 +297,7 @@ class FakeAmo:
         host, port = server.server_address[:2]
         self._base_url = f"http://{host}:{port}"
         self.state.base_url = self._base_url
+        self.drive.base_url = self._base_url
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
         self._thread.start()
         return self
@@ -521,7 +524,7 @@ class FakeAmo:
         pairs = parse_qsl(split.query, keep_blank_values=True)
         body: Any = None
         body_error = False
-        if raw:
+        if raw and not path.startswith("/upload/"):  # a file part (Drive upload) is raw bytes
             try:
                 body = json.loads(raw.decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError):
@@ -607,7 +610,7 @@ class FakeAmo:
     def _serve(self, req: Request, token: str | None, info: _AccessToken | None, arrived: float) -> Response | None:
         if req.path == "/oauth2/access_token":
             return self._token_endpoint(req)
-        if not req.path.startswith("/api/v4/"):
+        if not req.path.startswith(("/api/v4/", "/v1.0/", "/upload/", "/download/")):
             raise ApiError(404, f"Cannot {req.method} {self.base_url}{req.path}")
         if self.faults.locked_out:
             return Response(403, _NGINX_403.encode(), HTML)
@@ -677,6 +680,8 @@ class FakeAmo:
             ("POST", rf"/api/v4/{_ENTITY}/notes", self._r_notes_add),
             ("PATCH", rf"/api/v4/{_ENTITY}/notes", self._r_notes_patch),
             ("GET", rf"/api/v4/{_ENTITY}/notes/(\d+)", self._r_note),
+            ("POST", rf"/api/v4/{_ENTITY}/notes/(\d+)/(pin|unpin)", self._r_note_pin),
+            *self.drive.routes(_ENTITY),
             ("GET", rf"/api/v4/{_ENTITY}/(\d+)/notes", self._r_entity_notes),
             ("POST", rf"/api/v4/{_ENTITY}/(\d+)/notes", self._r_entity_notes_add),
             ("GET", rf"/api/v4/{_ENTITY}/(\d+)/notes/(\d+)", self._r_entity_note),
@@ -786,6 +791,8 @@ class FakeAmo:
             embedded["users_groups"] = [{"id": 0, "name": "Отдел продаж", "uuid": None}]
         if "version" in wanted:
             body["version"] = 1
+        if "drive_url" in wanted:
+            body["drive_url"] = self.drive.base_url  # its own host in amoCRM (drive-*.amocrm.ru)
         if "datetime_settings" in wanted:
             body["datetime_settings"] = {"date_pattern": "d.m.Y", "timezone": "Europe/Moscow", "timezone_offset": "+03:00"}
         if embedded:
@@ -989,23 +996,29 @@ class FakeAmo:
 
     def _r_notes(self, req: Request, etype: str) -> Response:
         notes = self.state.list_notes(etype, req.q)
-        return self._paged(req, "notes", notes, lambda n: self.state.render_note(etype, n))
+        return self._paged(req, "notes", notes, lambda n: self.state.render_note(etype, n, with_set(req.q)))
 
     def _r_entity_notes(self, req: Request, etype: str, entity_id: str) -> Response:
         notes = self.state.list_notes(etype, req.q, entity_id=int(entity_id))
-        return self._paged(req, "notes", notes, lambda n: self.state.render_note(etype, n))
+        return self._paged(req, "notes", notes, lambda n: self.state.render_note(etype, n, with_set(req.q)))
 
     def _r_note(self, req: Request, etype: str, note_id: str) -> Response:
         note = self.state.notes[etype].get(int(note_id))
         if note is None:
             return self._missing(f"note {note_id}")
-        return hal(self.state.render_note(etype, note))
+        return hal(self.state.render_note(etype, note, with_set(req.q)))
 
     def _r_entity_note(self, req: Request, etype: str, entity_id: str, note_id: str) -> Response:
         note = self.state.notes[etype].get(int(note_id))
         if note is None or note["entity_id"] != int(entity_id):
             return self._missing(f"note {note_id}")
-        return hal(self.state.render_note(etype, note))
+        return hal(self.state.render_note(etype, note, with_set(req.q)))
+
+    def _r_note_pin(self, req: Request, etype: str, note_id: str, action: str) -> Response:
+        """``POST /api/v4/{entity_type}/notes/{id}/pin|unpin``: 204 (KDOC pin-note)."""
+        if not self.state.pin_note(etype, int(note_id), action == "pin", user_id=req.user_id):
+            return self._missing(f"note {note_id}")
+        return Response(204)
 
     def _r_notes_add(self, req: Request, etype: str) -> Response:
         return self._embedded(req, "notes", self.state.write_notes(etype, req.body, creating=True, user_id=req.user_id))

@@ -1415,9 +1415,22 @@ class AmoState:
                     notes = [n for n in notes if in_range(n["updated_at"], lo, hi)]
         return order_items(notes, q, {"id", "updated_at"}, ("id", "asc"))
 
-    def render_note(self, etype: str, note: JSON) -> JSON:
-        """A note with ``_links``."""
+    def pin_note(self, etype: str, note_id: int, pinned: bool, *, user_id: int) -> bool:
+        """Pin or unpin a note; False when there is no such note. The fake stamps ``updated_at``
+        (whether amoCRM does is unverified; the adapter's periodic full pull covers either way)."""
+        with self.lock:
+            note = self.notes[etype].get(note_id)
+            if note is None:
+                return False
+            if note["is_pinned"] != pinned:
+                note.update(is_pinned=pinned, updated_at=self.clock.now(), updated_by=user_id)
+            return True
+
+    def render_note(self, etype: str, note: JSON, wanted: set[str] | frozenset[str] = frozenset()) -> JSON:
+        """A note with ``_links``; ``is_pinned`` only with ``with=is_pinned`` (KDOC notes-by-entity-id)."""
         out = copy.deepcopy(note)
+        if "is_pinned" not in wanted:
+            out.pop("is_pinned", None)
         out["_links"] = {"self": {"href": self.href(f"{etype}/{note['entity_id']}/notes/{note['id']}")}}
         return out
 

@@ -87,6 +87,9 @@ def sync(
     ctx: typer.Context,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be sent; change nothing.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    files: Annotated[
+        bool, typer.Option("--files", help="Also sync the records' files (up to 200 records a run, resuming).")
+    ] = False,
     base_url: BaseUrlOpt = None,
     max_rps: MaxRpsOpt = 7,
     json_: JsonOpt = False,
@@ -104,7 +107,7 @@ def sync(
         adapter = make_adapter(crm, base_url=base_url, max_rps=max_rps)
         try:
             with _progress(not quiet and not json_) as progress:
-                report = run_sync(crm, adapter=adapter, progress=progress)
+                report = run_sync(crm, adapter=adapter, progress=progress, files=files)
         finally:
             adapter.close()
     if json_:
@@ -115,6 +118,7 @@ def sync(
                 "notices": report.notices,
                 "warnings": report.warnings,
                 "errors": report.errors,
+                "files": {"pulled": report.files_pulled, "pushed": report.files_pushed},
                 "finished_at": report.finished_at,
             }
         )
@@ -129,6 +133,8 @@ def sync(
             )
         else:
             say("Sync: nothing changed on either side")
+        if files:
+            say(f"Files: {report.files_pulled} received, {report.files_pushed} sent")
         for line in report.warnings:
             print(f"warning: {clean(line)}", file=sys.stderr)
         for line in report.errors:

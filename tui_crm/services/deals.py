@@ -143,6 +143,11 @@ def _link_contact(work: UnitOfWork, deal: Deal, contact: Contact, main: bool = F
     if session.get(DealContact, (deal.id, contact.id)) is not None:
         return
     links = session.exec(select(DealContact).where(DealContact.deal_id == deal.id)).all()
+    if main:  # one main contact per deal (sync sends it as amoCRM's is_main)
+        for link in links:
+            if link.is_main:
+                link.is_main = False
+                session.add(link)
     session.add(DealContact(deal_id=deal.id, contact_id=contact.id, is_main=main or not links))
     work.touch(deal)
     work.log("deal", deal.id, "update", {"contacts": [None, contact.id]})

@@ -34,7 +34,7 @@ from tui_crm.domain.errors import ValidationError
 from tui_crm.domain.matching import email_key
 from tui_crm.services.context import Crm
 from tui_crm.services.pipelines import find_pipeline
-from tui_crm.services.unsorted import IncomingRequest, add_incoming, site_code, territory_for
+from tui_crm.services.unsorted import IncomingRequest, add_incoming, keep_utm, site_code, territory_for
 from tui_crm.storage.mail_tables import Mailbox, MailLink, MailMessage
 from tui_crm.storage.settings import get_setting, put_setting
 
@@ -295,6 +295,9 @@ def _form_lead(
             values=values,
         ),
     )
+    if form.utm:
+        with crm.uow() as work:
+            keep_utm(work, deal.id, form.utm)
     for path in files:
         attach_file(crm, "deal", deal.id, path)
     if mail_message_id:

@@ -278,14 +278,16 @@ def run_sync(
     progress: Callable[[str, str, int, int | None], None] | None = None,
     push: bool = True,
     pull: bool = True,
+    files: bool = False,
 ) -> SyncReport:
-    """Push pending changes, then pull remote ones. Raises AmoError/CrmError on failure."""
+    """Push pending changes, then pull remote ones (and, with ``files``, a slice of the records'
+    files: ``tui_crm.sync.files``). Raises AmoError/CrmError on failure."""
     from tui_crm.sync.engine import SyncEngine
 
     own = adapter is None
     adapter = adapter or make_adapter(crm)
     try:
-        return SyncEngine(crm, adapter, progress=progress).run(push=push, pull=pull)
+        return SyncEngine(crm, adapter, progress=progress).run(push=push, pull=pull, files=files)
     finally:
         if own:
             adapter.close()

@@ -19,7 +19,7 @@ from tui_crm.services.context import Crm
 from tui_crm.storage.models import Company, Contact, Deal, Pipeline, Stage, User
 from tui_crm.sync.mapping import display_value, entity_ref
 
-_NAMED = {"company_id": Company, "responsible_id": User}
+_NAMED = {"company_id": Company, "responsible_id": User, "main_contact": Contact}
 _ENTITY_MODELS = {"deal": Deal, "contact": Contact, "company": Company}
 
 

@@ -21,9 +21,9 @@ from tui_crm.domain.validation import normalize_email, normalize_phone, normaliz
 from tui_crm.services.context import Crm
 from tui_crm.services.deals import LeadInput, capture_lead
 from tui_crm.services.pipelines import find_pipeline
-from tui_crm.services.records import resolve
+from tui_crm.services.records import resolve, set_custom_value
 from tui_crm.services.views import DealDetail, UnsortedView
-from tui_crm.storage.models import EntityFile, Note, Pipeline, UnsortedEntry
+from tui_crm.storage.models import Deal, EntityFile, Note, Pipeline, UnsortedEntry
 from tui_crm.storage.unit_of_work import UnitOfWork
 
 # The site a request came from decides the territory (the manual: RU site → РФ, COM site → Запад).
@@ -184,6 +184,18 @@ def count_unsorted(crm: Crm, pipeline: str | None = None) -> int:
         return int(session.exec(stmt).one())
 
 
+def keep_utm(work: UnitOfWork, deal_id: str, utm: Any) -> None:
+    """A web form's UTM tags on its deal as ``mkt:utm_<tag>`` custom values (sync sends them to
+    amoCRM's tracking fields UTM_SOURCE, ...; ``tui_crm.sync.amocrm.marketing``)."""
+    deal = work.session.get(Deal, deal_id)
+    if deal is None or not isinstance(utm, dict):
+        return
+    for key, value in utm.items():
+        tag = str(key).strip().lower().removeprefix("utm_")
+        if tag and value not in (None, ""):
+            set_custom_value(work, deal, f"mkt:utm_{tag}", str(value))
+
+
 def accept(crm: Crm, ref: str, deal_name: str | None = None) -> DealDetail:
     """Make the request a deal at stage Lead; the original text goes to Marketing."""
     with crm.read() as session:
@@ -219,6 +231,7 @@ def accept(crm: Crm, ref: str, deal_name: str | None = None) -> DealDetail:
         fresh = work.session.get(UnsortedEntry, entry.id)
         assert fresh is not None
         work.update(fresh, status="accepted", deal_id=deal.id)
+        keep_utm(work, deal.id, (json.loads(entry.extra_json) if entry.extra_json else {}).get("utm"))
         files = work.session.exec(
             select(EntityFile).where(EntityFile.entity_type == "unsorted", EntityFile.entity_id == entry.id)
         ).all()

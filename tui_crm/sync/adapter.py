@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from typing import Any, Protocol
 
 
@@ -161,6 +162,7 @@ class LocalSchema:
 
     custom_fields: dict[str, dict[str, Any]]  # entity -> key -> {"label", "type", "options", "currency"}
     phone_region: str = "RU"
+    timezone: tzinfo = UTC  # the store's zone: an all-day task is due at local midnight of its day
 
 
 @dataclass

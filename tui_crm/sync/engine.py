@@ -102,6 +102,8 @@ class SyncReport:
     conflicts: int = 0  # new conflict records
     notices: int = 0  # new gate / deletion notices
     pages: int = 0
+    files_pulled: int = 0  # ``files=True`` runs only (sync/files.py)
+    files_pushed: int = 0
     finished_at: datetime | None = None
 
 
@@ -286,11 +288,11 @@ class SyncEngine:
                 key: {"label": d.label, "type": d.type.value, "options": list(d.options), "currency": d.currency}
                 for key, d in self.crm.pipelines.custom_fields_for(entity).items()
             }
-        return LocalSchema(custom_fields=fields, phone_region=self.crm.settings.phone_region)
+        return LocalSchema(custom_fields=fields, phone_region=self.crm.settings.phone_region, timezone=self.crm.tz)
 
     # ---------------------------------------------------------------- run
 
-    def run(self, *, push: bool = True, pull: bool = True) -> SyncReport:
+    def run(self, *, push: bool = True, pull: bool = True, files: bool = False) -> SyncReport:
         with sync_lock(self.crm.settings.db_path):
             self.open()
             try:
@@ -298,6 +300,8 @@ class SyncEngine:
                     self.push()
                 if pull:
                     self.pull()
+                if files:
+                    self.sync_files()
                 self.finish()
             finally:
                 self._save_meta()  # what the adapter learned (its rate after 429s), even from a failed run
@@ -326,6 +330,21 @@ class SyncEngine:
                 )
             }
         return meta
+
+    def sync_files(self) -> None:
+        """Files of the linked records, a slice a run (see :mod:`tui_crm.sync.files`)."""
+        from tui_crm.sync.files import CURSOR_KEY, FileSync
+
+        step = FileSync(self)
+        if not step.usable:
+            self.report.warnings.append("This account gave no file storage address (drive_url): files were not synced.")
+            return
+        with self.crm.read() as session:
+            row = session.get(SyncMeta, (self.name, CURSOR_KEY))
+        cursor = json.loads(row.value_json) if row else None
+        cursor, self.report.files_pulled, self.report.files_pushed = step.run(cursor)
+        with self.uow() as work:
+            work.session.merge(SyncMeta(adapter=self.name, key=CURSOR_KEY, value_json=_dumps(cursor), updated_at=work.now))
 
     def _write_meta(self, work: SyncUnitOfWork) -> None:
         for key, value in self.adapter.stored_meta().items():

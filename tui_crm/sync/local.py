@@ -39,10 +39,15 @@ from tui_crm.storage.models import (
     Task,
 )
 from tui_crm.storage.unit_of_work import UnitOfWork
-from tui_crm.sync.mapping import CUSTOM_PREFIX, clean
+from tui_crm.sync.mapping import CUSTOM_PREFIX, clean, messenger_parts
 
 MODELS: dict[str, type[Record]] = {"company": Company, "contact": Contact, "deal": Deal, "task": Task, "note": Note}
 _CHUNK = 500
+# Channel kinds that are fields of their own; every other kind (telegram, skype, ...) is a messenger,
+# carried as ``"kind:handle"`` in the canonical ``messengers`` set.
+_PLAIN_CHANNELS = ("phone", "email", "web")
+COMPANY_COLUMNS = ("inn", "web", "address", "company_type", "industry", "territory", "turnover", "employees", "needs")
+DEAL_SOURCE_COLUMNS = ("source_channel", "source_site", "source_url", "source_message")
 
 
 class SyncUnitOfWork(UnitOfWork):
@@ -131,7 +136,7 @@ class LocalStore:
             tags = self._tags(session, entity, found) if entity in ("deal", "contact", "company") else {}
             custom = self._custom(session, entity, found) if entity in ("deal", "contact", "company") else {}
             channels = self._channels(session, entity, found) if entity in ("contact", "company") else {}
-            links = self._deal_contacts(session, found) if entity == "deal" else {}
+            links, mains = self._deal_contacts(session, found) if entity == "deal" else ({}, {})
             for row in rows:
                 fields = getattr(self, f"_read_{entity}")(row)
                 if entity in ("deal", "contact", "company"):
@@ -140,8 +145,10 @@ class LocalStore:
                 if entity in ("contact", "company"):
                     fields["phones"] = channels.get((row.id, "phone"), [])
                     fields["emails"] = channels.get((row.id, "email"), [])
+                    fields["messengers"] = channels.get((row.id, "messenger"), [])
                 if entity == "deal":
                     fields["contacts"] = links.get(row.id, [])
+                    fields["main_contact"] = mains.get(row.id)
                 fields["deleted"] = row.deleted_at is not None
                 out[row.id] = clean(entity, fields)
         return out
@@ -175,20 +182,25 @@ class LocalStore:
     def _channels(session: Session, entity: str, ids: list[str]) -> dict[tuple[str, str], list[str]]:
         result: dict[tuple[str, str], list[str]] = defaultdict(list)
         rows = session.exec(
-            select(Channel).where(
-                Channel.entity_type == entity, col(Channel.entity_id).in_(ids), col(Channel.kind).in_(("phone", "email"))
-            )
+            select(Channel).where(Channel.entity_type == entity, col(Channel.entity_id).in_(ids), col(Channel.kind) != "web")
         ).all()
         for row in rows:
-            result[(row.entity_id, row.kind)].append(row.normalized)
+            if row.kind in _PLAIN_CHANNELS:
+                result[(row.entity_id, row.kind)].append(row.normalized)
+            else:
+                result[(row.entity_id, "messenger")].append(f"{row.kind}:{row.normalized}")
         return result
 
     @staticmethod
-    def _deal_contacts(session: Session, ids: list[str]) -> dict[str, list[str]]:
+    def _deal_contacts(session: Session, ids: list[str]) -> tuple[dict[str, list[str]], dict[str, str]]:
+        """(deal -> linked contacts, deal -> its main contact)."""
         result: dict[str, list[str]] = defaultdict(list)
+        mains: dict[str, str] = {}
         for link in session.exec(select(DealContact).where(col(DealContact.deal_id).in_(ids))):
             result[link.deal_id].append(link.contact_id)
-        return result
+            if link.is_main and link.contact_id < mains.get(link.deal_id, "~"):  # one, whatever the row order
+                mains[link.deal_id] = link.contact_id
+        return result, mains
 
     @staticmethod
     def _read_deal(row: Deal) -> dict[str, Any]:
@@ -200,6 +212,7 @@ class LocalStore:
             "budget_rub": row.budget_rub,
             "budget_usd": row.budget_usd,
             "loss_reason": row.loss_reason,
+            **{key: getattr(row, key) for key in DEAL_SOURCE_COLUMNS},
         }
 
     @staticmethod
@@ -216,22 +229,14 @@ class LocalStore:
 
     @staticmethod
     def _read_company(row: Company) -> dict[str, Any]:
-        return {
-            "name": row.name,
-            "responsible_id": row.responsible_id,
-            "inn": row.inn,
-            "web": row.web,
-            "address": row.address,
-            "company_type": row.company_type,
-            "industry": row.industry,
-            "territory": row.territory,
-        }
+        return {"name": row.name, "responsible_id": row.responsible_id, **{key: getattr(row, key) for key in COMPANY_COLUMNS}}
 
     @staticmethod
     def _read_task(row: Task) -> dict[str, Any]:
         return {
             "text": row.text,
             "due_at": _ts(row.due_at),
+            "all_day": bool(row.all_day),
             "task_type": row.task_type,
             "responsible_id": row.responsible_id,
             "entity": f"{row.entity_type}:{row.entity_id}" if row.entity_type and row.entity_id else None,
@@ -241,7 +246,7 @@ class LocalStore:
 
     @staticmethod
     def _read_note(row: Note) -> dict[str, Any]:
-        return {"entity": f"{row.entity_type}:{row.entity_id}", "text": row.text, "kind": row.kind}
+        return {"entity": f"{row.entity_type}:{row.entity_id}", "text": row.text, "kind": row.kind, "pinned": bool(row.pinned)}
 
     # ------------------------------------------------------------ bulk create
 
@@ -301,11 +306,14 @@ class LocalStore:
                     budget_rub=values.get("budget_rub"),
                     budget_usd=values.get("budget_usd"),
                     loss_reason=values.get("loss_reason"),
+                    **{key: values.get(key) for key in DEAL_SOURCE_COLUMNS},
                     closed_at=stamp if kind in ("won", "lost") else None,
                     stage_entered_at=stamp,
                 )
-                for n, contact_id in enumerate(c for c in values.get("contacts") or [] if c in contacts_known):
-                    links.append({"d": local_id, "c": contact_id, "m": n == 0})
+                linked = [c for c in values.get("contacts") or [] if c in contacts_known]
+                main = values.get("main_contact") if values.get("main_contact") in linked else (linked[0] if linked else None)
+                for contact_id in linked:
+                    links.append({"d": local_id, "c": contact_id, "m": contact_id == main})
             elif entity == "contact":
                 birthday = _iso_date(values.get("birthday"))
                 row.update(
@@ -316,7 +324,7 @@ class LocalStore:
                     birthday=birthday.isoformat() if birthday else None,
                 )
             else:
-                row.update({k: values.get(k) for k in ("inn", "web", "address", "company_type", "industry", "territory")})
+                row.update({k: values.get(k) for k in COMPANY_COLUMNS})
             rows.append(row)
             for key, value in values.items():
                 if (key.startswith(CUSTOM_PREFIX) or ":" in key) and value not in (None, "", []):
@@ -329,6 +337,10 @@ class LocalStore:
                     for value in values.get(kind + "s") or []:
                         channels.append({"id": fast_id(), "t": entity, "i": local_id, "k": kind, "v": value, "n": value, "s": n})
                         n += 1
+                for item in values.get("messengers") or []:
+                    kind, handle = messenger_parts(item)
+                    channels.append({"id": fast_id(), "t": entity, "i": local_id, "k": kind, "v": handle, "n": handle, "s": n})
+                    n += 1
             for tag in values.get("tags") or []:
                 tag_links.append((local_id, str(tag)))
             changes = {k: [None, v] for k, v in values.items() if v not in (None, "", [], False)}
@@ -491,6 +503,8 @@ class LocalStore:
             for kind in ("phone", "email"):
                 if kind + "s" in values:
                     self._write_channels(work, record, kind, values[kind + "s"] or [])
+            if "messengers" in values:
+                self._write_messengers(work, record, values["messengers"] or [])
         if "deleted" in values:
             if values["deleted"]:
                 work.soft_delete(record)
@@ -538,7 +552,7 @@ class LocalStore:
                 cols["stage_id"], cols["pipeline_id"] = stage.id, stage.pipeline_id
                 cols["stage_entered_at"] = work.now
                 cols["closed_at"] = work.now if stage.kind in ("won", "lost") else None
-        for key in ("responsible_id", "company_id", "budget_rub", "budget_usd", "loss_reason"):
+        for key in ("responsible_id", "company_id", "budget_rub", "budget_usd", "loss_reason", *DEAL_SOURCE_COLUMNS):
             if key in values:
                 cols[key] = values[key]
         deal = self._finish(work, record, Deal, local_id, cols)
@@ -560,7 +574,27 @@ class LocalStore:
                 session.flush()
                 work.touch(deal)
                 work.log("deal", deal.id, "update", {"contacts": [before, after]})
+        if values.get("main_contact"):
+            self._write_main_contact(work, deal, str(values["main_contact"]))
         return deal
+
+    @staticmethod
+    def _write_main_contact(work: UnitOfWork, deal: Deal, contact_id: str) -> None:
+        """Make ``contact_id`` the deal's main contact (when it is linked); the others lose the mark."""
+        session = work.session
+        links = list(session.exec(select(DealContact).where(DealContact.deal_id == deal.id)))
+        if not any(link.contact_id == contact_id for link in links):
+            return
+        before = next((link.contact_id for link in links if link.is_main), None)
+        if before == contact_id:
+            return
+        for link in links:
+            if link.is_main != (link.contact_id == contact_id):
+                link.is_main = link.contact_id == contact_id
+                session.add(link)
+        session.flush()
+        work.touch(deal)
+        work.log("deal", deal.id, "update", {"main_contact": [before, contact_id]})
 
     def _write_contact(self, work: UnitOfWork, record: Contact | None, local_id: str, values: dict[str, Any]) -> Contact:
         cols: dict[str, Any] = {}
@@ -581,7 +615,7 @@ class LocalStore:
         if "name" in values or record is None:
             name = (values.get("name") or "").strip() or "Компания"
             cols["name"], cols["name_fold"] = name, fold(name)
-        for key in ("responsible_id", "inn", "web", "address", "company_type", "industry", "territory"):
+        for key in ("responsible_id", *COMPANY_COLUMNS):
             if key in values:
                 cols[key] = values[key]
         company = self._finish(work, record, Company, local_id, cols)
@@ -597,6 +631,8 @@ class LocalStore:
         for key in ("task_type", "responsible_id", "result"):
             if key in values:
                 cols[key] = values[key] if key != "task_type" else (values[key] or "other")
+        if "all_day" in values:
+            cols["all_day"] = bool(values["all_day"])
         if "entity" in values:
             ref = values["entity"]
             kind, _, ident = (ref or "").partition(":")
@@ -615,6 +651,8 @@ class LocalStore:
             cols["text"] = values.get("text") or ""
         if "kind" in values:
             cols["kind"] = values["kind"] or "note"
+        if "pinned" in values:
+            cols["pinned"] = bool(values["pinned"])
         if "entity" in values or record is None:
             kind, _, ident = (values.get("entity") or "").partition(":")
             cols["entity_type"], cols["entity_id"] = kind or "deal", ident
@@ -649,3 +687,19 @@ class LocalStore:
         for value in wanted:
             if value not in current:
                 add_channel(work, record, kind, value, value)
+
+    @staticmethod
+    def _write_messengers(work: UnitOfWork, record: Record, wanted: list[str]) -> None:
+        """Messenger channels (every kind but phone, e-mail and web) to exactly ``wanted`` (``"kind:handle"``)."""
+        entity = str(record.__tablename__)
+        want = {messenger_parts(item) for item in wanted}
+        current = {
+            (c.kind, c.normalized)
+            for c in work.session.exec(select(Channel).where(Channel.entity_type == entity, Channel.entity_id == record.id))
+            if c.kind not in _PLAIN_CHANNELS
+        }
+        for kind, handle in sorted(current - want):
+            remove_channel(work, record, kind, handle)
+        for kind, handle in sorted(want - current):
+            if handle:
+                add_channel(work, record, kind, handle, handle)

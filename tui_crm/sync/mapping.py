@@ -13,14 +13,17 @@ Fields per entity (``custom.<key>`` for custom fields; ``amo:<id>``-style
 keys for remote fields the local schema does not know, kept verbatim):
 
 * company: name, responsible_id, inn, web, address, company_type,
-  industry, territory, phones, emails, tags, deleted
+  industry, territory, turnover, employees, needs, phones, emails,
+  messengers, tags, deleted
 * contact: name, responsible_id, company_id, position, department, gender,
-  birthday, phones, emails, tags, deleted
-* deal: name, stage_id, responsible_id, company_id, contacts, budget_rub,
-  budget_usd, loss_reason, tags, deleted
-* task: text, due_at (unix seconds), task_type, responsible_id, entity
+  birthday, phones, emails, messengers (``"telegram:@handle"``), tags, deleted
+* deal: name, stage_id, responsible_id, company_id, contacts, main_contact,
+  budget_rub, budget_usd, loss_reason, source_channel, source_site,
+  source_url, source_message, tags, deleted; the tracking fields (UTM,
+  ``_ym_uid``, ...) as ``mkt:<code>`` (``mkt:utm_source``), kept as custom values
+* task: text, due_at (unix seconds), all_day, task_type, responsible_id, entity
   (``"deal:<id>"``), completed, result, deleted
-* note: entity, text, kind, deleted
+* note: entity, text, kind, pinned, deleted
 """
 
 from __future__ import annotations
@@ -31,13 +34,19 @@ from typing import Any
 ENTITIES: tuple[str, ...] = ("company", "contact", "deal", "task", "note")
 
 # Fields whose value is a list treated as a set: merged element-wise, never a conflict.
-SET_FIELDS = frozenset({"tags", "contacts", "phones", "emails"})
+SET_FIELDS = frozenset({"tags", "contacts", "phones", "emails", "messengers"})
 
 # Fields holding references: field -> referenced entity ("*" = "entity:id" text).
 REF_FIELDS: dict[str, dict[str, str]] = {
     "company": {"responsible_id": "user"},
     "contact": {"responsible_id": "user", "company_id": "company"},
-    "deal": {"stage_id": "stage", "responsible_id": "user", "company_id": "company", "contacts": "contact"},
+    "deal": {
+        "stage_id": "stage",
+        "responsible_id": "user",
+        "company_id": "company",
+        "contacts": "contact",
+        "main_contact": "contact",
+    },
     "task": {"responsible_id": "user", "entity": "*"},
     "note": {"entity": "*"},
 }
@@ -52,8 +61,12 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "company_type",
         "industry",
         "territory",
+        "turnover",
+        "employees",
+        "needs",
         "phones",
         "emails",
+        "messengers",
         "tags",
         "deleted",
     ),
@@ -67,6 +80,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "birthday",
         "phones",
         "emails",
+        "messengers",
         "tags",
         "deleted",
     ),
@@ -76,14 +90,19 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "responsible_id",
         "company_id",
         "contacts",
+        "main_contact",
         "budget_rub",
         "budget_usd",
         "loss_reason",
+        "source_channel",
+        "source_site",
+        "source_url",
+        "source_message",
         "tags",
         "deleted",
     ),
-    "task": ("text", "due_at", "task_type", "responsible_id", "entity", "completed", "result", "deleted"),
-    "note": ("entity", "text", "kind", "deleted"),
+    "task": ("text", "due_at", "all_day", "task_type", "responsible_id", "entity", "completed", "result", "deleted"),
+    "note": ("entity", "text", "kind", "pinned", "deleted"),
 }
 
 # Local table names of the synced entities (change_log.entity values).
@@ -144,6 +163,12 @@ def entity_ref(text: str | None) -> tuple[str, str] | None:
         return None
     kind, _, ident = text.partition(":")
     return kind, ident
+
+
+def messenger_parts(item: str) -> tuple[str, str]:
+    """``"telegram:@ivan"`` -> ``("telegram", "@ivan")`` (a messenger in the canonical ``messengers`` set)."""
+    kind, _, handle = str(item).partition(":")
+    return kind.strip().lower() or "other", handle.strip()
 
 
 def display_value(value: Any) -> str:

@@ -9,13 +9,19 @@ Mapping (see :mod:`.fields` for custom fields):
   Unsorted entries); ``loss_reason_id`` <-> ``loss_reason`` by name;
   ``_embedded.contacts``/``companies`` <-> ``contacts``/``company_id``
   (sent in ``_embedded`` on create, later through ``/link`` and
-  ``/unlink``); tags by name (``tags_to_add``/``tags_to_delete``, never the
+  ``/unlink``); ``_embedded.contacts[].is_main`` <-> ``main_contact`` (on
+  create in ``_embedded``, later a ``/link`` with ``metadata.main_contact``);
+  the marketing fields and tracking data by field (:mod:`.fields`,
+  :mod:`.marketing`); tags by name (``tags_to_add``/``tags_to_delete``, never the
   replace-all form, so a tag added remotely meanwhile survives).
 * contacts, companies: name, responsible, custom fields, tags; a contact's
   company through ``/link``.
-* tasks: ``text``, ``complete_till``, ``task_type_id`` (matched by code or
+* tasks: ``text``, ``complete_till`` (23:59 in the account's zone = an
+  all-day task, :mod:`.all_day`), ``task_type_id`` (matched by code or
   name), ``is_completed``, ``result.text``, ``entity_type``/``entity_id``.
-* notes: ``common`` notes (``params.text``) of leads, contacts, companies.
+* notes: ``common`` notes (``params.text``) of leads, contacts, companies;
+  ``is_pinned`` (read with ``with=is_pinned``) <-> ``pinned``, written through
+  ``POST /{entity}/notes/{id}/pin`` and ``/unpin``.
 * our UUID: a text custom field ``tui_crm_uuid`` (API-only) that the adapter
   creates on leads, contacts and companies just before the first create
   that needs it; every create sets it. Where amoCRM refuses the field (a
@@ -48,6 +54,7 @@ import email.utils
 import logging
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -68,6 +75,7 @@ from tui_crm.sync.adapter import (
     RemoteStage,
     RemoteUser,
 )
+from tui_crm.sync.amocrm.all_day import decode_due, encode_due, normalize_due
 from tui_crm.sync.amocrm.catalog import fetch_catalog, note_pulled, remote_changed, usable_catalog
 from tui_crm.sync.amocrm.client import AmoClient, embedded_items
 from tui_crm.sync.amocrm.errors import (
@@ -90,6 +98,7 @@ from tui_crm.sync.amocrm.fields import (
     encode_value,
     roundtrip,
 )
+from tui_crm.sync.amocrm.files import DriveFiles
 
 log = logging.getLogger(__name__)
 JSON = dict[str, Any]
@@ -102,6 +111,8 @@ CHUNK = 50
 SINGULAR = {"leads": "deal", "contacts": "contact", "companies": "company", "tasks": "task"}
 EVENT_ENTITIES = {"lead": "deal", "contact": "contact", "company": "company", "task": "task"}
 NOTE_STREAMS = ("note:leads", "note:contacts", "note:companies")
+NOTE_WITH = {"with": "is_pinned"}  # a note's ``is_pinned`` is given only when asked for
+ACCOUNT_WITH = "is_api_filter_enabled,task_types,datetime_settings,drive_url"
 REFUSAL_TTL = {"client": 7 * 86400, "server": 86400}  # ask again for the id field after (4xx, 5xx)
 LOOKUP_MARGIN = 15 * 60  # seconds of clock difference allowed when scanning for records a lost create made
 LOCAL_TASK_TYPES = {"call": ("FOLLOW_UP", ("звонок", "call", "связаться")), "meeting": ("MEETING", ("встреча", "meeting"))}
@@ -130,6 +141,16 @@ def _marked_uuid(item: JSON) -> str | None:
         if _marker(name):
             return name[len(MARKER_PREFIX) :] or None
     return None
+
+
+def _zone(name: Any) -> tzinfo:
+    """The account's time zone (``datetime_settings.timezone``), UTC when unknown."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(str(name)) if name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
 
 
 def _server_time(date_header: str | None) -> int | None:
@@ -170,6 +191,9 @@ class AmoAdapter:
         self._newly_refused: list[str] = []
         self.known_users: set[int] | None = None
         self.known_statuses: set[tuple[int, int]] = set()
+        self.account_tz: tzinfo = UTC
+        self.local_tz: tzinfo = UTC
+        self.files = DriveFiles(client)  # files of records (:mod:`.files`), used by ``tui_crm.sync.files``
 
     def close(self) -> None:
         self.client.close()
@@ -183,13 +207,16 @@ class AmoAdapter:
         learned = stored.get("rate")
         if isinstance(learned, int) and not isinstance(learned, bool):
             self.client.limiter.set_rate(learned)  # what this account allowed last time (429s cut it)
-        response = self.client.request("GET", "account", params={"with": "is_api_filter_enabled,task_types"})
+        self.local_tz = schema.timezone
+        response = self.client.request("GET", "account", params={"with": ACCOUNT_WITH})
         self.opened_at = _server_time(response.headers.get("Date"))
         self.skew = self.opened_at - int(time.time()) if self.opened_at else 0
         account = response.json() if response.content else {}
         self._account = account
         self.filters_enabled = bool(account.get("is_api_filter_enabled", True))
         self.task_types = list((account.get("_embedded") or {}).get("task_types") or [])
+        self.account_tz = _zone((account.get("datetime_settings") or {}).get("timezone"))
+        self.files.use_drive(account.get("drive_url"))
         self._probe = stored.get("probe")
         catalog = usable_catalog(stored.get("catalog"), self.opened_at)
         fresh = catalog is None
@@ -421,13 +448,16 @@ class AmoAdapter:
             companies = embedded.get("companies") or []
             fields["company_id"] = Ref("company", str(companies[0]["id"])) if companies else None
             if "contacts" in embedded:
-                fields["contacts"] = [Ref("contact", str(c["id"])) for c in embedded.get("contacts") or []]
+                linked = embedded.get("contacts") or []
+                fields["contacts"] = [Ref("contact", str(c["id"])) for c in linked]
+                main = next((c for c in linked if c.get("is_main")), None)
+                fields["main_contact"] = Ref("contact", str(main["id"])) if main else None
         elif entity == "contact":
             companies = embedded.get("companies") or []
             fields["company_id"] = Ref("company", str(companies[0]["id"])) if companies else None
         elif entity == "task":
             fields["text"] = item.get("text") or ""
-            fields["due_at"] = _int(item.get("complete_till"))
+            fields["due_at"], fields["all_day"] = decode_due(_int(item.get("complete_till")), self.account_tz, self.local_tz)
             fields["task_type"] = self._local_task_type(item.get("task_type_id"))
             responsible = item.get("responsible_user_id")
             fields["responsible_id"] = Ref("user", str(responsible)) if responsible else None
@@ -444,6 +474,8 @@ class AmoAdapter:
             fields["text"] = str(params.get("text") or "")
             fields["kind"] = "call" if str(item.get("note_type", "")).startswith("call") else "note"
             fields["deleted"] = False
+            if "is_pinned" in item:  # only with ``with=is_pinned``
+                fields["pinned"] = bool(item.get("is_pinned"))
             skip = item.get("note_type") not in ("common", "call_in", "call_out")
         raw = {"cfv": {cf.get("field_id"): cf.get("values") for cf in item.get("custom_fields_values") or []}}
         return RemoteRecord(entity, rid, updated_at, fields, uuid=uuid, updated_by=updated_by, skip=skip, raw=raw)
@@ -492,7 +524,13 @@ class AmoAdapter:
                 out["loss_reason"] = match or reason
         if entity == "note" and out.get("kind") == "call":
             out["kind"] = "note"  # local call notes go out as common notes
+        if entity == "deal" and "main_contact" in out and not out.get("contacts"):
+            out["main_contact"] = None  # no contacts, no main one
         if entity == "task":
+            if "due_at" in out:
+                out["due_at"], out["all_day"] = normalize_due(
+                    out["due_at"], bool(out.get("all_day")), self.account_tz, self.local_tz
+                )
             out["task_type"] = self._local_task_type(self._remote_task_type(out.get("task_type")))
             if out.get("result") == "":
                 out["result"] = None
@@ -518,6 +556,7 @@ class AmoAdapter:
         tags_add: list[JSON] = []
         tags_del: list[JSON] = []
         embedded: JSON = {}
+        main: Ref | None = None
         path = ENTITY_PATHS.get(entity)
         bindings = self.fields.get(entity)
         for name, value in fields.items():
@@ -562,6 +601,10 @@ class AmoAdapter:
                     continue
                 (tags_add if value else tags_del).append({"name": DELETED_TAG})
                 sent.add(name)
+            elif name == "main_contact" and path:
+                if isinstance(value, Ref):
+                    main = value
+                sent.add(name)
             elif name in ("company_id", "contacts") and path:
                 to_type = "companies" if name == "company_id" else "contacts"
                 wanted_refs = value if isinstance(value, list) else ([value] if isinstance(value, Ref) else [])
@@ -594,7 +637,7 @@ class AmoAdapter:
                 cfv.append({"field_id": binding.field_id, "values": values})
                 sent.add(name)
             elif entity == "task":
-                self._encode_task(name, value, payload, sent, creating)
+                self._encode_task(name, value, payload, sent, creating, {**before, **fields})
             elif entity == "note":
                 if name == "text":
                     payload["params"] = {"text": str(value or "")}
@@ -605,6 +648,8 @@ class AmoAdapter:
                     sent.add(name)
                 elif name == "kind":
                     sent.add(name)
+        if main is not None:
+            self._encode_main_contact(main, before, payload, embedded, links_add, creating)
         if creating and bindings is not None and bindings.uuid_field:
             cfv.append({"field_id": bindings.uuid_field, "values": [{"value": item.local_id}]})
         elif creating and path:
@@ -620,13 +665,38 @@ class AmoAdapter:
         payload["request_id"] = item.local_id
         return payload, sent, links_add, links_del
 
-    def _encode_task(self, name: str, value: Any, payload: JSON, sent: set[str], creating: bool) -> None:
+    @staticmethod
+    def _encode_main_contact(
+        main: Ref, before: JSON, payload: JSON, embedded: JSON, links_add: list[JSON], creating: bool
+    ) -> None:
+        """The main contact: ``is_main`` in ``_embedded.contacts`` on create, else a ``/link`` of that
+        contact with ``metadata.main_contact`` (amoCRM then clears the mark on the others)."""
+        if creating:
+            refs = embedded.get("contacts") or []
+            if any(r["id"] == int(main.remote_id) for r in refs):
+                for ref in refs:
+                    ref["is_main"] = ref["id"] == int(main.remote_id)
+            return
+        if before.get("main_contact") == main:
+            return
+        links_add[:] = [link for link in links_add if link["to_entity_id"] != int(main.remote_id)]
+        links_add.append(
+            {
+                "entity_id": payload["id"],
+                "to_entity_id": int(main.remote_id),
+                "to_entity_type": "contacts",
+                "metadata": {"main_contact": True},
+            }
+        )
+
+    def _encode_task(self, name: str, value: Any, payload: JSON, sent: set[str], creating: bool, task: JSON) -> None:
         if name == "text":
             payload["text"] = str(value or "") or "—"
-        elif name == "due_at":
-            if value is None:
+        elif name in ("due_at", "all_day"):
+            due = encode_due(_int(task.get("due_at")), bool(task.get("all_day")), self.account_tz, self.local_tz)
+            if due is None:
                 return
-            payload["complete_till"] = int(value)
+            payload["complete_till"] = due
         elif name == "task_type":
             payload["task_type_id"] = self._remote_task_type(value)
         elif name == "responsible_id":
@@ -693,7 +763,7 @@ class AmoAdapter:
     def _fetch_note(self, rid: str) -> RemoteRecord | None:
         for path in ("leads", "contacts", "companies"):
             try:
-                item = self.client.get(f"{path}/notes/{int(rid)}")
+                item = self.client.get(f"{path}/notes/{int(rid)}", dict(NOTE_WITH))
             except AmoNotFound:
                 continue
             if isinstance(item, dict) and item.get("id"):
@@ -740,7 +810,7 @@ class AmoAdapter:
     def pull(self, stream: str, cursor: Cursor) -> Iterator[Page]:
         if stream.startswith("note:"):
             etype = stream.split(":", 1)[1]
-            path, entity, params = f"{etype}/notes", "note", {}
+            path, entity, params = f"{etype}/notes", "note", dict(NOTE_WITH)
         else:
             entity = stream
             path, params = self._path(entity), self._with(entity)
@@ -863,7 +933,27 @@ class AmoAdapter:
             for start in range(0, len(group), CHUNK):
                 chunk = group[start : start + CHUNK]
                 encoded = {item.local_id: self._encode("note", item, creating=True) for item in chunk}
-                on_done(self._post_chunk("note", f"{etype}/notes", chunk, encoded))
+                results = self._post_chunk("note", f"{etype}/notes", chunk, encoded)
+                self._pin_notes(f"{etype}/notes", chunk, results, creating=True)
+                on_done(results)
+
+    def _pin_notes(self, path: str, items: list[PushItem], results: list[PushResult], *, creating: bool) -> None:
+        """Pin or unpin the notes whose ``pinned`` is sent (``POST {path}/{id}/pin|unpin``, one request each;
+        a new note is unpinned already). A refusal leaves ``pinned`` unsent: it is tried at the next sync."""
+        wanted = {item.local_id: bool(item.fields["pinned"]) for item in items if "pinned" in item.fields}
+        for result in results:
+            if result.local_id not in wanted or result.error or result.gone or result.remote_id is None:
+                continue
+            pinned = wanted[result.local_id]
+            if pinned or not creating:
+                try:
+                    self.client.post(f"{path}/{int(result.remote_id)}/{'pin' if pinned else 'unpin'}", None)
+                except (AmoLockedOut, AmoAuthError, AmoRateLimited):
+                    raise
+                except AmoError as error:
+                    log.warning("amoCRM %s of note %s: %s", "pin" if pinned else "unpin", result.remote_id, error)
+                    continue
+            result.sent = {*(result.sent or set()), "pinned"}
 
     def update(self, entity: str, items: list[PushItem], on_done: Callable[[list[PushResult]], None]) -> None:
         if entity == "note":
@@ -913,6 +1003,8 @@ class AmoAdapter:
                 [encoded[i.local_id] for i in chunk if not results[i.local_id].error and not results[i.local_id].gone],
                 results,
             )
+            if entity == "note":
+                self._pin_notes(path, chunk, list(results.values()), creating=False)
             on_done(list(results.values()))
 
     def _links(
@@ -931,7 +1023,7 @@ class AmoAdapter:
                     failed = {int(link["entity_id"]) for link in chunk}
                     for res in results.values():
                         if res.remote_id and int(res.remote_id) in failed:
-                            res.sent -= {"contacts", "company_id"}
+                            res.sent -= {"contacts", "company_id", "main_contact"}
 
     # ------------------------------------------------------------- lookups
 
@@ -942,6 +1034,9 @@ class AmoAdapter:
         if entity == "task":
             for item in items:
                 ref = item.fields.get("entity")
+                due = encode_due(
+                    _int(item.fields.get("due_at")), bool(item.fields.get("all_day")), self.account_tz, self.local_tz
+                )
                 params: JSON = {"order[id]": "desc"}
                 if isinstance(ref, Ref):
                     params.update({"filter[entity_type]": ENTITY_PATHS[ref.entity], "filter[entity_id]": ref.remote_id})
@@ -950,8 +1045,7 @@ class AmoAdapter:
                         (
                             t
                             for t in page
-                            if t.get("text") == item.fields.get("text")
-                            and (item.fields.get("due_at") is None or t.get("complete_till") == item.fields.get("due_at"))
+                            if t.get("text") == item.fields.get("text") and (due is None or t.get("complete_till") == due)
                         ),
                         None,
                     )
@@ -964,7 +1058,7 @@ class AmoAdapter:
                 if not isinstance(ref, Ref):
                     continue
                 etype = ENTITY_PATHS[ref.entity]
-                for record in self.client.iter_all(f"{etype}/{ref.remote_id}/notes"):
+                for record in self.client.iter_all(f"{etype}/{ref.remote_id}/notes", dict(NOTE_WITH)):
                     if (record.get("params") or {}).get("text") == item.fields.get("text"):
                         record["_entity_path"] = etype
                         found[item.local_id] = self.decode("note", record)

@@ -185,6 +185,19 @@ class AmoClient:
         )
         self._jitter = random.Random()
         self._jitter_lock = threading.Lock()
+        self._origins: set[tuple[str, str]] = set()  # other hosts of this account (its file Drive)
+
+    def allow_origin(self, url: str) -> bool:
+        """Let the token go to ``url``'s host as well: the account's file storage (``drive_url``)
+        lives on another host. Only an https host of the same service (or this very host, as
+        on a test server) is accepted; returns whether it was."""
+        parts, mine = urlsplit(url), urlsplit(self.base_url)
+        root = ".".join(mine.hostname.split(".")[-2:]) if mine.hostname and mine.hostname.count(".") >= 1 else None
+        same_service = parts.scheme == "https" and root is not None and (parts.hostname or "").endswith("." + root)
+        if (parts.scheme, parts.netloc) != (mine.scheme, mine.netloc) and not same_service:
+            return False
+        self._origins.add((parts.scheme, parts.netloc))
+        return True
 
     def __repr__(self) -> str:
         return f"AmoClient(base_url={self.base_url!r})"
@@ -212,14 +225,23 @@ class AmoClient:
 
     def _same_origin(self, url: str) -> bool:
         mine, theirs = urlsplit(self.base_url), urlsplit(url)
-        return (mine.scheme, mine.netloc) == (theirs.scheme, theirs.netloc)
+        return (mine.scheme, mine.netloc) == (theirs.scheme, theirs.netloc) or (theirs.scheme, theirs.netloc) in self._origins
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.max_backoff, self.backoff_base * (2 ** max(0, attempt - 1)))
         with self._jitter_lock:
             return ceiling / 2 + self._jitter.uniform(0, ceiling / 2)
 
-    def request(self, method: str, path: str, *, params: Params | None = None, json: Any = None) -> httpx.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
+    ) -> httpx.Response:
         """Send one request under every rule above; returns a 2xx response or raises AmoError.
 
         An idempotent request (GET, HEAD, ...: reads and look-ups) that meets a 5xx or no answer
@@ -228,6 +250,8 @@ class AmoClient:
         up first (the lost-response look-up), since amoCRM does not deduplicate."""
         method = method.upper()
         url = self._target(path)
+        if content is not None:  # raw bytes (a file part for the Drive): a write, sent once
+            return self._send(method, url, params, None, content, content_type)
         if method not in _IDEMPOTENT:
             return self._send(method, url, params, json)
         retrying = tenacity.Retrying(
@@ -243,7 +267,15 @@ class AmoClient:
         )
         return retrying(self._send, method, url, params, json)
 
-    def _send(self, method: str, url: str, params: Params | None, json: Any) -> httpx.Response:
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: Params | None,
+        json: Any,
+        content: bytes | None = None,
+        content_type: str | None = None,
+    ) -> httpx.Response:
         """One request, with the 429 waits and the single refresh after a 401."""
         idempotent = method in _IDEMPOTENT
         rate_limited = 0
@@ -252,9 +284,10 @@ class AmoClient:
         while True:
             try:
                 with self.limiter.slot():
-                    response = self._http.request(
-                        method, url, params=params, json=json, headers={"Authorization": f"Bearer {token}"}
-                    )
+                    headers = {"Authorization": f"Bearer {token}"}
+                    if content_type:
+                        headers["Content-Type"] = content_type
+                    response = self._http.request(method, url, params=params, json=json, content=content, headers=headers)
             except httpx.TransportError as exc:
                 sent = not isinstance(exc, _NOT_SENT)
                 what = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"

@@ -5,9 +5,14 @@ phones, e-mails; a company's INN, web, address; a deal's budget in USD) as
 *custom fields* of the account. :func:`build_bindings` matches the account's
 field definitions to local fields:
 
-* built-in local fields by the remote field's ``code`` (PHONE, EMAIL,
-  POSITION, WEB, ADDRESS) or by its name (Отдел, Пол, День рождения, ИНН,
-  Тип, Отрасль, Территория, Бюджет ($));
+* built-in local fields by the remote field's ``code`` (PHONE, EMAIL, IM,
+  POSITION, WEB, ADDRESS, REFERRER) or by its name (Отдел, Пол, День
+  рождения, ИНН, Тип, Отрасль, Территория, Оборот, Количество сотрудников,
+  Потребности, Бюджет ($), Канал привлечения, Сайт, Ссылка на источник, Сообщение);
+* a deal's tracking fields (type ``tracking_data``, or codes UTM_SOURCE,
+  UTM_MEDIUM, UTM_CAMPAIGN, UTM_CONTENT, UTM_TERM, UTM_REFERRER, _YM_UID,
+  GCLID, ... that amoCRM's forms fill) as ``mkt:<code in lower case>``
+  (``mkt:utm_source``), plain text (see :mod:`.marketing`);
 * custom fields of ``pipelines.toml`` by label = remote name (case- and
   ё-insensitive) when the types are compatible;
 * every other remote field is kept verbatim under ``amo:<field_id>`` (its
@@ -29,6 +34,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tui_crm.domain.text import fold
+from tui_crm.sync.amocrm.marketing import decode_messengers, encode_messengers, is_tracking, tracking_key
 
 JSON = dict[str, Any]
 UUID_FIELD_NAME = "tui_crm_uuid"
@@ -44,6 +50,7 @@ BUILTINS: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...], str]]] = {
     "contact": {
         "phones": (("PHONE",), ("телефон", "phone"), "phones"),
         "emails": (("EMAIL",), ("email", "e-mail"), "emails"),
+        "messengers": (("IM",), ("мгн. сообщения", "мессенджеры", "im"), "messengers"),
         "position": (("POSITION",), ("должность", "position"), "text"),
         "department": ((), ("отдел", "department"), "text"),
         "gender": ((), ("пол", "gender"), "gender"),
@@ -58,10 +65,34 @@ BUILTINS: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...], str]]] = {
         "company_type": ((), ("тип", "type", "тип компании"), "company_type"),
         "industry": ((), ("отрасль", "industry"), "text"),
         "territory": ((), ("территория", "territory"), "select"),
+        "turnover": ((), ("оборот", "годовой оборот", "turnover"), "text"),
+        "employees": ((), ("количество сотрудников", "сотрудников", "число сотрудников", "employees"), "number"),
+        "needs": ((), ("потребности", "потребность", "needs"), "text"),
+        "messengers": (("IM",), ("мгн. сообщения", "мессенджеры", "im"), "messengers"),
     },
     "deal": {
         "budget_usd": ((), ("бюджет ($)", "бюджет $", "budget ($)", "budget usd"), "cents"),
+        "source_channel": ((), ("канал привлечения", "канал заявки", "source channel"), "text_or_select"),
+        "source_site": ((), ("сайт", "site", "сайт заявки"), "text_or_select"),
+        "source_url": (("REFERRER",), ("ссылка на источник", "source url", "страница заявки"), "text"),
+        "source_message": ((), ("сообщение", "текст заявки", "message"), "text"),
     },
+}
+# Local options of built-in select-like fields (a remote label is given back in this spelling).
+BUILTIN_OPTIONS = {"source_site": ("RU", "COM")}
+_TEXTUAL = ("text", "textarea", "url", "streetaddress", "tracking_data")
+_CHOICE = ("select", "radiobutton")
+# Remote types a built-in field binds to when found by name (a «Оборот» kept as a number in amoCRM
+# cannot take "1-5 млрд": it stays unmapped rather than have every push of the record refused).
+BUILTIN_TYPES: dict[str, tuple[str, ...]] = {
+    "turnover": _TEXTUAL,
+    "needs": _TEXTUAL,
+    "employees": ("numeric",),
+    "messengers": ("multitext",),
+    "source_channel": (*_TEXTUAL, *_CHOICE),
+    "source_site": (*_TEXTUAL, *_CHOICE),
+    "source_url": _TEXTUAL,
+    "source_message": _TEXTUAL,
 }
 
 GENDERS = {"male": ("мужской", "male", "м", "муж"), "female": ("женский", "female", "ж", "жен")}
@@ -70,6 +101,7 @@ COMPANY_TYPES = {
     "existing client": ("действующий клиент", "существующий клиент", "existing client", "действующий"),
     "partner": ("партнёр", "партнер", "partner"),
 }
+LIST_CODECS = ("phones", "emails", "multiselect", "messengers")
 ENUM_TYPES = ("select", "radiobutton", "multiselect", "category")
 TEXT_TYPES = ("text", "textarea", "url", "streetaddress")
 NUMBER_TYPES = ("numeric", "price", "monetary")
@@ -136,6 +168,8 @@ def build_bindings(entity: str, definitions: list[JSON], local_fields: dict[str,
         free.remove(uuid_def)
 
     def bind(canonical: str, definition: JSON, codec: str, options: tuple[str, ...] = ()) -> None:
+        if codec == "text_or_select":
+            codec = "select" if definition.get("type") in ("select", "radiobutton") else "text"
         binding = Binding(
             canonical, definition["id"], str(definition.get("type")), codec, list(definition.get("enums") or []), options
         )
@@ -144,10 +178,15 @@ def build_bindings(entity: str, definitions: list[JSON], local_fields: dict[str,
         free.remove(definition)
 
     for canonical, (codes, names, codec) in BUILTINS.get(entity, {}).items():
-        definition = next((d for d in free if d.get("code") and d["code"] in codes), None)
-        definition = definition or next((d for d in free if fold(str(d.get("name", ""))) in names), None)
+        fits = BUILTIN_TYPES.get(canonical)
+        usable = [d for d in free if fits is None or d.get("type") in fits]
+        definition = next((d for d in usable if d.get("code") and d["code"] in codes), None)
+        definition = definition or next((d for d in usable if fold(str(d.get("name", ""))) in names), None)
         if definition is not None:
-            bind(canonical, definition, codec)
+            bind(canonical, definition, codec, BUILTIN_OPTIONS.get(canonical, ()))
+    if entity == "deal":
+        for definition in [d for d in free if is_tracking(d)]:
+            bind(tracking_key(definition), definition, "text")
     for key, spec in local_fields.items():
         definition = next((d for d in free if fold(str(d.get("name", ""))) == fold(str(spec.get("label", "")))), None)
         if definition is None:
@@ -249,9 +288,11 @@ def decode_value(binding: Binding, values: list[JSON] | None, region: str = "RU"
     values = [v for v in values or [] if isinstance(v, dict)]
     codec = binding.codec
     if not values:
-        return [] if codec in ("phones", "emails", "multiselect") else None
+        return [] if codec in LIST_CODECS else None
     if codec == "raw":
         return _raw_values(binding, values)
+    if codec == "messengers":
+        return decode_messengers(binding, values)
     if codec == "phones":
         return sorted({_phone(str(v.get("value", "")), region) for v in values if v.get("value")})
     if codec == "emails":
@@ -316,6 +357,8 @@ def encode_value(binding: Binding, value: Any, before: list[JSON] | None = None)
     codec = binding.codec
     if value is None or value == "" or value == []:
         return None
+    if codec == "messengers":
+        return encode_messengers(binding, value)
     if codec == "raw":
         if not isinstance(value, list):
             raise Unsendable("not a values list")
@@ -382,7 +425,7 @@ def roundtrip(binding: Binding, value: Any, region: str = "RU") -> Any:
     except Unsendable:
         return value
     if encoded is None:
-        return [] if binding.codec in ("phones", "emails", "multiselect") else None
+        return [] if binding.codec in LIST_CODECS else None
     if binding.codec in ("select", "multiselect", "multi_text", "gender", "company_type"):
         encoded = [{"enum_id": e.get("enum_id"), "value": binding.enum_value(e.get("enum_id"))} for e in encoded]
     return decode_value(binding, encoded, region)
