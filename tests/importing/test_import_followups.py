@@ -93,7 +93,7 @@ def test_undo_says_which_stages_it_removed_and_drops_a_pipeline_it_made(crm_cli,
     pipelines = crm_cli("pipelines", "list", "--json")
 
     assert undone.returncode == 0, undone.stderr
-    assert "stages removed: Продажи 2.0 / Думают; Старая воронка / Первичный контакт" in undone.stdout
+    assert "Pipelines/stages removed: Продажи 2.0 / Думают; Старая воронка / Первичный контакт" in undone.stdout
     assert "Старая воронка" not in pipelines.stdout and "Думают" not in pipelines.stdout
 
 

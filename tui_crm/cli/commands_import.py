@@ -140,6 +140,10 @@ def import_undo(
         emit_json(result)
         return
     say(f"Import {result.id[:8]} undone: {result.removed} records removed, {result.restored} restored")
+    if result.removed_stages:
+        say("Pipelines/stages removed: " + "; ".join(clean(s) for s in result.removed_stages))
+    if result.kept_stages:
+        say("Pipelines/stages it created, kept (other deals are in them): " + "; ".join(clean(s) for s in result.kept_stages))
 
 
 @imports.command("list")

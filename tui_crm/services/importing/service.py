@@ -294,6 +294,8 @@ class Importer:
             self.stages.pretend_created()
         self._match_existing()
         batch = self._start_batch()
+        if batch is not None:
+            self.stages.remember_created(batch.id)
         try:
             if self.options.dry_run:
                 self._dry_run()
