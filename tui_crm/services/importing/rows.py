@@ -81,6 +81,7 @@ class DealItem:
     tags: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     custom: dict[str, Any] = field(default_factory=dict)
+    external_id: str | None = None  # the file's «ID»: amoCRM's deal id, or ours in a file we exported
 
 
 @dataclass
@@ -359,6 +360,7 @@ def _deal(check: _Checker, row: SourceRow) -> DealItem:
         tags=list(row.lists.get("tags", [])),
         notes=list(row.lists.get("note", [])),
         custom=check.custom("deal", row),
+        external_id=row.get("external_id").strip() or None,
     )
 
 

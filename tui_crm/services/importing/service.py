@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -49,6 +50,7 @@ BATCH_ROWS = 5000
 REPORT_LIMIT = 5000  # rows kept in the returned report; all are in import_row
 Progress = Callable[[int, int], None]
 _ROW_COLUMNS = ("line", "action", "entity", "entity_id", "fingerprint", "reason")
+_OUR_ID = re.compile(r"^[0-9a-f]{32}$")  # our ids (uuid4 hex); amoCRM's are numbers
 
 
 @dataclass
@@ -627,15 +629,16 @@ class Importer:
             warnings.append(f"«{place.stage_name}» asks for {', '.join(m.label for m in missing)}: not in the file, left empty")
         existing = None
         if self.options.mode != "create":
-            existing = session.exec(
-                select(Deal).where(
-                    Deal.name_fold == fold(item.name), Deal.pipeline_id == place.pipeline_id, col(Deal.deleted_at).is_(None)
-                )
-            ).first()
+            found = self._existing_deal(session, item, place)
+            if isinstance(found, str):
+                return f"rejected:{found}", None
+            existing = found
         if existing is None and self.options.mode == "update":
-            return "skipped:no existing deal of this name in this pipeline; --mode upsert creates it", None
+            return "skipped:no existing deal has this ID, or this name in this pipeline; --mode upsert creates it", None
         if existing is not None:
             changes = dict(values, stage_id=place.stage_id)
+            if item.name != existing.name:  # matched by its ID: the file's name is the one to keep
+                changes.update(name=item.name, name_fold=fold(item.name))
             if company_id:
                 changes["company_id"] = company_id
             if item.responsible_id:
@@ -661,6 +664,41 @@ class Importer:
         record = bulk.add(_new_record("deal", item, values, contacts=[contact_id] if contact_id else []))
         self.created.add(record.id)
         return "created", record.id
+
+    @staticmethod
+    def _existing_deal(session: Any, item: DealItem, place: Any) -> Deal | str | None:
+        """The deal a row of update/upsert is, by the keys an export carries:
+        its «ID» first (ours, from our own export, or amoCRM's, through the
+        sync's id map), then its name in the pipeline when exactly one live
+        deal has it. Several namesakes: the reason the row is refused."""
+        live = col(Deal.deleted_at).is_(None)
+        if item.external_id:
+            local = item.external_id.lower()
+            if not _OUR_ID.match(local):
+                row = session.connection().execute(
+                    text(
+                        "SELECT local_id FROM sync_id_map WHERE entity = 'deal' AND remote_id = :r "
+                        "AND state = 'linked' ORDER BY adapter LIMIT 1"
+                    ),
+                    {"r": item.external_id},
+                ).first()
+                local = row[0] if row else ""
+            found = session.exec(select(Deal).where(Deal.id == local, live)).first() if local else None
+            if found is not None:
+                return found
+        named = session.exec(
+            select(Deal).where(Deal.name_fold == fold(item.name), Deal.pipeline_id == place.pipeline_id, live).limit(2)
+        ).all()
+        if len(named) > 1:
+            count = session.connection().execute(
+                text("SELECT count(*) FROM deal WHERE name_fold = :n AND pipeline_id = :p AND deleted_at IS NULL"),
+                {"n": fold(item.name), "p": place.pipeline_id},
+            ).scalar_one()
+            return (
+                f"{count} deals named «{item.name}» in «{item.pipeline}»; which one is not clear. "
+                "Add an ID column (crm export deals writes one) or rename them"
+            )
+        return named[0] if named else None
 
     @staticmethod
     def _company_inn(session: Any, company_id: str) -> str | None:
