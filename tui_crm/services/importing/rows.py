@@ -145,6 +145,22 @@ def _cached(cache: dict[str, str | ValidationError], raw: str, normalize: Callab
     return found
 
 
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_PLAIN_EMAIL = re.compile(rf"({_ATOM}(?:\.{_ATOM})*)@((?:{_LABEL}\.)+{_LABEL})")
+
+
+def _plain_email(raw: str) -> str | None:
+    """What ``normalize_email`` returns for a plain ASCII address, without its
+    per-character checks (the common case, and each address is seen twice);
+    anything else (IDN, odd characters, errors) is left to it."""
+    text = raw.strip()
+    match = _PLAIN_EMAIL.fullmatch(text)
+    if match is None or len(match[1]) > 64 or len(text) > 254 or len(text) - text.rfind(".") < 3:
+        return None
+    return f"{match[1]}@{match[2].lower()}"
+
+
 class _Checker:
     """Applies the policy to one row's values, collecting warnings."""
 
@@ -172,8 +188,11 @@ class _Checker:
             typed = raw.strip().lstrip("'’").strip()
             if not typed:
                 continue
-            number, extension = split_extension(typed)
-            e164 = self._ru_mobile(number) or _cached(self.ctx.phone_cache, number, lambda n: normalize_phone(n, self.ctx.region))
+            plain = _PLAIN_PHONE.match(typed) is not None  # digits and separators only: no extension to split off
+            number, extension = (typed, None) if plain else split_extension(typed)
+            e164 = (self._ru_mobile(number) if plain else None) or _cached(
+                self.ctx.phone_cache, number, lambda n: normalize_phone(n, self.ctx.region)
+            )
             if isinstance(e164, ValidationError):
                 self.bad("phone", e164)
                 continue
@@ -193,7 +212,7 @@ class _Checker:
         that prefix: it is asked once per prefix and remembered. Anything
         unusual (other shapes, regions, landlines) goes the normal way.
         """
-        if self.ctx.region.upper() != "RU" or not _PLAIN_PHONE.match(number):
+        if self.ctx.region.upper() != "RU":  # the caller saw it is plain digits and separators
             return None
         digits = _NOT_DIGIT.sub("", number)
         if number.lstrip().startswith("+"):
@@ -216,7 +235,7 @@ class _Checker:
     def emails(self, raws: list[str]) -> list[tuple[str, str]]:
         result: list[tuple[str, str]] = []
         for raw in raws:
-            normalized = _cached(self.ctx.email_cache, raw, normalize_email)
+            normalized = _plain_email(raw) or _cached(self.ctx.email_cache, raw, normalize_email)
             if isinstance(normalized, ValidationError):
                 self.bad("e-mail", normalized)
                 continue
@@ -371,7 +390,8 @@ def person_keys(ctx: RowContext, row: SourceRow) -> list[str]:
     reported, in the second pass; a row that the second pass rejects whole only adds keys nobody
     else can match through, since it writes nothing.
     """
-    from tui_crm.domain.matching import email_key, phone_key
+    from tui_crm.domain.matching import email_key
+    from tui_crm.services.importing.bulk import digits_of
 
     if row.error or row.kind == "company":
         return []
@@ -379,7 +399,7 @@ def person_keys(ctx: RowContext, row: SourceRow) -> list[str]:
     check = _Checker(ctx)
     phones = check.phones(row.lists.get(f"{prefix}phone", []), [])
     emails = check.emails(row.lists.get(f"{prefix}email", []))
-    return [f"p:{phone_key(e)}" for _, e in phones] + [f"e:{email_key(e)}" for _, e in emails]
+    return [f"p:{digits_of(e)}" for _, e in phones] + [f"e:{email_key(e)}" for _, e in emails]
 
 
 def lenient(ctx: RowContext) -> RowContext:

@@ -49,7 +49,8 @@ POLICIES = ("strict", "lenient")
 BATCH_ROWS = 5000
 REPORT_LIMIT = 5000  # rows kept in the returned report; all are in import_row
 Progress = Callable[[int, int], None]
-_ROW_COLUMNS = ("line", "action", "entity", "entity_id", "fingerprint", "reason")
+# what the first pass reads of a row: the people's keys, the place of a deal, what the row is
+_SCAN_TARGETS = frozenset({"kind", "phone", "email", "contact_phone", "contact_email", "pipeline", "stage"})
 _OUR_ID = re.compile(r"^[0-9a-f]{32}$")  # our ids (uuid4 hex); amoCRM's are numbers
 
 
@@ -190,6 +191,7 @@ class Importer:
         self.companies_by_name: dict[str, str] = {}
         self.company_names: dict[str, str] = {}
         self.company_inns: dict[str, str | None] = {}
+        self.name_keys: dict[str, str] = {}
         self.stages = StageMap(crm, self.profile)
         self.total = 0
         self.imported_before: dict[str, tuple[int, str]] = {}
@@ -232,7 +234,7 @@ class Importer:
     def scan(self) -> None:
         """Pass 1: check rows, join people by their keys, list unknown stages."""
         scan_ctx = lenient(self.ctx)
-        for index, row in self._rows():
+        for index, row in enumerate(self.source.rows(only=_SCAN_TARGETS)):
             self.uf.add(person_keys(scan_ctx, row))
             if row.fingerprint:
                 self.first_line.setdefault(row.fingerprint, row.line)
@@ -247,18 +249,19 @@ class Importer:
         emails = {k[2:] for k in self.uf.first if k.startswith("e:")}
         with self.crm.read() as session:
             conn = session.connection()
-            for start in range(0, len(phones), 500):
+            raw = conn.connection.driver_connection
+            live_phones = (
+                "SELECT ch.normalized, ch.entity_id FROM channel ch JOIN contact c ON c.id = ch.entity_id "
+                "WHERE ch.kind = 'phone' AND ch.entity_type = 'contact' AND c.deleted_at IS NULL"
+            )
+            stored = raw.execute("SELECT count(*) FROM channel WHERE kind = 'phone' AND entity_type = 'contact'").fetchone()[0]
+            if stored <= len(phones):  # a small store (a first import above all): read it whole, not by the file's keys
+                for normalized, contact_id in raw.execute(live_phones):
+                    self._claim(f"p:{phone_key(normalized)}", contact_id)
+            for start in range(0, len(phones) if stored > len(phones) else 0, 500):
                 chunk = ["+" + p for p in phones[start : start + 500]]
-                marks = ",".join(f":p{n}" for n in range(len(chunk)))
-                rows = conn.execute(
-                    text(
-                        "SELECT ch.normalized, ch.entity_id FROM channel ch JOIN contact c ON c.id = ch.entity_id "
-                        f"WHERE ch.kind = 'phone' AND ch.entity_type = 'contact' AND ch.normalized IN ({marks}) "
-                        "AND c.deleted_at IS NULL"
-                    ),
-                    {f"p{n}": p for n, p in enumerate(chunk)},
-                )
-                for normalized, contact_id in rows:
+                marks = ",".join("?" * len(chunk))
+                for normalized, contact_id in raw.execute(f"{live_phones} AND ch.normalized IN ({marks})", chunk):
                     self._claim(f"p:{phone_key(normalized)}", contact_id)
             if emails:
                 rows = conn.execute(
@@ -278,10 +281,17 @@ class Importer:
         if index is not None:
             self.root_target.setdefault(self.uf.find(index), contact_id)
 
+    def _name_key(self, name: str) -> str:
+        """``company_name_key``, once per distinct name (a file names the same companies over and over)."""
+        key = self.name_keys.get(name)
+        if key is None:
+            key = self.name_keys[name] = company_name_key(name)
+        return key
+
     def _know_company(self, company_id: str, name: str, inn: str | None) -> None:
         if inn:
             self.companies_by_inn.setdefault(inn, company_id)
-        self.companies_by_name.setdefault(company_name_key(name), company_id)
+        self.companies_by_name.setdefault(self._name_key(name), company_id)
         self.company_names[company_id] = name
         self.company_inns[company_id] = inn
 
@@ -381,7 +391,7 @@ class Importer:
         with self.crm.uow(batch_id=import_id) as work:
             _big_cache(work)
             bulk = BulkInsert(work)
-            records: list[dict[str, Any]] = []
+            records: list[tuple[Any, ...]] = []
             self.imported_before = self._imported_before(work, [row.fingerprint for _, row in pending if row.fingerprint])
             for index, row in pending:
                 self._write_row(work, bulk, index, row, records)
@@ -391,7 +401,7 @@ class Importer:
                 raw.executemany(
                     "INSERT INTO import_row (import_id, line, action, entity, entity_id, fingerprint, reason)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(import_id, *(r[k] for k in _ROW_COLUMNS)) for r in records],
+                    [(import_id, *r) for r in records],
                 )
             batch = work.session.get(ImportBatch, import_id)
             assert batch is not None
@@ -434,7 +444,7 @@ class Importer:
 
     # -- one row ---------------------------------------------------------------------
 
-    def _outcome(self, records: list[dict[str, Any]], row: SourceRow, action: str, reason: str = "",
+    def _outcome(self, records: list[tuple[Any, ...]], row: SourceRow, action: str, reason: str = "",
                  entity: str | None = None, entity_id: str | None = None) -> None:  # fmt: skip
         self.counts[action] += 1
         if reason and action not in ("rejected", "skipped"):
@@ -442,12 +452,9 @@ class Importer:
         if (reason or action in ("rejected", "skipped")) and len(self.report.rows) < REPORT_LIMIT:
             self.report.rows.append(RowOutcome(row.line, row.label, action, reason))
         keep_print = action in ("created", "updated", "merged")
-        records.append(
-            {"line": row.line, "action": action, "entity": entity, "entity_id": entity_id,
-             "fingerprint": row.fingerprint if keep_print else None, "reason": reason or None}
-        )  # fmt: skip
+        records.append((row.line, action, entity, entity_id, row.fingerprint if keep_print else None, reason or None))
 
-    def _write_row(self, work: UnitOfWork, bulk: BulkInsert, index: int, row: SourceRow, records: list[dict[str, Any]]) -> None:
+    def _write_row(self, work: UnitOfWork, bulk: BulkInsert, index: int, row: SourceRow, records: list[tuple[Any, ...]]) -> None:
         self.counts["rows"] += 1
         checked = check_row(self.ctx, row)
         if checked.reason:
@@ -527,7 +534,7 @@ class Importer:
         other INN (two companies of one name and different INNs stay apart)."""
         if inn and inn in self.companies_by_inn:
             return self.companies_by_inn[inn]
-        found = self.companies_by_name.get(company_name_key(name))
+        found = self.companies_by_name.get(self._name_key(name))
         if found and inn and self.company_inns.get(found) not in (None, inn):
             return None
         return found
