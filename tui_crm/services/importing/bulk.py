@@ -95,7 +95,7 @@ COLUMNS = {
 }  # fmt: skip
 
 
-@dataclass
+@dataclass(slots=True)
 class NewRecord:
     """A record to insert, with what hangs off it."""
 

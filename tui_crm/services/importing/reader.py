@@ -109,7 +109,7 @@ def _csv_rows(path: Path, dialect: CsvDialect, layout: Layout, only: frozenset[s
             except csv.Error as exc:  # a NUL byte or a quote cut off at the very end
                 yield SourceRow(line=start, kind=kind_default, error=f"unreadable CSV ({exc}); the line may be cut off")
                 return
-            if not cells or all(not c.strip() for c in cells):
+            if not "".join(cells).strip():
                 continue
             if len(cells) != width:
                 hint = " (the file may be cut off here)" if len(cells) < width else ""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -114,15 +114,34 @@ def parse_local_datetime(raw: str, tz: tzinfo) -> datetime:
     match = _DATE.match(text)
     try:
         if match:
-            parts = {k: int(v) for k, v in match.groupdict().items() if v is not None}
-            moment = datetime(parts["y"], parts["m"], parts["d"], parts.get("H", 0), parts.get("M", 0), parts.get("S", 0))
+            d, m, y, hh, mm, ss = match.groups()
+            moment = datetime(int(y), int(m), int(d), int(hh or 0), int(mm or 0), int(ss or 0))
         else:
             moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValidationError("date", f"«{text}» is not a date; expected DD.MM.YYYY HH:MM:SS") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)
-    return moment.astimezone(UTC)
+    if moment.tzinfo is not None:
+        return moment.astimezone(UTC)
+    offset = _day_offset(tz, moment.date())
+    if offset is None:  # the clocks change that day: ask the zone for this very moment
+        return moment.replace(tzinfo=tz).astimezone(UTC)
+    return (moment - offset).replace(tzinfo=UTC)
+
+
+_DAY_OFFSETS: dict[tuple[tzinfo, date], timedelta | None] = {}
+
+
+def _day_offset(tz: tzinfo, day: date) -> timedelta | None:
+    """The zone's UTC offset all through ``day``, or None when it changes that
+    day (an export's dates fall on few days: one zone lookup per day, not per cell)."""
+    key = (tz, day)
+    if key not in _DAY_OFFSETS:
+        if len(_DAY_OFFSETS) > 20_000:
+            _DAY_OFFSETS.clear()
+        start = datetime(day.year, day.month, day.day, tzinfo=tz).utcoffset()
+        end = datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=tz).utcoffset()
+        _DAY_OFFSETS[key] = start if start == end else None
+    return _DAY_OFFSETS[key]
 
 
 def split_extension(raw: str) -> tuple[str, str | None]:

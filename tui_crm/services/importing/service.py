@@ -46,7 +46,7 @@ from tui_crm.storage.unit_of_work import UnitOfWork
 
 MODES = ("create", "update", "upsert")
 POLICIES = ("strict", "lenient")
-BATCH_ROWS = 5000
+BATCH_ROWS = 10_000  # rows per transaction: fewer commits (each one an fsync) against memory held per batch
 REPORT_LIMIT = 5000  # rows kept in the returned report; all are in import_row
 Progress = Callable[[int, int], None]
 # what the first pass reads of a row: the people's keys, the place of a deal, what the row is
@@ -395,6 +395,7 @@ class Importer:
             self.imported_before = self._imported_before(work, [row.fingerprint for _, row in pending if row.fingerprint])
             for index, row in pending:
                 self._write_row(work, bulk, index, row, records)
+                self._tick(index + 1)
             self._flush(work, bulk)
             if records:
                 raw = work.session.connection().connection.driver_connection
@@ -432,7 +433,7 @@ class Importer:
         return found
 
     def _tick(self, done: int, committed: bool = False) -> None:
-        """Report progress: after every committed batch, and every 500 rows of a dry run."""
+        """Report progress: every 500 rows and after every committed batch."""
         if self.progress is not None and (committed or done % 500 == 0 or done == self.total):
             self.progress(done, self.total)
 
