@@ -57,7 +57,7 @@ def test_import_undo_and_list(crm_cli, invoke, tmp_path: Path):
     undone = crm_cli("import", "undo", listing[0]["id"][:8])
     again = crm_cli("import", "undo", listing[0]["id"][:8])
 
-    assert result.returncode == 0 and "line 3" in result.stdout and "rejected: missing name" in result.stdout
+    assert result.returncode == 5 and "line 3" in result.stdout and "rejected: missing name" in result.stdout
     assert listing[0]["status"] == "done" and listing[0]["counts"]["created"] == 1
     assert undone.returncode == 0 and "1 records removed" in undone.stdout
     assert invoke.json("contacts", "list") == []

@@ -81,8 +81,29 @@ def import_file(
         report = run_import(crm, file, options)
     if json_:
         emit_json(report.to_json())
+    else:
+        _print_report(report)
+    _fail_on_rejected(report, json_)
+
+
+def _fail_on_rejected(report: Any, json_: bool) -> None:
+    """Rejected rows make the import exit 5 (invalid input), after the good
+    rows were saved and every row reported: a script must not take a
+    partial import for a whole one."""
+    rejected = report.counts.get("rejected", 0)
+    if not rejected:
         return
-    _print_report(report)
+    from tui_crm.cli import exit_codes
+    from tui_crm.cli.output import error
+
+    saved = "nothing saved (dry run)" if report.dry_run else "the other rows were saved"
+    error(
+        f"{rejected} of {report.counts['rows']} rows rejected (listed in the report); {saved}. "
+        "Fix those rows and import the file again: rows already imported are skipped",
+        as_json=json_,
+        code=exit_codes.INVALID,
+    )
+    raise typer.Exit(exit_codes.INVALID)
 
 
 def _print_report(report: Any) -> None:
@@ -119,6 +140,10 @@ def import_undo(
         emit_json(result)
         return
     say(f"Import {result.id[:8]} undone: {result.removed} records removed, {result.restored} restored")
+    if result.removed_stages:
+        say("Pipelines/stages removed: " + "; ".join(clean(s) for s in result.removed_stages))
+    if result.kept_stages:
+        say("Pipelines/stages it created, kept (other deals are in them): " + "; ".join(clean(s) for s in result.kept_stages))
 
 
 @imports.command("list")

@@ -7,7 +7,8 @@
 | 2 | bad command line (unknown option, missing argument) |
 | 3 | no record matches the id or name given (or the phone/e-mail to remove is not on it; or no database there) |
 | 4 | several records match; use a longer id |
-| 5 | a value is invalid (phone, email, INN, money, a date outside 1900-2199, non-UTF-8 text...) or not allowed; nothing saved |
+| 5 | a value is invalid (phone, email, INN, money, a date outside 1900-2199, non-UTF-8 text...) or not allowed; nothing saved;
+|   | for ``crm import``: rows were rejected, the other rows saved, each rejected row in the report |
 | 6 | a stage gate refused the move; stderr names the missing fields |
 | 7 | a likely duplicate exists; use --enrich or --force |
 | 8 | the settings or pipelines file is invalid, or the database is another program's or a newer tui-crm's |

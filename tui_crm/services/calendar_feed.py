@@ -9,8 +9,11 @@ the ``icalendar`` library; the feed is written to a temporary file and
 renamed, so a calendar never reads half a file.
 
 The feed's path is a setting in the store (``ical_feed_path``);
-``refresh_feed`` rewrites it when one is set (the task services call it
-after a change) and does nothing otherwise.
+``refresh_feed`` rewrites it when one is set and does nothing otherwise.
+It is called from one place: after any write transaction that changed a
+task commits (``Crm.uow`` hooks it on the ``task`` table), so a task made
+by a stage rule, a loss follow-up, a mass action or an import updates the
+feed as one added by hand does, and a rolled-back change never does.
 """
 
 from __future__ import annotations

@@ -108,7 +108,16 @@ class Crm:
             raise read_only_error(self.settings.db_path)
         work = UnitOfWork(self.engine, self.user_id, batch_id)
         work.now = self.clock().astimezone(UTC)
+        work.on_commit["task"] = self._tasks_changed
         return work
+
+    def _tasks_changed(self) -> None:
+        """After any committed task change (added by hand, by a stage rule,
+        by a mass action or an import; completed, moved, handed over): keep a
+        subscribed iCalendar feed current. One place, so no writer forgets."""
+        from tui_crm.services.calendar_feed import refresh_feed
+
+        refresh_feed(self)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -214,7 +214,6 @@ def add_task(crm: Crm, data: TaskInput) -> TaskView:
             responsible_id=responsible_id,
             entity=entity,
         )
-    _feed_changed(crm)
     return get_task(crm, task.id)
 
 
@@ -225,7 +224,6 @@ def complete_task(crm: Crm, ref: str, result: str | None = None) -> TaskView:
         if task.completed_at is not None:
             raise ValidationError("task", "this task is already completed")
         work.update(task, completed_at=work.now, result=(result or "").strip() or None)
-    _feed_changed(crm)
     return get_task(crm, task.id)
 
 
@@ -233,7 +231,6 @@ def reopen_task(crm: Crm, ref: str) -> TaskView:
     with crm.uow() as work:
         task = resolve(work.session, Task, ref)
         work.update(task, completed_at=None)
-    _feed_changed(crm)
     return get_task(crm, task.id)
 
 
@@ -249,7 +246,6 @@ def reschedule_task(crm: Crm, ref: str, when: str, *, allow_past: bool = False) 
         if not allow_past:
             check_not_past(when, due, all_day, now)
         work.update(task, due_at=to_utc(due), all_day=all_day)
-    _feed_changed(crm)
     return get_task(crm, task.id)
 
 
@@ -319,11 +315,6 @@ def manual_open_tasks(crm: Crm, deal_ref: str) -> list[TaskView]:
         deal = resolve(session, Deal, deal_ref)
         tasks = [t for t in open_tasks_of_deal(session, deal.id) if not t.auto_rule]
         return task_views(crm, session, tasks)
-def _feed_changed(crm: Crm) -> None:
-    """Keep a subscribed iCalendar feed current (``crm export tasks --subscribe``)."""
-    from tui_crm.services.calendar_feed import refresh_feed
-
-    refresh_feed(crm)
 
 
 def _entity_names(session: Session, tasks: list[Task]) -> dict[str, str]:

@@ -9,6 +9,7 @@ timeline, undo and the sync outbox can never disagree with the data.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -74,6 +75,9 @@ class UnitOfWork:
         self._born: set[tuple[str, str]] = set()  # (table, id) of the rows this transaction creates
         # The file, for one-line errors (read-only, disk full, damaged...).
         self.db_path: Path | None = database_path(engine)
+        self.changed: set[str] = set()  # tables this transaction logged a change of
+        # table -> what to run once the transaction committed with a change of that table
+        self.on_commit: dict[str, Callable[[], None]] = {}
 
     def __enter__(self) -> UnitOfWork:
         self.session = Session(self.engine, expire_on_commit=False, autoflush=True)
@@ -103,6 +107,14 @@ class UnitOfWork:
             self.session.close()
         if exc is not None:
             self._raise_store_error(exc)
+            return
+        for table in sorted(self.changed & self.on_commit.keys()):
+            self.on_commit[table]()
+
+    def changed_table(self, table: str) -> None:
+        """Note a change written without :meth:`log` (a bulk path's raw SQL),
+        so the table's commit hook still runs."""
+        self.changed.add(table)
 
     def _raise_store_error(self, exc: BaseException) -> None:
         """Re-raise SQLite's failures about the file as one-line errors."""
@@ -114,6 +126,7 @@ class UnitOfWork:
 
     def log(self, entity: str, entity_id: str, op: str, changes: dict[str, Any]) -> None:
         """Append a change-log row; ``changes`` maps field -> [old, new]."""
+        self.changed.add(entity)
         self.session.add(
             ChangeLog(
                 entity=entity,

@@ -28,9 +28,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from tui_crm.domain.matching import email_key
+from tui_crm.domain.matching import PHONE_TAIL, email_key, phone_key
 from tui_crm.domain.text import fold
-from tui_crm.storage.search_index import phone_search_forms
 from tui_crm.storage.unit_of_work import UnitOfWork, to_jsonable
 
 _RANDOM = random.Random()
@@ -47,15 +46,41 @@ def fast_id() -> str:
 
 def db_time(moment: datetime) -> str:
     """How SQLAlchemy stores an aware datetime in SQLite (naive UTC text)."""
-    return moment.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _db_value(value: Any) -> Any:
+    if value is None or type(value) in _PLAIN:
+        return value
     if isinstance(value, datetime):
         return db_time(value)
     if isinstance(value, date):
         return value.isoformat()
     return value
+
+
+_PLAIN = (str, int)
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps without its per-call argument checks
+
+
+def _jsonable(value: Any) -> Any:
+    return value if type(value) in _PLAIN else to_jsonable(value)
+
+
+def digits_of(e164: str) -> str:
+    """``matching.phone_key`` of a normalised phone, without a loop per character."""
+    tail = e164[1:]
+    return tail if e164[:1] == "+" and tail.isascii() and tail.isdigit() else phone_key(e164)
+
+
+def index_terms(e164: str) -> list[str]:
+    """``search_index.phone_search_forms`` (whole, national, last seven) of a normalised phone."""
+    digits = digits_of(e164)
+    terms = [digits]
+    for length in (10, PHONE_TAIL):
+        if len(digits) > length and digits[-length:] not in terms:
+            terms.append(digits[-length:])
+    return terms
 
 
 COLUMNS = {
@@ -70,7 +95,7 @@ COLUMNS = {
 }  # fmt: skip
 
 
-@dataclass
+@dataclass(slots=True)
 class NewRecord:
     """A record to insert, with what hangs off it."""
 
@@ -86,6 +111,7 @@ class NewRecord:
     custom: dict[str, Any] = field(default_factory=dict)
     contacts: list[str] = field(default_factory=list)  # a deal's contact ids, main first
     search_extra: list[str] = field(default_factory=list)  # company / contact text for the search entry
+    name_fold: str = ""  # set when written
 
     def has_channel(self, kind: str, normalized: str) -> bool:
         """Already there: the same number, or the same address in any case (``matching.email_key``)."""
@@ -117,6 +143,7 @@ class BulkInsert:
         raw = conn.connection.driver_connection
         now = self.work.now
         stamp = db_time(now)
+        user_id, batch_id = self.work.user_id, self.work.batch_id
         by_entity: dict[str, list[NewRecord]] = defaultdict(list)
         for record in self.records.values():
             by_entity[record.entity].append(record)
@@ -134,9 +161,13 @@ class BulkInsert:
             rows = []
             for r in records:
                 created = db_time(r.created_at) if r.created_at else stamp
-                rows.append((r.id, created, stamp, 1, None, r.name, fold(r.name), *(_db_value(r.values.get(c)) for c in columns)))
+                values = r.values
+                r.name_fold = fold(r.name)
+                rows.append((r.id, created, stamp, 1, None, r.name, r.name_fold, *[_db_value(values.get(c)) for c in columns]))
                 changes: dict[str, Any] = {"name": [None, r.name]}
-                changes.update({k: [None, to_jsonable(v)] for k, v in r.values.items() if v is not None})
+                for k, v in values.items():
+                    if v is not None:
+                        changes[k] = [None, _jsonable(v)]
                 if r.phones:
                     changes["phones"] = [None, [n for _, n in r.phones]]
                 if r.emails:
@@ -148,17 +179,7 @@ class BulkInsert:
                 for key, value in r.custom.items():
                     changes[f"custom.{key}"] = [None, to_jsonable(value)]
                     customs.append((entity, r.id, key, json.dumps(to_jsonable(value), ensure_ascii=False)))
-                logs.append(
-                    (
-                        entity,
-                        r.id,
-                        "create",
-                        json.dumps(changes, ensure_ascii=False),
-                        self.work.user_id,
-                        stamp,
-                        self.work.batch_id,
-                    )
-                )
+                logs.append((entity, r.id, "create", _ENCODE(changes), user_id, stamp, batch_id))
                 pairs = [*(("phone", p) for p in r.phones), *(("email", e) for e in r.emails)]
                 for sort, (kind, (typed, normalized)) in enumerate(pairs):
                     channels.append((fast_id(), entity, r.id, kind, typed, normalized, sort))
@@ -166,8 +187,7 @@ class BulkInsert:
                     note_id = fast_id()
                     notes.append((note_id, stamp, stamp, 1, entity, r.id, note, self.work.user_id))
                     note_changes = {"entity_type": [None, entity], "entity_id": [None, r.id], "text": [None, note]}
-                    note_json = json.dumps(note_changes, ensure_ascii=False)
-                    logs.append(("note", note_id, "create", note_json, self.work.user_id, stamp, self.work.batch_id))
+                    logs.append(("note", note_id, "create", _ENCODE(note_changes), user_id, stamp, batch_id))
                 for n, contact_id in enumerate(r.contacts):
                     links.append((r.id, contact_id, n == 0))
                 tag_pairs.extend((entity, r.id, t) for t in r.tags)
@@ -224,13 +244,13 @@ class BulkInsert:
                 body.extend(r.search_extra)
             else:
                 for _, e164 in r.phones:
-                    body.extend(phone_search_forms(e164))
+                    body.extend(index_terms(e164))
                 body.extend(e for _, e in r.emails)
                 keys = ("position", "department") if r.entity == "contact" else ("inn", "web", "industry")
                 body.extend(str(r.values.get(k) or "") for k in keys)
                 body.extend(r.search_extra)
             body.extend(r.notes[:50])
             docs.append((n, r.entity, r.id))
-            fts.append((n, fold(r.name), fold(" ".join(b for b in body if b))))
+            fts.append((n, r.name_fold or fold(r.name), fold(" ".join(b for b in body if b))))
         raw.executemany("INSERT INTO search_doc (rowid, entity_type, entity_id) VALUES (?, ?, ?)", docs)
         raw.executemany("INSERT INTO search_fts (rowid, title, body) VALUES (?, ?, ?)", fts)

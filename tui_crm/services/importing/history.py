@@ -9,7 +9,10 @@ transaction that logs like any edit (so a sync sends the undo too):
   record, so undoing 100 000 contacts is quick;
 - records it changed get their old values back from the same change-log
   rows (fields, phones and e-mails added, tags, custom values), newest first;
-- the import's row fingerprints are cleared, so the file can be imported again.
+- the import's row fingerprints are cleared, so the file can be imported again;
+- pipelines and stages it created (``--create-stages``) leave the pipelines
+  file again, unless a deal outside the import sits in them by then (after
+  the records' transaction, since the pipelines apply in one of their own).
 
 An import killed half-way (status ``running``) can be undone the same way.
 """
@@ -17,7 +20,7 @@ An import killed half-way (status ``running``) can be undone the same way.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +31,7 @@ from tui_crm.domain.errors import AmbiguousError, NotFoundError, ValidationError
 from tui_crm.domain.text import fold
 from tui_crm.services.context import Crm
 from tui_crm.services.importing.bulk import db_time
+from tui_crm.services.importing.stages import remove_created_stages
 from tui_crm.services.records import change_tags, reindex, reindex_linked, remove_channel, set_custom_value
 from tui_crm.storage.import_models import ImportBatch
 from tui_crm.storage.models import ChangeLog, Company, Contact, Deal
@@ -52,6 +56,8 @@ class UndoReport:
     id: str
     removed: int
     restored: int
+    removed_stages: list[str] = field(default_factory=list)  # "pipeline / stage" the import had created
+    kept_stages: list[str] = field(default_factory=list)  # created by it, but other deals sit there now
 
 
 def list_imports(crm: Crm, limit: int = 50) -> list[ImportSummary]:
@@ -130,7 +136,10 @@ def undo_import(crm: Crm, ref: str) -> UndoReport:
         conn.execute(text("UPDATE import_row SET fingerprint = NULL WHERE import_id = :b"), params)
         batch.status = "undone"
         session.add(batch)
-    return UndoReport(id=batch.id, removed=removed, restored=len(restored))
+    removed_stages, kept_stages = remove_created_stages(crm, batch.id)
+    return UndoReport(
+        id=batch.id, removed=removed, restored=len(restored), removed_stages=removed_stages, kept_stages=kept_stages
+    )
 
 
 def _restore_updates(work: Any, import_id: str, born: set[str]) -> dict[str, str]:

@@ -61,12 +61,15 @@ class Source:
     dialect: CsvDialect | None = None
     layout: Layout | None = None
 
-    def rows(self) -> Iterator[SourceRow]:
+    def rows(self, only: frozenset[str] | None = None) -> Iterator[SourceRow]:
+        """Every record; ``only``: just these targets of a CSV (a first pass
+        that needs the matching keys reads less), line numbers and
+        fingerprints as ever."""
         if self.format == "vcard":
             yield from _vcard_rows(self.path)
         else:
             assert self.dialect is not None and self.layout is not None
-            yield from _csv_rows(self.path, self.dialect, self.layout)
+            yield from _csv_rows(self.path, self.dialect, self.layout, only)
 
     @property
     def description(self) -> str:
@@ -78,7 +81,7 @@ class Source:
 
 
 def _fingerprint(kind: str, cells: list[str]) -> str:
-    text = "\x1f".join([kind, *(cell.strip() for cell in cells)])
+    text = "\x1f".join([kind, *map(str.strip, cells)])
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
@@ -87,9 +90,10 @@ def split_multi(cell: str) -> list[str]:
     return [part.strip() for part in cell.replace(";", ",").split(",") if part.strip()]
 
 
-def _csv_rows(path: Path, dialect: CsvDialect, layout: Layout) -> Iterator[SourceRow]:
+def _csv_rows(path: Path, dialect: CsvDialect, layout: Layout, only: frozenset[str] | None = None) -> Iterator[SourceRow]:
     width = len(layout.headers)
     kind_default = "deal" if layout.kind == "deals" else "contact"
+    plan = [step for step in _plan(layout) if only is None or step[1] in only]
     with path.open("r", encoding=dialect.encoding, errors="replace", newline="") as handle:
         reader = csv.reader(handle, delimiter=dialect.delimiter)
         try:
@@ -105,7 +109,7 @@ def _csv_rows(path: Path, dialect: CsvDialect, layout: Layout) -> Iterator[Sourc
             except csv.Error as exc:  # a NUL byte or a quote cut off at the very end
                 yield SourceRow(line=start, kind=kind_default, error=f"unreadable CSV ({exc}); the line may be cut off")
                 return
-            if not cells or all(not c.strip() for c in cells):
+            if not "".join(cells).strip():
                 continue
             if len(cells) != width:
                 hint = " (the file may be cut off here)" if len(cells) < width else ""
@@ -116,24 +120,54 @@ def _csv_rows(path: Path, dialect: CsvDialect, layout: Layout) -> Iterator[Sourc
                     values={"name": cells[1] if len(cells) > 1 else (cells[0] if cells else "")},
                 )
                 continue
-            yield _row_from_cells(start, cells, layout, kind_default)
+            yield _row_from_cells(start, cells, layout, kind_default, plan)
 
 
-def _row_from_cells(line: int, cells: list[str], layout: Layout, kind_default: str) -> SourceRow:
+# how a column's cell is taken (the plan is made once per file, not per cell)
+_VALUE, _MULTI, _NOTE, _TAGS = range(4)
+
+
+def _plan(layout: Layout) -> list[tuple[int, str, int]]:
+    """(column, target, how) of the mapped columns only."""
+    plan = []
+    for index, target in enumerate(layout.targets):
+        if target is None:
+            continue
+        how = _VALUE
+        if target in LIST_TARGETS:
+            how = _NOTE if target == "note" else _TAGS if target == "tags" else _MULTI
+        plan.append((index, target, how))
+    return plan
+
+
+def _row_from_cells(
+    line: int, cells: list[str], layout: Layout, kind_default: str, plan: list[tuple[int, str, int]]
+) -> SourceRow:
     values: dict[str, str] = {}
     lists: dict[str, list[str]] = {}
-    for cell, target in zip(cells, layout.targets, strict=True):
-        if target is None or not cell.strip():
+    for index, target, how in plan:
+        cell = cells[index]
+        stripped = cell.strip()
+        if not stripped:
             continue
-        if cell.startswith("'") and cell[1:2] in _ESCAPED:  # a spreadsheet-safe cell (see services.exporting)
+        if cell[0] == "'" and cell[1:2] in _ESCAPED:  # a spreadsheet-safe cell (see services.exporting)
             cell = cell[1:]
-        if target in LIST_TARGETS:
-            parts = split_multi(cell) if target != "note" else [cell.strip()]
-            if target == "tags":
-                parts = [p for p in (x.strip() for x in cell.split(",")) if p]
-            lists.setdefault(target, []).extend(parts)
-        elif target not in values:  # a repeated column: the first filled one wins
-            values[target] = cell.strip()
+            stripped = cell.strip()
+        if how == _VALUE:
+            if target not in values:  # a repeated column: the first filled one wins
+                values[target] = stripped
+            continue
+        if how == _MULTI:
+            parts = split_multi(cell) if ("," in cell or ";" in cell) else [stripped]
+        elif how == _NOTE:
+            parts = [stripped]
+        else:
+            parts = [p for p in (x.strip() for x in cell.split(",")) if p]
+        found = lists.get(target)
+        if found is None:
+            lists[target] = parts
+        else:
+            found.extend(parts)
     kind = kind_default
     if layout.kind == "contacts":
         marker = values.get("kind", "").strip().casefold()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -81,6 +81,7 @@ class DealItem:
     tags: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     custom: dict[str, Any] = field(default_factory=dict)
+    external_id: str | None = None  # the file's «ID»: amoCRM's deal id, or ours in a file we exported
 
 
 @dataclass
@@ -113,15 +114,34 @@ def parse_local_datetime(raw: str, tz: tzinfo) -> datetime:
     match = _DATE.match(text)
     try:
         if match:
-            parts = {k: int(v) for k, v in match.groupdict().items() if v is not None}
-            moment = datetime(parts["y"], parts["m"], parts["d"], parts.get("H", 0), parts.get("M", 0), parts.get("S", 0))
+            d, m, y, hh, mm, ss = match.groups()
+            moment = datetime(int(y), int(m), int(d), int(hh or 0), int(mm or 0), int(ss or 0))
         else:
             moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValidationError("date", f"«{text}» is not a date; expected DD.MM.YYYY HH:MM:SS") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)
-    return moment.astimezone(UTC)
+    if moment.tzinfo is not None:
+        return moment.astimezone(UTC)
+    offset = _day_offset(tz, moment.date())
+    if offset is None:  # the clocks change that day: ask the zone for this very moment
+        return moment.replace(tzinfo=tz).astimezone(UTC)
+    return (moment - offset).replace(tzinfo=UTC)
+
+
+_DAY_OFFSETS: dict[tuple[tzinfo, date], timedelta | None] = {}
+
+
+def _day_offset(tz: tzinfo, day: date) -> timedelta | None:
+    """The zone's UTC offset all through ``day``, or None when it changes that
+    day (an export's dates fall on few days: one zone lookup per day, not per cell)."""
+    key = (tz, day)
+    if key not in _DAY_OFFSETS:
+        if len(_DAY_OFFSETS) > 20_000:
+            _DAY_OFFSETS.clear()
+        start = datetime(day.year, day.month, day.day, tzinfo=tz).utcoffset()
+        end = datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=tz).utcoffset()
+        _DAY_OFFSETS[key] = start if start == end else None
+    return _DAY_OFFSETS[key]
 
 
 def split_extension(raw: str) -> tuple[str, str | None]:
@@ -142,6 +162,22 @@ def _cached(cache: dict[str, str | ValidationError], raw: str, normalize: Callab
             found = exc
         cache[raw] = found
     return found
+
+
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_PLAIN_EMAIL = re.compile(rf"({_ATOM}(?:\.{_ATOM})*)@((?:{_LABEL}\.)+{_LABEL})")
+
+
+def _plain_email(raw: str) -> str | None:
+    """What ``normalize_email`` returns for a plain ASCII address, without its
+    per-character checks (the common case, and each address is seen twice);
+    anything else (IDN, odd characters, errors) is left to it."""
+    text = raw.strip()
+    match = _PLAIN_EMAIL.fullmatch(text)
+    if match is None or len(match[1]) > 64 or len(text) > 254 or len(text) - text.rfind(".") < 3:
+        return None
+    return f"{match[1]}@{match[2].lower()}"
 
 
 class _Checker:
@@ -171,8 +207,11 @@ class _Checker:
             typed = raw.strip().lstrip("'’").strip()
             if not typed:
                 continue
-            number, extension = split_extension(typed)
-            e164 = self._ru_mobile(number) or _cached(self.ctx.phone_cache, number, lambda n: normalize_phone(n, self.ctx.region))
+            plain = _PLAIN_PHONE.match(typed) is not None  # digits and separators only: no extension to split off
+            number, extension = (typed, None) if plain else split_extension(typed)
+            e164 = (self._ru_mobile(number) if plain else None) or _cached(
+                self.ctx.phone_cache, number, lambda n: normalize_phone(n, self.ctx.region)
+            )
             if isinstance(e164, ValidationError):
                 self.bad("phone", e164)
                 continue
@@ -192,7 +231,7 @@ class _Checker:
         that prefix: it is asked once per prefix and remembered. Anything
         unusual (other shapes, regions, landlines) goes the normal way.
         """
-        if self.ctx.region.upper() != "RU" or not _PLAIN_PHONE.match(number):
+        if self.ctx.region.upper() != "RU":  # the caller saw it is plain digits and separators
             return None
         digits = _NOT_DIGIT.sub("", number)
         if number.lstrip().startswith("+"):
@@ -215,7 +254,7 @@ class _Checker:
     def emails(self, raws: list[str]) -> list[tuple[str, str]]:
         result: list[tuple[str, str]] = []
         for raw in raws:
-            normalized = _cached(self.ctx.email_cache, raw, normalize_email)
+            normalized = _plain_email(raw) or _cached(self.ctx.email_cache, raw, normalize_email)
             if isinstance(normalized, ValidationError):
                 self.bad("e-mail", normalized)
                 continue
@@ -359,6 +398,7 @@ def _deal(check: _Checker, row: SourceRow) -> DealItem:
         tags=list(row.lists.get("tags", [])),
         notes=list(row.lists.get("note", [])),
         custom=check.custom("deal", row),
+        external_id=row.get("external_id").strip() or None,
     )
 
 
@@ -369,7 +409,8 @@ def person_keys(ctx: RowContext, row: SourceRow) -> list[str]:
     reported, in the second pass; a row that the second pass rejects whole only adds keys nobody
     else can match through, since it writes nothing.
     """
-    from tui_crm.domain.matching import email_key, phone_key
+    from tui_crm.domain.matching import email_key
+    from tui_crm.services.importing.bulk import digits_of
 
     if row.error or row.kind == "company":
         return []
@@ -377,7 +418,7 @@ def person_keys(ctx: RowContext, row: SourceRow) -> list[str]:
     check = _Checker(ctx)
     phones = check.phones(row.lists.get(f"{prefix}phone", []), [])
     emails = check.emails(row.lists.get(f"{prefix}email", []))
-    return [f"p:{phone_key(e)}" for _, e in phones] + [f"e:{email_key(e)}" for _, e in emails]
+    return [f"p:{digits_of(e)}" for _, e in phones] + [f"e:{email_key(e)}" for _, e in emails]
 
 
 def lenient(ctx: RowContext) -> RowContext:

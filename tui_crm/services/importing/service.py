@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,10 +46,12 @@ from tui_crm.storage.unit_of_work import UnitOfWork
 
 MODES = ("create", "update", "upsert")
 POLICIES = ("strict", "lenient")
-BATCH_ROWS = 5000
+BATCH_ROWS = 10_000  # rows per transaction: fewer commits (each one an fsync) against memory held per batch
 REPORT_LIMIT = 5000  # rows kept in the returned report; all are in import_row
 Progress = Callable[[int, int], None]
-_ROW_COLUMNS = ("line", "action", "entity", "entity_id", "fingerprint", "reason")
+# what the first pass reads of a row: the people's keys, the place of a deal, what the row is
+_SCAN_TARGETS = frozenset({"kind", "phone", "email", "contact_phone", "contact_email", "pipeline", "stage"})
+_OUR_ID = re.compile(r"^[0-9a-f]{32}$")  # our ids (uuid4 hex); amoCRM's are numbers
 
 
 @dataclass
@@ -188,6 +191,7 @@ class Importer:
         self.companies_by_name: dict[str, str] = {}
         self.company_names: dict[str, str] = {}
         self.company_inns: dict[str, str | None] = {}
+        self.name_keys: dict[str, str] = {}
         self.stages = StageMap(crm, self.profile)
         self.total = 0
         self.imported_before: dict[str, tuple[int, str]] = {}
@@ -230,7 +234,7 @@ class Importer:
     def scan(self) -> None:
         """Pass 1: check rows, join people by their keys, list unknown stages."""
         scan_ctx = lenient(self.ctx)
-        for index, row in self._rows():
+        for index, row in enumerate(self.source.rows(only=_SCAN_TARGETS)):
             self.uf.add(person_keys(scan_ctx, row))
             if row.fingerprint:
                 self.first_line.setdefault(row.fingerprint, row.line)
@@ -245,18 +249,19 @@ class Importer:
         emails = {k[2:] for k in self.uf.first if k.startswith("e:")}
         with self.crm.read() as session:
             conn = session.connection()
-            for start in range(0, len(phones), 500):
+            raw = conn.connection.driver_connection
+            live_phones = (
+                "SELECT ch.normalized, ch.entity_id FROM channel ch JOIN contact c ON c.id = ch.entity_id "
+                "WHERE ch.kind = 'phone' AND ch.entity_type = 'contact' AND c.deleted_at IS NULL"
+            )
+            stored = raw.execute("SELECT count(*) FROM channel WHERE kind = 'phone' AND entity_type = 'contact'").fetchone()[0]
+            if stored <= len(phones):  # a small store (a first import above all): read it whole, not by the file's keys
+                for normalized, contact_id in raw.execute(live_phones):
+                    self._claim(f"p:{phone_key(normalized)}", contact_id)
+            for start in range(0, len(phones) if stored > len(phones) else 0, 500):
                 chunk = ["+" + p for p in phones[start : start + 500]]
-                marks = ",".join(f":p{n}" for n in range(len(chunk)))
-                rows = conn.execute(
-                    text(
-                        "SELECT ch.normalized, ch.entity_id FROM channel ch JOIN contact c ON c.id = ch.entity_id "
-                        f"WHERE ch.kind = 'phone' AND ch.entity_type = 'contact' AND ch.normalized IN ({marks}) "
-                        "AND c.deleted_at IS NULL"
-                    ),
-                    {f"p{n}": p for n, p in enumerate(chunk)},
-                )
-                for normalized, contact_id in rows:
+                marks = ",".join("?" * len(chunk))
+                for normalized, contact_id in raw.execute(f"{live_phones} AND ch.normalized IN ({marks})", chunk):
                     self._claim(f"p:{phone_key(normalized)}", contact_id)
             if emails:
                 rows = conn.execute(
@@ -276,10 +281,17 @@ class Importer:
         if index is not None:
             self.root_target.setdefault(self.uf.find(index), contact_id)
 
+    def _name_key(self, name: str) -> str:
+        """``company_name_key``, once per distinct name (a file names the same companies over and over)."""
+        key = self.name_keys.get(name)
+        if key is None:
+            key = self.name_keys[name] = company_name_key(name)
+        return key
+
     def _know_company(self, company_id: str, name: str, inn: str | None) -> None:
         if inn:
             self.companies_by_inn.setdefault(inn, company_id)
-        self.companies_by_name.setdefault(company_name_key(name), company_id)
+        self.companies_by_name.setdefault(self._name_key(name), company_id)
         self.company_names[company_id] = name
         self.company_inns[company_id] = inn
 
@@ -294,6 +306,8 @@ class Importer:
             self.stages.pretend_created()
         self._match_existing()
         batch = self._start_batch()
+        if batch is not None:
+            self.stages.remember_created(batch.id)
         try:
             if self.options.dry_run:
                 self._dry_run()
@@ -377,17 +391,18 @@ class Importer:
         with self.crm.uow(batch_id=import_id) as work:
             _big_cache(work)
             bulk = BulkInsert(work)
-            records: list[dict[str, Any]] = []
+            records: list[tuple[Any, ...]] = []
             self.imported_before = self._imported_before(work, [row.fingerprint for _, row in pending if row.fingerprint])
             for index, row in pending:
                 self._write_row(work, bulk, index, row, records)
+                self._tick(index + 1)
             self._flush(work, bulk)
             if records:
                 raw = work.session.connection().connection.driver_connection
                 raw.executemany(
                     "INSERT INTO import_row (import_id, line, action, entity, entity_id, fingerprint, reason)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(import_id, *(r[k] for k in _ROW_COLUMNS)) for r in records],
+                    [(import_id, *r) for r in records],
                 )
             batch = work.session.get(ImportBatch, import_id)
             assert batch is not None
@@ -418,7 +433,7 @@ class Importer:
         return found
 
     def _tick(self, done: int, committed: bool = False) -> None:
-        """Report progress: after every committed batch, and every 500 rows of a dry run."""
+        """Report progress: every 500 rows and after every committed batch."""
         if self.progress is not None and (committed or done % 500 == 0 or done == self.total):
             self.progress(done, self.total)
 
@@ -430,7 +445,7 @@ class Importer:
 
     # -- one row ---------------------------------------------------------------------
 
-    def _outcome(self, records: list[dict[str, Any]], row: SourceRow, action: str, reason: str = "",
+    def _outcome(self, records: list[tuple[Any, ...]], row: SourceRow, action: str, reason: str = "",
                  entity: str | None = None, entity_id: str | None = None) -> None:  # fmt: skip
         self.counts[action] += 1
         if reason and action not in ("rejected", "skipped"):
@@ -438,12 +453,9 @@ class Importer:
         if (reason or action in ("rejected", "skipped")) and len(self.report.rows) < REPORT_LIMIT:
             self.report.rows.append(RowOutcome(row.line, row.label, action, reason))
         keep_print = action in ("created", "updated", "merged")
-        records.append(
-            {"line": row.line, "action": action, "entity": entity, "entity_id": entity_id,
-             "fingerprint": row.fingerprint if keep_print else None, "reason": reason or None}
-        )  # fmt: skip
+        records.append((row.line, action, entity, entity_id, row.fingerprint if keep_print else None, reason or None))
 
-    def _write_row(self, work: UnitOfWork, bulk: BulkInsert, index: int, row: SourceRow, records: list[dict[str, Any]]) -> None:
+    def _write_row(self, work: UnitOfWork, bulk: BulkInsert, index: int, row: SourceRow, records: list[tuple[Any, ...]]) -> None:
         self.counts["rows"] += 1
         checked = check_row(self.ctx, row)
         if checked.reason:
@@ -523,7 +535,7 @@ class Importer:
         other INN (two companies of one name and different INNs stay apart)."""
         if inn and inn in self.companies_by_inn:
             return self.companies_by_inn[inn]
-        found = self.companies_by_name.get(company_name_key(name))
+        found = self.companies_by_name.get(self._name_key(name))
         if found and inn and self.company_inns.get(found) not in (None, inn):
             return None
         return found
@@ -625,15 +637,16 @@ class Importer:
             warnings.append(f"«{place.stage_name}» asks for {', '.join(m.label for m in missing)}: not in the file, left empty")
         existing = None
         if self.options.mode != "create":
-            existing = session.exec(
-                select(Deal).where(
-                    Deal.name_fold == fold(item.name), Deal.pipeline_id == place.pipeline_id, col(Deal.deleted_at).is_(None)
-                )
-            ).first()
+            found = self._existing_deal(session, item, place)
+            if isinstance(found, str):
+                return f"rejected:{found}", None
+            existing = found
         if existing is None and self.options.mode == "update":
-            return "skipped:no existing deal of this name in this pipeline; --mode upsert creates it", None
+            return "skipped:no existing deal has this ID, or this name in this pipeline; --mode upsert creates it", None
         if existing is not None:
             changes = dict(values, stage_id=place.stage_id)
+            if item.name != existing.name:  # matched by its ID: the file's name is the one to keep
+                changes.update(name=item.name, name_fold=fold(item.name))
             if company_id:
                 changes["company_id"] = company_id
             if item.responsible_id:
@@ -659,6 +672,41 @@ class Importer:
         record = bulk.add(_new_record("deal", item, values, contacts=[contact_id] if contact_id else []))
         self.created.add(record.id)
         return "created", record.id
+
+    @staticmethod
+    def _existing_deal(session: Any, item: DealItem, place: Any) -> Deal | str | None:
+        """The deal a row of update/upsert is, by the keys an export carries:
+        its «ID» first (ours, from our own export, or amoCRM's, through the
+        sync's id map), then its name in the pipeline when exactly one live
+        deal has it. Several namesakes: the reason the row is refused."""
+        live = col(Deal.deleted_at).is_(None)
+        if item.external_id:
+            local = item.external_id.lower()
+            if not _OUR_ID.match(local):
+                row = session.connection().execute(
+                    text(
+                        "SELECT local_id FROM sync_id_map WHERE entity = 'deal' AND remote_id = :r "
+                        "AND state = 'linked' ORDER BY adapter LIMIT 1"
+                    ),
+                    {"r": item.external_id},
+                ).first()
+                local = row[0] if row else ""
+            found = session.exec(select(Deal).where(Deal.id == local, live)).first() if local else None
+            if found is not None:
+                return found
+        named = session.exec(
+            select(Deal).where(Deal.name_fold == fold(item.name), Deal.pipeline_id == place.pipeline_id, live).limit(2)
+        ).all()
+        if len(named) > 1:
+            count = session.connection().execute(
+                text("SELECT count(*) FROM deal WHERE name_fold = :n AND pipeline_id = :p AND deleted_at IS NULL"),
+                {"n": fold(item.name), "p": place.pipeline_id},
+            ).scalar_one()
+            return (
+                f"{count} deals named «{item.name}» in «{item.pipeline}»; which one is not clear. "
+                "Add an ID column (crm export deals writes one) or rename them"
+            )
+        return named[0] if named else None
 
     @staticmethod
     def _company_inn(session: Any, company_id: str) -> str | None:
