@@ -29,6 +29,7 @@ from tui_crm.services.tasks import tasks_of
 from tui_crm.widgets.board_column import BoardColumn
 from tui_crm.widgets.deal_card import DealCard
 from tui_crm.widgets.gate_form import GateForm, field_id
+from tui_crm.widgets.gate_move import GateMove, MoveRequest
 from tui_crm.widgets.help_screen import HelpScreen
 from tui_crm.widgets.status_bar import StatusBar
 
@@ -224,9 +225,9 @@ async def test_gate_form_carries_values_into_a_second_refusal(crm: Crm, seeded: 
     async with app.run_test(size=(120, 35)) as pilot:
         await focus_deal(app, settle, pilot, "lead", "Мобильное приложение")
         board = app.board
-        target = next(s for s in board.pipeline.stages if s.key == "qualification")  # type: ignore[union-attr]
         # The user answered only part of the gate (as a stale form would).
-        board._move(deal_id, "Мобильное приложение", 1, target, {"budget_usd": "5000", "segment": "C"}, None)
+        request = MoveRequest(deal_id, "Мобильное приложение", step=1, values={"budget_usd": "5000", "segment": "C"})
+        GateMove(board, request, board._moved).start()
         await settle(pilot)
         form = app.screen
         assert isinstance(form, GateForm)

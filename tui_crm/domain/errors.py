@@ -8,6 +8,7 @@ what to do. The CLI maps each class to its exit code (see ``cli/exit_codes``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class CrmError(Exception):
@@ -15,12 +16,19 @@ class CrmError(Exception):
 
 
 class ValidationError(CrmError):
-    """A value does not satisfy its field's rules; nothing was saved."""
+    """A value does not satisfy its field's rules; nothing was saved.
 
-    def __init__(self, field_name: str, message: str) -> None:
+    ``field_name`` is what the message calls the field (a label, «ИНН»);
+    ``key`` is the field's key where the service knows it (``company.inn``,
+    ``segment``), so a form shows the error under the field that has it
+    without guessing from the label.
+    """
+
+    def __init__(self, field_name: str, message: str, *, key: str | None = None) -> None:
         super().__init__(f"{field_name}: {message}")
         self.field_name = field_name
         self.message = message
+        self.key = key
 
 
 class NotFoundError(CrmError):
@@ -47,13 +55,37 @@ class MissingField:
 
 
 class GateRefused(CrmError):
-    """A stage gate refused a move; ``missing`` names every field it needs."""
+    """A stage gate refused a move; ``missing`` names every field it needs.
 
-    def __init__(self, stage_name: str, missing: list[MissingField]) -> None:
+    ``stage_key`` is the stage refused (when the raiser knows it), so a
+    retry goes to that stage even when the move was asked as "one step on".
+    """
+
+    def __init__(self, stage_name: str, missing: list[MissingField], *, stage_key: str | None = None) -> None:
         labels = ", ".join(m.label for m in missing)
         super().__init__(f"Cannot move to «{stage_name}»: missing {labels}")
         self.stage_name = stage_name
+        self.stage_key = stage_key
         self.missing = missing
+
+
+class NoAdjacentStage(ValidationError):
+    """A one-step move from the last (or first) working stage: there is none to go to."""
+
+
+class ClosingChoiceNeeded(CrmError):
+    """A move would close the deal while it has open tasks a person set.
+
+    Raised only when the caller asked to be asked (``move_deal(...,
+    close_tasks=None)``): the TUI lists ``tasks`` and retries with the ids
+    the user ticked. Nothing was written.
+    """
+
+    def __init__(self, stage_key: str, stage_name: str, tasks: list[Any]) -> None:
+        super().__init__(f"Closing the deal as «{stage_name}»: say which of its {len(tasks)} open task(s) to complete")
+        self.stage_key = stage_key
+        self.stage_name = stage_name
+        self.tasks = tasks
 
 
 class GateHeld(GateRefused):

@@ -37,18 +37,16 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Label
 
-from tui_crm.domain.errors import CrmError, GateRefused, MissingField, NotFoundError, ValidationError
-from tui_crm.domain.text import fold, safe_text
+from tui_crm.domain.errors import CrmError, NotFoundError
+from tui_crm.domain.text import safe_text
 from tui_crm.services.deal_queries import DealFilter, board_column, board_pages, stage_totals
-from tui_crm.services.deals import adjacent_stage, move_deal
 from tui_crm.services.pipelines import find_pipeline, list_pipelines
 from tui_crm.services.unsorted import count_unsorted
-from tui_crm.services.views import DealSummary, MoveOutcome, PipelineView, StageTotals, StageView, TaskView
+from tui_crm.services.views import DealSummary, MoveOutcome, PipelineView, StageTotals, StageView
 from tui_crm.widgets.board_column import FOOTER_ROWS, HEADER_ROWS, PAGE, BoardColumn, PageFetch
 from tui_crm.widgets.deal_card import CARD_ROWS, whole_money
 from tui_crm.widgets.plain_text import crm_of
 from tui_crm.widgets.status_bar import StatusBar
-from tui_crm.widgets.task_dialogs import ClosingTasksDialog, needs_closing_choice
 
 MIN_COLUMN = 26
 """Narrowest column; below that the board scrolls sideways instead."""
@@ -187,7 +185,6 @@ class BoardScreen(Screen[None]):
         self.totals: list[StageTotals] = []
         self._stale = True
         self._focus_after_load: tuple[str, str | None] | None = None
-        self._close_choice: dict[str, frozenset[str]] = {}  # deal id -> the tasks people set to complete with its close
         self._holder = ColumnsScroll(id="columns")
         self._ready_sent = False
         self._footer: Footer | None = None
@@ -515,107 +512,21 @@ class BoardScreen(Screen[None]):
 
     # ---- moving through gates ----------------------------------------
     def action_move(self, step: int) -> None:
-        """`]`/`[`: next or previous stage, through the gate."""
+        """`]`/`[`: next or previous stage, through the gate (``widgets.gate_move``)."""
         deal = self.current_deal()
         if deal is None:
             self.app.bell()
             return
-        self._move(deal.id, deal.name, step, None, None, None)
+        from tui_crm.widgets.gate_move import GateMove, MoveRequest
 
-    @work(thread=True, exclusive=True, group="board-move", exit_on_error=False)
-    def _move(
-        self,
-        deal_id: str,
-        name: str,
-        step: int,
-        target: StageView | None,
-        values: dict[str, str] | None,
-        missing: list[MissingField] | None,
-    ) -> None:
-        """Worker thread: try the move; on a refusal hand the form to the UI."""
-        crm = crm_of(self)
-        call = self.app.call_from_thread
-        try:
-            if target is None:
-                target = adjacent_stage(crm, deal_id, step)
-                if target is None:
-                    where = "last" if step > 0 else "first"
-                    call(self._notify, f"«{safe_text(name, keep_newlines=False)}» is already in the {where} working stage")
-                    return
-            if deal_id not in self._close_choice:
-                tasks = needs_closing_choice(crm, deal_id, target.key)
-                if tasks:
-                    call(self._ask_closing, deal_id, name, step, target, values, missing, tasks)
-                    return
-            outcome = move_deal(crm, deal_id, target.key, set_values=values, close_tasks=self._close_choice.get(deal_id, False))
-            self._close_choice.pop(deal_id, None)
-        except GateRefused as refusal:
-            note = "Still missing — fill these too:" if values else None
-            call(self._ask_gate, deal_id, name, step, target, refusal.missing, values, {}, note)
-        except ValidationError as error:
-            if target is not None and missing:
-                key = _field_key(error.field_name, missing)
-                errors = {key: error.message} if key else {}
-                call(self._ask_gate, deal_id, name, step, target, missing, values, errors, None if key else str(error))
-            else:
-                call(self._notify, str(error), "error")
-        except CrmError as error:
-            self._close_choice.pop(deal_id, None)
-            call(self._notify, str(error), "error")
-        else:
-            call(self._moved, outcome, target)
+        GateMove(self, MoveRequest(deal.id, deal.name, step=step), self._moved).start()
 
-    def _ask_closing(
-        self,
-        deal_id: str,
-        name: str,
-        step: int,
-        target: StageView,
-        values: dict[str, str] | None,
-        missing: list[MissingField] | None,
-        tasks: list[TaskView],
-    ) -> None:
-        """Closing the deal: which of the tasks people set go with it; then the move (and its gate)."""
+    def _moved(self, outcome: MoveOutcome) -> None:
+        from tui_crm.widgets.gate_move import moved_note
 
-        def chosen(ids: frozenset[str] | None) -> None:
-            if ids is None:
-                self._notify(f"Not moved: «{safe_text(name, keep_newlines=False)}» stays where it was")
-                return
-            self._close_choice[deal_id] = ids
-            self._move(deal_id, name, step, target, values, missing)
-
-        self.app.push_screen(ClosingTasksDialog(name, target.name, tasks), chosen)
-
-    def _ask_gate(
-        self,
-        deal_id: str,
-        name: str,
-        step: int,
-        target: StageView,
-        missing: list[MissingField],
-        values: dict[str, str] | None,
-        errors: dict[str, str],
-        message: str | None,
-    ) -> None:
-        def retry(result: dict[str, str] | None) -> None:
-            if result is None:
-                self._close_choice.pop(deal_id, None)
-                self._notify(f"Not moved: «{safe_text(name, keep_newlines=False)}» stays where it was")
-                return
-            self._move(deal_id, name, step, target, result, missing)
-
-        from tui_crm.widgets.gate_form import GateForm
-
-        self.app.push_screen(GateForm(name, target.name, missing, values, errors, message, deal_id=deal_id), retry)
-
-    def _moved(self, outcome: MoveOutcome, target: StageView) -> None:
-        text = f"«{safe_text(outcome.deal_name, keep_newlines=False)}» → {target.name}"
-        if outcome.auto_task:
-            text += f"\nnew task: {outcome.auto_task}"
-        if outcome.tasks_completed or outcome.tasks_kept:
-            text += f"\ntasks: {len(outcome.tasks_completed)} completed, {len(outcome.tasks_kept)} kept open"
-        self._notify(text)
-        self.show_deal(target.key, outcome.deal_id)
+        self._notify(moved_note(outcome))
+        if outcome.to_stage_key is not None:
+            self.show_deal(outcome.to_stage_key, outcome.deal_id)
         self._status_changed()
 
     def _status_changed(self) -> None:
@@ -687,11 +598,3 @@ class BoardScreen(Screen[None]):
         self.reload()
         self._status_changed()
 
-
-def _field_key(field_name: str, missing: list[MissingField]) -> str | None:
-    """Which missing field a service's ValidationError is about."""
-    wanted = fold(field_name)
-    for item in missing:
-        if wanted in (fold(item.key), fold(item.label)) or (item.key == "company.inn" and "инн" in wanted):
-            return item.key
-    return None

@@ -15,8 +15,10 @@ comma-separated list: what is added or left out is added or removed. A
 deal links an existing contact with ``+`` (search by name, phone or
 e-mail); unlinking its main contact makes the next one main.
 
-A deal's stage changes through its gate: a refusal opens the gate form
-with exactly the missing fields and retries the move. The activity bar
+A deal's stage changes through its gate (the stage field, or ``]``/``[``
+for the next or previous stage), by the one flow of ``widgets.gate_move``:
+a refusal opens the gate form with exactly the missing fields and retries
+the move. The activity bar
 adds notes, tasks and call logs, pins notes, copies a deal, and starts a new
 deal or contact from a contact or company.
 
@@ -41,7 +43,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from tui_crm.domain.errors import GateRefused, ValidationError
+from tui_crm.domain.errors import CrmError, GateRefused
 from tui_crm.domain.fields import FieldDef, FieldType, format_value
 from tui_crm.domain.text import fold
 from tui_crm.domain.validation import format_phone
@@ -49,20 +51,20 @@ from tui_crm.services.companies import COMPANY_TYPES, TERRITORIES, edit_company,
 from tui_crm.services.contacts import edit_contact, get_contact, set_contact_tags
 from tui_crm.services.context import Crm
 from tui_crm.services.deal_contacts import unlink_contact
-from tui_crm.services.deals import edit_deal, get_deal, link_contact, move_deal, set_deal_tags
+from tui_crm.services.deals import edit_deal, get_deal, link_contact, set_deal_tags
 from tui_crm.services.mail_messages import with_mail
 from tui_crm.services.notes import set_pinned, timeline
 from tui_crm.services.users import list_users
-from tui_crm.services.views import CompanyDetail, ContactDetail, DealDetail, LinkView, TaskView, TimelineItem
+from tui_crm.services.views import CompanyDetail, ContactDetail, DealDetail, LinkView, TimelineItem
 from tui_crm.widgets.activity_bar import ActivityBar, call_dialog, note_dialog
 from tui_crm.widgets.contact_picker import ContactPicker
 from tui_crm.widgets.deal_dialogs import copy_deal_dialog, new_deal_dialog
 from tui_crm.widgets.duplicate_prompt import PartyForm
 from tui_crm.widgets.field_editor import FieldRow, FieldSpec, GroupTitle
 from tui_crm.widgets.form_dialog import ConfirmDialog
-from tui_crm.widgets.gate_form import GateForm
+from tui_crm.widgets.gate_move import GateMove, MoveRequest, moved_note
 from tui_crm.widgets.plain_text import EMPTY, clean, crm_of, error_message, money, plain, when
-from tui_crm.widgets.task_dialogs import ClosingTasksDialog, add_task_dialog, needs_closing_choice
+from tui_crm.widgets.task_dialogs import add_task_dialog
 from tui_crm.widgets.timeline_view import PINNABLE, TimelineView
 
 Detail = DealDetail | ContactDetail | CompanyDetail
@@ -305,6 +307,8 @@ class CardScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="card.back"),
+        Binding("left_square_bracket", "move(-1)", "Prev stage", key_display="[", show=False, id="card.move_prev"),
+        Binding("right_square_bracket", "move(1)", "Next stage", key_display="]", show=False, id="card.move_next"),
         # the activity bar shows these, so the footer keeps to navigation
         Binding("n", "note", "Add note", show=False, id="card.note"),
         Binding("t", "task", "Add task", show=False, id="card.task"),
@@ -343,25 +347,14 @@ class CardScreen(Screen[None]):
             self.value = value
             self.error = error
 
-    class MoveRefused(Message):
-        """A stage move (or its gate-form retry) was refused."""
-
-        def __init__(self, stage_key: str, error: BaseException, values: dict[str, str]) -> None:
-            super().__init__()
-            self.stage_key = stage_key
-            self.error = error
-            self.values = values
-
     def __init__(self, entity_type: str, entity_id: str) -> None:
         if entity_type not in ENTITY_TITLES:
             raise ValueError(f"a card shows a deal, contact or company, not {entity_type!r}")
         super().__init__()
-        self._close_choice: frozenset[str] = frozenset()  # closing: the tasks people set to complete with the deal
         self.entity_type = entity_type
         self.entity_id = entity_id
         self.detail: Detail | None = None
         self._specs: list[Group] | None = None
-        self._refusal: GateRefused | None = None
         self._last_row: FieldRow | None = None
         self._generation = 0  # of the newest read; older answers are dropped
 
@@ -466,7 +459,10 @@ class CardScreen(Screen[None]):
     @on(FieldRow.EditSubmitted)
     def _edit_submitted(self, event: FieldRow.EditSubmitted) -> None:
         event.stop()
-        self._save_field(event.row, event.key, event.value)
+        if self.entity_type == "deal" and event.key == "stage":
+            self._move_stage(event.value, 0, event.row)
+        else:
+            self._save_field(event.row, event.key, event.value)
 
     @work(thread=True, exclusive=True, group="card-save", exit_on_error=False)
     def _save_field(self, row: FieldRow, key: str, value: str) -> None:
@@ -474,13 +470,7 @@ class CardScreen(Screen[None]):
         note = "Saved"
         try:
             if self.entity_type == "deal":
-                if key == "stage":
-                    if tasks := needs_closing_choice(crm, self.entity_id, value):
-                        self.app.call_from_thread(self._ask_closing, row, value, tasks)
-                        return
-                    outcome = move_deal(crm, self.entity_id, value)
-                    note = f"Moved to {outcome.to_stage}" + (f"; task: {outcome.auto_task}" if outcome.auto_task else "")
-                elif key == "tags":
+                if key == "tags":
                     set_deal_tags(crm, self.entity_id, *tag_changes(self.detail.tags if self.detail else [], value))
                 else:
                     edit_deal(crm, self.entity_id, {key: value})
@@ -503,67 +493,35 @@ class CardScreen(Screen[None]):
         self.action_reload()
 
     def on_card_screen_field_refused(self, message: FieldRefused) -> None:
-        row = message.row
-        error = message.error
-        refusal = error if isinstance(error, GateRefused) and row.spec.key == "stage" else None
-        if row.is_attached:
-            if refusal is not None:  # the deal stays where it is: show that, not the refused choice
-                row.finish_edit()
-            row.show_error(error_message(error, under_field=True))
-        if refusal is not None:
-            self._open_gate_form(message.value, refusal, {})
+        if message.row.is_attached:
+            message.row.show_error(error_message(message.error, under_field=True))
 
-    def _open_gate_form(self, stage_key: str, refusal: GateRefused, values: dict[str, str], message: str | None = None,
-                        errors: dict[str, str] | None = None) -> None:
-        """The gate asks for fields: fill exactly those, then retry the move."""
+    # -- the stage, through its gate ------------------------------------------------------
+
+    def action_move(self, step: int) -> None:
+        """`]`/`[`: the deal's next or previous stage, through the gate."""
+        if isinstance(self.detail, DealDetail):
+            self._move_stage(None, step, None)
+
+    def _move_stage(self, stage_key: str | None, step: int, row: FieldRow | None) -> None:
+        """Move by the one gate-move flow; a refusal shows under the stage row (when edited there)."""
         assert isinstance(self.detail, DealDetail)
-        self._refusal = refusal
 
-        def retry(filled: dict[str, str] | None) -> None:
-            if filled:
-                self._move(stage_key, filled)
+        def asking(refusal: CrmError) -> None:
+            if row is not None and row.is_attached:
+                row.finish_edit()  # the deal stays where it is: show that, not the refused choice
+                if isinstance(refusal, GateRefused):
+                    row.show_error(error_message(refusal, under_field=True))
 
-        form = GateForm(self.detail.name, refusal.stage_name, refusal.missing, values, errors, message, deal_id=self.detail.id)
-        self.app.push_screen(form, retry)
+        def failed(error: CrmError) -> None:
+            if row is not None and row.is_attached:
+                row.show_error(error_message(error, under_field=True))
+            else:
+                self.notify(error_message(error), severity="error", markup=False)
 
-    def _ask_closing(self, row: FieldRow, stage_key: str, tasks: list[TaskView]) -> None:
-        """Closing the deal: which of the tasks people set go with it; then the move (and its gate)."""
-        assert isinstance(self.detail, DealDetail)
-        stage_name = next((s.name for s in crm_of(self).pipelines.pipeline(self.detail.pipeline_key).stages
-                           if s.key == stage_key), stage_key)
-
-        def chosen(ids: frozenset[str] | None) -> None:
-            if row.is_attached:
-                row.finish_edit()
-            if ids is None:
-                self.notify("Not moved: the deal stays where it was", markup=False)
-                return
-            self._close_choice = ids
-            self._move(stage_key, {})
-
-        self.app.push_screen(ClosingTasksDialog(self.detail.name, stage_name, tasks), chosen)
-
-    @work(thread=True, exclusive=True, group="card-save", exit_on_error=False)
-    def _move(self, stage_key: str, values: dict[str, str]) -> None:
-        try:
-            outcome = move_deal(crm_of(self), self.entity_id, stage_key, set_values=values, close_tasks=self._close_choice)
-        except Exception as exc:  # back to the gate form with the message
-            self.post_message(self.MoveRefused(stage_key, exc, values))
-            return
-        task = f"; task: {outcome.auto_task}" if outcome.auto_task else ""
-        self.post_message(self.Changed(f"Moved to {outcome.to_stage}{task}"))
-
-    def on_card_screen_move_refused(self, message: MoveRefused) -> None:
-        error = message.error
-        if isinstance(error, GateRefused):
-            self._open_gate_form(message.stage_key, error, message.values, error_message(error))
-        elif isinstance(error, ValidationError) and self._refusal is not None:
-            name = fold(error.field_name)
-            key = next((m.key for m in self._refusal.missing if name in (fold(m.key), fold(m.label))), None)
-            errors = {key: error.message} if key else None
-            self._open_gate_form(message.stage_key, self._refusal, message.values, None if key else error_message(error), errors)
-        else:
-            self.notify(error_message(error), severity="error", markup=False)
+        request = MoveRequest(self.detail.id, self.detail.name, stage_key=stage_key, step=step)
+        GateMove(self, request, lambda outcome: self.post_message(self.Changed(moved_note(outcome), row)),
+                 on_asking=asking, on_error=failed).start()
 
     # -- links and activity -----------------------------------------------------------------
 
@@ -574,7 +532,7 @@ class CardScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Record-specific activities exist only on their records."""
-        if action == "copy_deal":
+        if action in ("copy_deal", "move"):
             return self.entity_type == "deal"
         if action == "new_deal":
             return self.entity_type in ("contact", "company")

@@ -288,7 +288,7 @@ async def _ask_closing(host: Screen[Any], pipeline: PipelineView, stage_key: str
     """Closing as lost: the fields of its gate (the loss reason), asked once
     for every selected deal. ``{}`` for other stages; None when cancelled."""
     from tui_crm.domain.gates import missing_fields
-    from tui_crm.widgets.gate_form import GateForm
+    from tui_crm.widgets.gate_move import gate_form
 
     stage = next(s for s in pipeline.stages if s.key == stage_key)
     if stage.kind != "lost":
@@ -297,7 +297,7 @@ async def _ask_closing(host: Screen[Any], pipeline: PipelineView, stage_key: str
     if not asked:
         return {}
     noun = count_of(count, ("deal", "deals"))
-    form = GateForm(noun, stage.name, asked, title=f"Close {noun} as «{stage.name}»: one answer for all")
+    form = gate_form(noun, stage.name, asked, title=f"Close {noun} as «{stage.name}»: one answer for all")
     return await host.app.push_screen_wait(form)
 
 

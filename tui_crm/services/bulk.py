@@ -200,7 +200,7 @@ def _check_gate_with(crm: Crm, session: Session, deal: Deal, pipeline_key: str, 
     values.update({p.key: p.value for p in parsed if p.key in values or p.key in crm.pipelines.fields})
     missing = missing_fields(crm.pipelines, pipeline_key, stage.key, values)
     if missing:
-        raise GateRefused(stage.name, missing)
+        raise GateRefused(stage.name, missing, stage_key=stage.key)
 
 
 def change_tags_of_each(

@@ -87,31 +87,39 @@ def parse_deal_values(crm: Crm, values: dict[str, str]) -> list[ParsedValue]:
     parsed: list[ParsedValue] = []
     for raw_key, raw in values.items():
         key = canonical_key(crm, raw_key)
-        text = raw.strip() if isinstance(raw, str) else raw
-        if text in ("", None):
-            if key == "name":
-                raise ValidationError("name", "a deal needs a name")
-            parsed.append(ParsedValue(key, None))
-            continue
-        if key in ("budget_rub", "budget_usd"):
-            # The field's currency is checked: "12 тыс ₽" is refused for Бюджет ($).
-            value: Any = Decimal(str(validate_value(BUILTIN_DEAL_FIELDS[key], text)))
-        elif key == "source_site":
-            value = SOURCE_SITES.get(fold(text))
-            if value is None:
-                raise ValidationError("site", f"{text!r}: use RU or COM")
-        elif key == "source_url":
-            value = normalize_url(text)
-        elif key == "company.inn":
-            value = validate_inn(text)
-        elif key == "loss_reason":
-            value = crm.pipelines.loss_reason_value(text)  # one of the pipelines file's reasons, or «Другое: …»
-        elif key in crm.pipelines.fields:
-            value = validate_value(crm.pipelines.fields[key], text, phone_region=crm.settings.phone_region, now=crm.now())
-        else:
-            value = text
-        parsed.append(ParsedValue(key, value))
+        try:
+            parsed.append(_parse_one(crm, key, raw))
+        except ValidationError as error:
+            error.key = error.key or key  # a form shows it under this field, whatever label the message uses
+            raise
     return parsed
+
+
+def _parse_one(crm: Crm, key: str, raw: str) -> ParsedValue:
+    """One value of ``parse_deal_values``, by its canonical key."""
+    text = raw.strip() if isinstance(raw, str) else raw
+    if text in ("", None):
+        if key == "name":
+            raise ValidationError("name", "a deal needs a name")
+        return ParsedValue(key, None)
+    if key in ("budget_rub", "budget_usd"):
+        # The field's currency is checked: "12 тыс ₽" is refused for Бюджет ($).
+        value: Any = Decimal(str(validate_value(BUILTIN_DEAL_FIELDS[key], text)))
+    elif key == "source_site":
+        value = SOURCE_SITES.get(fold(text))
+        if value is None:
+            raise ValidationError("site", f"{text!r}: use RU or COM")
+    elif key == "source_url":
+        value = normalize_url(text)
+    elif key == "company.inn":
+        value = validate_inn(text)
+    elif key == "loss_reason":
+        value = crm.pipelines.loss_reason_value(text)  # one of the pipelines file's reasons, or «Другое: …»
+    elif key in crm.pipelines.fields:
+        value = validate_value(crm.pipelines.fields[key], text, phone_region=crm.settings.phone_region, now=crm.now())
+    else:
+        value = text
+    return ParsedValue(key, value)
 
 
 def write_deal_values(crm: Crm, work: UnitOfWork, deal: Deal, parsed: list[ParsedValue]) -> None:
@@ -132,7 +140,7 @@ def write_deal_values(crm: Crm, work: UnitOfWork, deal: Deal, parsed: list[Parse
         elif item.key == "company.inn":
             company_id = columns.get("company_id", deal.company_id)
             if company_id is None:
-                raise ValidationError("ИНН компании", "the deal has no company; set company=NAME first")
+                raise ValidationError("ИНН компании", "the deal has no company; set company=NAME first", key="company.inn")
             company = work.session.get(Company, company_id)
             assert company is not None
             if work.update(company, inn=item.value):

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
-from tui_crm.domain.errors import GateHeld, GateRefused, ValidationError
+from tui_crm.domain.errors import ClosingChoiceNeeded, GateHeld, GateRefused, NoAdjacentStage, ValidationError
 from tui_crm.domain.gates import emptied_required, missing_fields
 from tui_crm.domain.text import fold
 from tui_crm.domain.when import parse_when
@@ -19,7 +19,16 @@ from tui_crm.services.deal_values import ParsedValue, from_minor, gate_values, p
 from tui_crm.services.parties import assignable_user
 from tui_crm.services.pipelines import find_pipeline, find_stage
 from tui_crm.services.records import change_tags, custom_values, reindex, resolve, tags_of, user_names
-from tui_crm.services.tasks import check_task_type, create_auto_task, hand_over_open_tasks, new_task, stage_entry_tasks
+from tui_crm.services.tasks import (
+    CLOSING_RESULTS,
+    check_task_type,
+    create_auto_task,
+    hand_over_open_tasks,
+    new_task,
+    open_tasks_of_deal,
+    stage_entry_tasks,
+    task_views,
+)
 from tui_crm.services.views import DealDetail, LinkView, MoveOutcome, PipelineView, StageView
 from tui_crm.storage.models import Company, Contact, Deal, DealContact, EntityFile, Note, Pipeline, Stage
 from tui_crm.storage.unit_of_work import UnitOfWork
@@ -166,7 +175,7 @@ def check_gate(crm: Crm, session: Session, deal: Deal, pipeline_key: str, stage:
     session.flush()
     missing = missing_fields(crm.pipelines, pipeline_key, stage.key, gate_values(session, deal))
     if missing:
-        raise GateRefused(stage.name, missing)
+        raise GateRefused(stage.name, missing, stage_key=stage.key)
 
 
 def deal_detail(session: Session, deal: Deal) -> DealDetail:
@@ -315,40 +324,70 @@ def move_in(
 def move_deal(
     crm: Crm,
     ref: str,
-    stage_ref: str,
+    stage_ref: str | None = None,
     set_values: dict[str, str] | None = None,
     pipeline_ref: str | None = None,
-    close_tasks: bool | Collection[str] = False,
+    close_tasks: bool | Collection[str] | None = False,
+    *,
+    step: int = 0,
 ) -> MoveOutcome:
-    """Fill ``set_values`` and move; on a refusal nothing is saved."""
+    """Fill ``set_values`` and move; on a refusal nothing is saved.
+
+    The target is ``stage_ref``, or with ``step=+1``/``-1`` the next or
+    previous working stage (``adjacent_in``), found in the same transaction
+    as the move. ``close_tasks=None`` asks first: a move that closes the deal
+    while it has open tasks a person set raises ``ClosingChoiceNeeded``
+    (the TUI lists them and retries with the user's choice).
+    """
+    if stage_ref is None and step == 0:
+        raise ValueError("move_deal needs a stage or a step")
     parsed = parse_deal_values(crm, set_values or {})
     with crm.uow() as work:
         deal = resolve(work.session, Deal, ref)
         pipeline_row = work.session.get(Pipeline, deal.pipeline_id)
         assert pipeline_row is not None
         pipeline = find_pipeline(crm, pipeline_ref or pipeline_row.key)
-        stage_view = find_stage(pipeline, stage_ref)
+        if stage_ref is None:
+            current = work.session.get(Stage, deal.stage_id)
+            assert current is not None
+            stage_view = adjacent_in(pipeline, current.key, step)
+            if stage_view is None:
+                where = "last" if step > 0 else "first"
+                raise NoAdjacentStage("stage", f"«{deal.name}» is already in the {where} working stage", key="stage")
+        else:
+            stage_view = find_stage(pipeline, stage_ref)
         stage = work.session.get(Stage, stage_view.id)
         assert stage is not None
+        if close_tasks is None:
+            close_tasks = False
+            if stage.kind in CLOSING_RESULTS and stage.id != deal.stage_id:
+                tasks = [t for t in open_tasks_of_deal(work.session, deal.id) if not t.auto_rule]
+                if tasks:
+                    raise ClosingChoiceNeeded(stage.key, stage.name, task_views(crm, work.session, tasks))
         _write_values(crm, work, deal, parsed)  # --set responsible=... hands over the open tasks too
         outcome = move_in(crm, work, deal, stage, pipeline.key, close_tasks)
         reindex(work.session, "deal", deal.id)
+    outcome.to_stage_key = stage.key
     return outcome
 
 
-def adjacent_stage(crm: Crm, ref: str, step: int) -> StageView | None:
-    """The next (+1) or previous (-1) working stage; lost is never "next",
-    and the Неразобранное inbox is never "previous" (a deal still in it
-    goes forward to the lead stage)."""
-    detail = get_deal(crm, ref)
-    pipeline = find_pipeline(crm, detail.pipeline_key)
+def adjacent_in(pipeline: PipelineView, stage_key: str, step: int) -> StageView | None:
+    """The next (+1) or previous (-1) working stage after ``stage_key``; lost
+    is never "next", and the Неразобранное inbox is never "previous" (a deal
+    still in it goes forward to the lead stage)."""
     order = [s for s in pipeline.stages if s.kind not in ("lost", "unsorted")]
     keys = [s.key for s in order]
-    if detail.stage_key not in keys:
-        inbox = any(s.key == detail.stage_key and s.kind == "unsorted" for s in pipeline.stages)
+    if stage_key not in keys:
+        inbox = any(s.key == stage_key and s.kind == "unsorted" for s in pipeline.stages)
         return order[0] if inbox and step > 0 and order else None
-    index = keys.index(detail.stage_key) + step
+    index = keys.index(stage_key) + step
     return order[index] if 0 <= index < len(order) else None
+
+
+def adjacent_stage(crm: Crm, ref: str, step: int) -> StageView | None:
+    """``adjacent_in`` for a deal by reference (a read; ``move_deal(step=…)`` moves)."""
+    detail = get_deal(crm, ref)
+    return adjacent_in(find_pipeline(crm, detail.pipeline_key), detail.stage_key, step)
 
 
 def delete_deal(crm: Crm, ref: str) -> str:

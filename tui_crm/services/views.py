@@ -244,6 +244,7 @@ class MoveOutcome:
     error: str | None = None
     tasks_completed: list[str] = field(default_factory=list)  # closing: open tasks completed with the deal
     tasks_kept: list[str] = field(default_factory=list)  # closing: tasks a person set, left open
+    to_stage_key: str | None = None  # the stage moved to (``move_deal``)
 
 
 @dataclass

@@ -98,12 +98,12 @@ class CopyDealDialog(FormDialog[DealDetail]):
             self._ask_gate(exc, None)
             return True
         if isinstance(exc, ValidationError) and self._refusal is not None and self.gate_values:
-            self._ask_gate(self._refusal, str(exc))  # a value typed in the gate form: back to it
+            self._ask_gate(self._refusal, exc)  # a value typed in the gate form: back to it, under its field
             return True
         return False
 
-    def _ask_gate(self, refusal: GateRefused, message: str | None) -> None:
-        from tui_crm.widgets.gate_form import GateForm
+    def _ask_gate(self, refusal: GateRefused, error: ValidationError | None) -> None:
+        from tui_crm.widgets.gate_move import gate_form
 
         def retry(filled: dict[str, str] | None) -> None:
             if filled is None:
@@ -113,8 +113,8 @@ class CopyDealDialog(FormDialog[DealDetail]):
             self.run_submit(self._last)
 
         name = str(self._last.get("name") or self.deal.name)
-        form = GateForm(
-            name, refusal.stage_name, refusal.missing, self.gate_values, None, message,
+        form = gate_form(
+            name, refusal.stage_name, refusal.missing, self.gate_values, error,
             deal_id=self.deal.id, title=f"Copy «{name}» into «{refusal.stage_name}»",
         )  # fmt: skip
         self.app.push_screen(form, retry)
