@@ -22,6 +22,7 @@ from tui_crm.services.pipelines import list_pipelines, pending_pipelines_edit, r
 ESTIMATE = """  [[pipelines.stages]]
   key = "estimate"
   name = "Оценка"
+  probability = 30
   requires = ["scope", "work_model", "project_folder"]
 
 """

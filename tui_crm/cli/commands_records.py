@@ -57,6 +57,7 @@ def deals_list(
     sort: Annotated[str, typer.Option(help="updated, created, name, budget.")] = "updated",
     limit: LimitOpt = 50,
     offset: OffsetOpt = 0,
+    history: Annotated[bool, typer.Option("--history", help="With --json: each deal's stage path (stage_path).")] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Deals matching the filters, newest activity first."""
@@ -74,7 +75,7 @@ def deals_list(
         include_closed=not open_only,
         deleted=deleted,
     )
-    rows = list_deals(state.crm(), flt, sort=sort, limit=limit, offset=offset)
+    rows = list_deals(state.crm(), flt, sort=sort, limit=limit, offset=offset, history=history and json_)
     if json_:
         emit_json(rows)
         return

@@ -47,6 +47,7 @@ COMMAND_MODULES: dict[str, str] = {
     "intake": "commands_intake",
     "import": "commands_import",
     "export": "commands_export",
+    "report": "commands_report",
 }
 
 

@@ -79,6 +79,7 @@ class StageDef:
     kind: str = "normal"
     requires: tuple[str, ...] = ()
     auto_task: AutoTaskRule | None = None
+    probability: int | None = None  # percent a deal here is won, for the weighted forecast (reports)
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,15 @@ def _closing_sum_field(raw: Mapping[str, Any], fields: Mapping[str, FieldDef]) -
     return str(key)
 
 
+def _probability(raw: Any, where: str, anchor: tuple[str, str | None, int]) -> int | None:
+    """A stage's ``probability``: a whole percent 0-100 (the weighted forecast multiplies by it)."""
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= 100:
+        raise ConfigAt(f"{where}: probability {raw!r} must be a whole percent from 0 to 100, e.g. probability = 40", anchor)
+    return raw
+
+
 class ConfigAt(ConfigError):
     """A ConfigError about one pipeline or stage: ``anchor`` lets the
     caller that holds the text find its line (``line_of``)."""
@@ -303,7 +313,14 @@ def parse_pipeline_config(data: Mapping[str, Any]) -> PipelineConfig:
                 except ConfigError as exc:
                     raise ConfigAt(f"{where}: {exc}", anchor) from None
             stages.append(
-                StageDef(key=st["key"], name=st["name"], kind=kind, requires=tuple(st.get("requires", [])), auto_task=auto)
+                StageDef(
+                    key=st["key"],
+                    name=st["name"],
+                    kind=kind,
+                    requires=tuple(st.get("requires", [])),
+                    auto_task=auto,
+                    probability=_probability(st.get("probability"), where, anchor),
+                )
             )
         for kind in ("lead", "won", "lost"):
             if sum(1 for s in stages if s.kind == kind) != 1:

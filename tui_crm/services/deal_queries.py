@@ -7,6 +7,7 @@ subquery per visible deal over the (entity_id, completed_at, due_at) index.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +27,18 @@ from tui_crm.services.records import tags_of, user_names
 from tui_crm.services.tasks import as_utc
 from tui_crm.services.views import DealSummary, StageTotals
 from tui_crm.storage import search_index
-from tui_crm.storage.models import Company, Contact, Deal, DealContact, EntityTag, Pipeline, Stage, Tag, Task
+from tui_crm.storage.models import (
+    Company,
+    Contact,
+    CustomValue,
+    Deal,
+    DealContact,
+    EntityTag,
+    Pipeline,
+    Stage,
+    Tag,
+    Task,
+)
 
 # Tie-breakers run in the same direction as the key so SQLite can walk the
 # covering indexes of migration 0003 (forwards or backwards) without sorting.
@@ -190,10 +202,42 @@ def _summaries(crm: Crm, session: Session, deals: Sequence[_SummaryRow]) -> list
     return out
 
 
+def _with_origin(session: Session, deals: Sequence[Deal], out: list[DealSummary], history: bool) -> list[DealSummary]:
+    """Add source, territory, dates and loss reason (and the stage path) to a page of summaries."""
+    from tui_crm.services.reports.history import stage_paths  # the reports' reader of stage_event
+
+    ids = [d.id for d in deals]
+    territory = dict(
+        session.exec(
+            select(CustomValue.entity_id, CustomValue.value_json).where(
+                CustomValue.entity_type == "deal", CustomValue.field_key == "territory", col(CustomValue.entity_id).in_(ids)
+            )
+        ).all()
+    )
+    paths = stage_paths(session, ids) if history else {}
+    for deal, summary in zip(deals, out, strict=True):
+        summary.created_at = deal.created_at
+        summary.closed_at = deal.closed_at
+        summary.source_channel = deal.source_channel
+        summary.source_site = deal.source_site
+        summary.loss_reason = deal.loss_reason
+        raw = territory.get(deal.id)
+        summary.territory = json.loads(raw) if raw else None
+        if history:
+            summary.stage_path = paths.get(deal.id, [])
+    return out
+
+
 def list_deals(
-    crm: Crm, flt: DealFilter | None = None, *, sort: str = "updated", limit: int = 100, offset: int = 0
+    crm: Crm,
+    flt: DealFilter | None = None,
+    *,
+    sort: str = "updated",
+    limit: int = 100,
+    offset: int = 0,
+    history: bool = False,
 ) -> list[DealSummary]:
-    """One page of deals matching the filter."""
+    """One page of deals matching the filter (with each one's stage path when ``history``)."""
     flt = flt or DealFilter()
     if sort not in SORTS:
         raise ValidationError("sort", f"use one of {', '.join(SORTS)}")
@@ -202,7 +246,8 @@ def list_deals(
         # reading every skipped row, then only the page's rows are fetched.
         page = select(Deal.id).where(*_where(crm, session, flt)).order_by(*SORTS[sort]).offset(offset).limit(limit)
         stmt = select(Deal).where(col(Deal.id).in_(page.scalar_subquery())).order_by(*SORTS[sort])
-        return _summaries(crm, session, list(session.exec(stmt)))
+        deals = list(session.exec(stmt))
+        return _with_origin(session, deals, _summaries(crm, session, deals), history)
 
 
 def count_deals(crm: Crm, flt: DealFilter | None = None) -> int:

@@ -70,6 +70,25 @@ class DealSummary:
     task_mark: str  # overdue | today | planned | none
     updated_at: datetime
     tags: list[str] = field(default_factory=list)
+    # Where it came from and how it ended (``list_deals`` fills these; the
+    # reports are recomputed from them in tests/services/test_reports_recompute.py).
+    created_at: datetime | None = None
+    closed_at: datetime | None = None
+    source_channel: str | None = None
+    source_site: str | None = None
+    territory: str | None = None
+    loss_reason: str | None = None
+    # ``list_deals(history=True)`` (``crm deals list --history``): every stage entry, oldest first.
+    stage_path: list[StageStep] | None = None
+
+
+@dataclass
+class StageStep:
+    """A deal entered ``stage_key`` of ``pipeline_key`` at ``at`` (from the change log)."""
+
+    pipeline_key: str
+    stage_key: str
+    at: datetime
 
 
 @dataclass

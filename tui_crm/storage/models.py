@@ -221,6 +221,8 @@ class Task(Record, table=True):
         # The agenda's counts and pages (migration 0005): open tasks only.
         Index("ix_task_open_user", "responsible_id", "due_at", "all_day", "entity_id", sqlite_where=OPEN_TASK),
         Index("ix_task_open_due", "due_at", "all_day", "entity_id", sqlite_where=OPEN_TASK),
+        # The activity report (migration 0016): tasks completed in a period, by whom.
+        Index("ix_task_completed", "completed_at", "responsible_id", sqlite_where=sql_text("completed_at IS NOT NULL")),
     )
 
     task_type: str = "follow-up"  # call | meeting | email | follow-up | other
@@ -237,7 +239,11 @@ class Task(Record, table=True):
 
 class Note(Record, table=True):
     __tablename__ = "note"
-    __table_args__ = (Index("ix_note_entity", "entity_id", "pinned", "created_at"),)
+    __table_args__ = (
+        Index("ix_note_entity", "entity_id", "pinned", "created_at"),
+        # The activity report (migration 0016): calls logged, by whom and when.
+        Index("ix_note_call_author", "author_id", "created_at", sqlite_where=sql_text("kind = 'call'")),
+    )
 
     entity_type: str
     entity_id: str
@@ -304,6 +310,8 @@ class ChangeLog(Row, table=True):
     __table_args__ = (
         Index("ix_change_entity", "entity_id", "seq"),
         Index("ix_change_pending", "synced_at", "seq"),
+        # The activity report (migration 0016): deals each user changed in a period.
+        Index("ix_change_deal_user", "user_id", "at", "entity_id", sqlite_where=sql_text("entity = 'deal'")),
     )
 
     seq: int | None = Field(default=None, primary_key=True)

@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 import tui_crm.storage.import_models  # noqa: F401  (registers the import tables)
 import tui_crm.storage.mail_tables  # noqa: F401  (registers the mail tables)
 import tui_crm.storage.models  # noqa: F401  (registers the tables)
+import tui_crm.storage.report_tables  # noqa: F401  (registers the stage_event table)
 import tui_crm.storage.sync_tables  # noqa: F401  (registers the sync tables)
 
 target_metadata = SQLModel.metadata
