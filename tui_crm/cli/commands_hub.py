@@ -76,7 +76,8 @@ def connect(
     with _sync_errors():
         done = connect_hub(state.crm(), url, password=password, sslcert=sslcert, sslkey=sslkey)
     say(
-        f"Connected to {clean(done.name)} as {clean(done.login)} ({done.members} member(s)); password kept in {clean(done.where)}."
+        f"Connected to {clean(done.name)} as {clean(done.login)} ({done.members} member(s)); "
+        f"password kept in {clean(done.where)}."
     )
     say("Run `crm sync` to send this store's records and get the team's.")
 

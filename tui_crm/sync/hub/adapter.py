@@ -77,6 +77,7 @@ def decode(entity: str, stored: dict[str, Any]) -> dict[str, Any]:
     """The hub's stored JSON -> canonical fields (Ref space)."""
     refs = REF_FIELDS.get(entity, {})
     out = dict(stored)
+    out["deleted"] = bool(stored.get("deleted"))  # a create leaves ``deleted: false`` out; the shadow holds False
     for name, target in refs.items():
         value = out.get(name)
         if value is None or value == "":
