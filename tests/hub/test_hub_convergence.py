@@ -8,11 +8,10 @@ import random
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
 from tui_crm.services import sync as sync_service
 from tui_crm.services.deals import LeadInput, capture_lead, delete_deal, edit_deal, set_deal_tags
-from sqlmodel import select
-
 from tui_crm.storage.models import Deal
 from tui_crm.sync.local import LocalStore
 
