@@ -17,6 +17,8 @@ def explain(exc: BaseException, where: str) -> HubError:
         return HubError(
             f"The hub at {where} refused the login ({text}); run `crm hub connect URL` again with the right password."
         )
+    if "not permitted to log in" in low:
+        return HubError(f"The hub at {where} no longer lets this member log in (deactivated); ask a hub admin.")
     if "does not exist" in low and "database" in low:
         return HubError(f"The hub database at {where} does not exist ({text}); create it, then run `crm hub init URL`.")
     if "relation" in low and "does not exist" in low:
