@@ -226,3 +226,34 @@ def status(crm: Crm) -> HubStatus:
         return adapter._run(lambda conn: members.hub_status(conn, adapter.where))  # type: ignore[no-any-return]
     finally:
         adapter.close()
+
+
+# -------------------------------------------------------------------- live
+
+
+def start_listener(crm: Crm, on_change: Any, on_state: Any = None) -> Any:
+    """Start listening to the connected hub (None when no hub is connected); ``stop()`` it on exit."""
+    from tui_crm.sync.hub.connection import parse_url
+    from tui_crm.sync.hub.listen import HubListener
+
+    url = hub_url(crm)
+    if url is None:
+        return None
+    client = _setting(crm, CLIENT_KEY) or ""
+    return HubListener(
+        parse_url(url),
+        _password(url),
+        client,
+        on_change,
+        sslcert=_setting(crm, CERT_KEY),
+        sslkey=_setting(crm, KEY_KEY),
+        on_state=on_state,
+    ).start()
+
+
+def hub_label(name: str | None) -> str:
+    """``hub:db.example.com:5432/team`` as the status bar shows it: ``hub db.example.com/team``."""
+    if not name or not name.startswith("hub:"):
+        return ""
+    host_port, _, db = name[4:].partition("/")
+    return f"hub {host_port.rsplit(':', 1)[0]}/{db}"

@@ -158,7 +158,8 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $f$
 BEGIN
     INSERT INTO hub_feed (entity, record_id, client)
     VALUES (NEW.entity, NEW.id, nullif(current_setting('hub.client', true), ''));
-    PERFORM pg_notify('hub_feed', NEW.entity);
+    -- payload "<entity> <client>": a listener skips its own client's writes
+    PERFORM pg_notify('hub_feed', NEW.entity || ' ' || coalesce(current_setting('hub.client', true), ''));
     RETURN NULL;
 END
 $f$;
