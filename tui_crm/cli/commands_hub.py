@@ -73,6 +73,16 @@ def connect(
     from tui_crm.services.hub import connect_hub
 
     password = _stdin_password() if password_stdin else None
+    if (
+        password is None
+        and not sslcert
+        and not os.environ.get("CRM_HUB_PASSWORD")
+        and sys.stdin.isatty()
+        and ":" not in url.split("@")[0].split("//")[-1]
+    ):
+        import getpass
+
+        password = getpass.getpass("Hub password: ") or None
     with _sync_errors():
         done = connect_hub(state.crm(), url, password=password, sslcert=sslcert, sslkey=sslkey)
     say(
