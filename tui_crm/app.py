@@ -114,6 +114,8 @@ class CrmApp(App[None]):
         self._undo_batch: tuple[str, int] | None = None
         self._sync_progress = ""
         self._syncing = False
+        self._hub_listener: Any = None  # LISTEN/NOTIFY on the team hub while the app runs (services/hub.py)
+        self._hub_live = False
         self.startup_notice: str | None = None  # e.g. "this is the demo database"
         self.is_demo = False  # the store is the seeded demo (cli.main.open_tui)
         self._started = False
@@ -152,6 +154,7 @@ class CrmApp(App[None]):
         minutes = sync_interval_minutes(self.crm.settings.config_dir)
         if minutes > 0:
             self.set_interval(minutes * 60, self._background_sync)
+        self._start_hub_listener()
         mail_minutes = mail_interval_minutes(self.crm.settings.config_dir)
         if mail_minutes > 0:
             self.set_timer(5, self.fetch_mail_now)
@@ -289,6 +292,27 @@ class CrmApp(App[None]):
         self.refresh_status()
 
     # ---- sync ---------------------------------------------------------
+    def _start_hub_listener(self) -> None:
+        """With a team hub connected: a teammate's change starts a quiet sync within seconds."""
+        from tui_crm.services.hub import start_listener
+
+        def changed() -> None:
+            self.call_from_thread(self._background_sync)
+
+        def live(online: bool) -> None:
+            self._hub_live = online
+            self.call_from_thread(self.refresh_status)
+
+        try:
+            self._hub_listener = start_listener(self.crm, changed, live)
+        except Exception:  # noqa: BLE001 - no hub settings readable: the app works without live updates
+            self._hub_listener = None
+
+    def on_unmount(self) -> None:
+        if self._hub_listener is not None:
+            self._hub_listener.stop()
+            self._hub_listener = None
+
     def make_sync_adapter(self) -> Adapter:
         """The connected account's adapter (tests replace this to lift the rate limit)."""
         from tui_crm.services.sync import make_adapter
@@ -311,6 +335,7 @@ class CrmApp(App[None]):
 
     @work(thread=True, exclusive=True, group="sync", exit_on_error=False)
     def _run_sync(self, quiet: bool) -> None:
+        from tui_crm.services.hub import hub_url
         from tui_crm.services.sync import connected_account, run_sync
 
         worker = get_current_worker()
@@ -325,7 +350,7 @@ class CrmApp(App[None]):
 
         result: SyncReport | BaseException | None = None
         try:
-            if not quiet or connected_account(self.crm) is not None:
+            if not quiet or connected_account(self.crm) is not None or hub_url(self.crm):
                 self.call_from_thread(self._show_sync_progress, "connecting")
                 adapter = self.make_sync_adapter()
                 try:
@@ -415,8 +440,15 @@ class CrmApp(App[None]):
                 now=self.crm.now(),
                 conflicts=info.open_conflicts + info.open_notices,
                 new_mail=self._new_mail(),
+                hub=self._hub_status_label(info.account),
             )
         self.call_from_thread(self._publish_status, status)
+
+    def _hub_status_label(self, account: str | None) -> str:
+        from tui_crm.services.hub import hub_label
+
+        label = hub_label(account)
+        return f"{label} · live" if label and self._hub_live else label
 
     def _publish_status(self, status: StoreStatus) -> None:
         status = replace(status, syncing=self._sync_progress, demo=self.is_demo)

@@ -55,6 +55,9 @@ def code_for(exc: BaseException) -> int:
         from tui_crm.sync.amocrm.errors import AmoError
 
         table.append((AmoError, SYNC))
+        from tui_crm.sync.hub.errors import HubError
+
+        table.append((HubError, SYNC))
     except ImportError:  # pragma: no cover - sync is part of the package
         pass
     for kind, code in table:

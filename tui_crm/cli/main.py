@@ -43,6 +43,7 @@ COMMAND_MODULES: dict[str, str] = {
     "demo": "commands_misc",
     "sync": "commands_sync",
     "auth": "commands_sync",
+    "hub": "commands_hub",
     "mail": "commands_mail",
     "intake": "commands_intake",
     "import": "commands_import",

@@ -245,7 +245,12 @@ def connected_account(crm: Crm) -> tuple[str, str] | None:
 
 
 def make_adapter(crm: Crm, *, max_rps: int = 7, base_url: str | None = None) -> Adapter:
-    """The adapter of the connected account (tokens from the keyring)."""
+    """The adapter of the connected account (tokens from the keyring); the team hub's while one
+    is connected (``crm hub connect``, services/hub.py)."""
+    from tui_crm.services.hub import hub_url, make_hub_adapter
+
+    if hub_url(crm):
+        return make_hub_adapter(crm)
     from tui_crm.sync.amocrm import AmoClient, OAuthApp, SecretTokenStore
     from tui_crm.sync.amocrm.adapter import AmoAdapter
 
@@ -305,10 +310,11 @@ class PlannedChange:
 def dry_run(crm: Crm) -> list[PlannedChange]:
     """What the next push would send (computed offline from the change log and the shadows),
     each value also shown the way it was typed (``2 000 000 ₽``, a local date, a stage's name)."""
+    from tui_crm.services.hub import hub_name
     from tui_crm.sync.engine import SyncEngine
 
     connected = connected_account(crm)
-    name = f"amocrm:{connected[0]}" if connected else "amocrm:?"
+    name = hub_name(crm) or (f"amocrm:{connected[0]}" if connected else "amocrm:?")
     engine = SyncEngine(crm, _OfflineAdapter(name))
     out: list[PlannedChange] = []
     for entity, plan in engine.plan().items():
@@ -359,8 +365,10 @@ def sync_status(crm: Crm) -> SyncStatus:
             select(SyncConflict.kind, func.count()).where(col(SyncConflict.resolved_at).is_(None)).group_by(SyncConflict.kind)
         ).all()
     counts = {kind: int(n) for kind, n in kinds}
+    from tui_crm.services.hub import hub_name
+
     return SyncStatus(
-        account=connected[0] if connected else None,
+        account=hub_name(crm) or (connected[0] if connected else None),
         pending=sum(by_entity.values()),
         last_sync=last_sync(crm),
         open_conflicts=counts.get("conflict", 0),

@@ -40,6 +40,7 @@ class StoreStatus:
     syncing: str = ""
     demo: bool = False  # the seeded demo store: never synced, its rows are no one's changes
     new_mail: int = 0  # incoming mail fetched since the app started
+    hub: str = ""  # the team hub this store syncs with ("hub host/db · live" while listening), "" when none
 
 
 def describe_sync(status: StoreStatus) -> str:
@@ -100,6 +101,8 @@ class StatusBar(Horizontal):
             text.append(f"  ⟳ syncing… {safe_text(status.syncing, keep_newlines=False)}", style="bold")
         else:
             text.append(f"  ⇅ {describe_sync(status)}")
+        if status.hub:
+            text.append(f"  ⛁ {safe_text(status.hub, keep_newlines=False)}")
         if status.new_mail > 0:
             text.append(f"  ✉ {status.new_mail} new mail", style="bold")
         if status.conflicts > 0:
