@@ -303,7 +303,6 @@ def test_a_deal_without_contacts_has_no_main_contact(store: Any, fake: FakeAmo, 
 
 def _files(crm: Any, entity: str, local_id: str) -> list[tuple[str, bytes]]:
     from tui_crm.services.files import blob_path
-    from tui_crm.storage.models import EntityFile
 
     with crm.read() as session:
         rows = session.exec(select(EntityFile).where(EntityFile.entity_type == entity, EntityFile.entity_id == local_id))
