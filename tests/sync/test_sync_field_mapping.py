@@ -23,7 +23,7 @@ from tui_crm.services.deals import LeadInput, capture_lead, edit_deal, link_cont
 from tui_crm.services.notes import add_note, set_pinned
 from tui_crm.services.parties import OnDuplicate
 from tui_crm.services.tasks import TaskInput, add_task
-from tui_crm.storage.models import Company, Contact, Deal, Note, Task
+from tui_crm.storage.models import Company, Contact, Deal, EntityFile, Note, Task
 from tui_crm.storage.sync_tables import SyncIdMap
 from tui_crm.sync.local import LocalStore
 
@@ -303,7 +303,6 @@ def test_a_deal_without_contacts_has_no_main_contact(store: Any, fake: FakeAmo, 
 
 def _files(crm: Any, entity: str, local_id: str) -> list[tuple[str, bytes]]:
     from tui_crm.services.files import blob_path
-    from tui_crm.storage.models import EntityFile
 
     with crm.read() as session:
         rows = session.exec(select(EntityFile).where(EntityFile.entity_type == entity, EntityFile.entity_id == local_id))
@@ -401,3 +400,31 @@ def test_an_all_day_task_whose_create_answer_was_lost_is_found_not_sent_twice(st
     synced(allow_errors=True)
     synced()
     assert [t["text"] for t in fake.state.tasks.values()].count("Весь день") == 1
+
+
+def test_files_of_a_large_account_come_a_slice_a_run_and_resume_where_they_stopped(
+    store: Any, fake: FakeAmo, synced: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tui_crm.sync.files as file_sync
+
+    for n in range(3):
+        lead = fake.create_entity("leads", {"name": f"Сделка {n}"})
+        fake.drive.attach("leads", lead["id"], fake.drive.add_file(f"КП {n}.pdf", f"offer {n}".encode()))
+    synced()
+    monkeypatch.setattr(file_sync, "PER_RUN", 2)
+    counts = [synced(files=True).files_pulled for _ in range(3)]
+    assert counts == [2, 1, 0]
+    with store.read() as session:
+        names = sorted(f.name for f in session.exec(select(EntityFile)))
+    assert names == ["КП 0.pdf", "КП 1.pdf", "КП 2.pdf"]
+
+
+def test_without_a_drive_address_files_are_not_synced_and_the_run_says_so(
+    store: Any, fake: FakeAmo, synced: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui_crm.sync.amocrm.files import DriveFiles
+
+    monkeypatch.setattr(DriveFiles, "use_drive", lambda self, url: None)
+    report = synced(files=True)
+    assert (report.files_pulled, report.files_pushed) == (0, 0)
+    assert any("drive_url" in w for w in report.warnings)
