@@ -113,6 +113,7 @@ def sync(
                 "stats": {k: vars(v) for k, v in report.stats.items()},
                 "conflicts": report.conflicts,
                 "notices": report.notices,
+                "linked": report.linked,
                 "warnings": report.warnings,
                 "errors": report.errors,
                 "finished_at": report.finished_at,
@@ -133,6 +134,8 @@ def sync(
             print(f"warning: {clean(line)}", file=sys.stderr)
         for line in report.errors:
             print(f"not sent: {clean(line)}", file=sys.stderr)
+        if report.linked:
+            say(f"Linked {report.linked} contact(s)/company(ies) to the same ones already in amoCRM (by e-mail, phone or INN).")
         if report.conflicts or report.notices:
             say(f"{report.conflicts} new conflict(s), {report.notices} notice(s): see crm sync conflicts")
     if report.errors:
@@ -143,8 +146,10 @@ def _dry_run(json_: bool) -> None:
     from tui_crm.services.sync import dry_run
 
     plan = dry_run(state.crm())
+    for line in plan.warnings:
+        print(f"warning: {clean(line)}", file=sys.stderr)
     if json_:
-        emit_json(plan)
+        emit_json(list(plan))
         return
     if not plan:
         say("Nothing to send.")
@@ -152,8 +157,19 @@ def _dry_run(json_: bool) -> None:
     table(
         "Would send",
         ["entity", "action", "id", "fields"],
-        [(p.entity, p.action, p.record_id[:8], ", ".join(_plan_fields(p.fields, p.shown))) for p in plan],
+        [(p.entity, p.action, p.record_id[:8], _plan_line(p)) for p in plan],
     )
+
+
+def _plan_line(change: Any) -> str:
+    """The fields to send; for a first-connect link, which remote record and by what key."""
+    fields = ", ".join(_plan_fields(change.fields, change.shown))
+    if change.action == "link":
+        name = f" «{change.remote_name}»" if change.remote_name else ""
+        return f"= amoCRM #{change.remote_id}{name} by {change.matched_by} (not created; merged at sync): {fields}"
+    if change.action == "hold":
+        return f"not sent: {change.matched_by}"
+    return fields
 
 
 def _plan_fields(fields: dict[str, Any], shown: dict[str, str]) -> list[str]:

@@ -101,6 +101,7 @@ class SyncReport:
     conflicts: int = 0  # new conflict records
     notices: int = 0  # new gate / deletion notices
     pages: int = 0
+    linked: int = 0  # local records linked to the same remote ones on the first connect (sync/first_connect.py)
     finished_at: datetime | None = None
 
 
@@ -259,6 +260,7 @@ class SyncEngine:
         self.local = LocalStore(default_stage=self._default_stage())
         self.snapshot_seq = 0
         self._open_conflicts: set[tuple[str, str, str, str]] = set()
+        self.first_links: dict[tuple[str, str], Any] = {}  # (entity, remote id) -> first_connect.Match
 
     # ----------------------------------------------------------- plumbing
 
@@ -293,6 +295,10 @@ class SyncEngine:
         with sync_lock(self.crm.settings.db_path):
             self.open()
             try:
+                if push and pull:
+                    from tui_crm.sync.first_connect import pull_first
+
+                    pull_first(self)  # a first connect: link what both sides hold before pushing
                 if push:
                     self.push()
                 if pull:
@@ -686,8 +692,11 @@ class SyncEngine:
         return True
 
     def _push_entity(self, entity: str, ids: list[str]) -> None:
+        from tui_crm.sync.first_connect import held_ids
+
         with self.crm.read() as session:
             records = self.local.read_many(session, entity, ids)
+        held = held_ids(self, entity)  # matching several remote records: not created until resolved
         creates: list[str] = []
         attempts: list[str] = []
         updates: list[str] = []
@@ -698,7 +707,8 @@ class SyncEngine:
             if fields is None or not self._pushable(entity, fields):
                 settled.append(local_id)
             elif state is None:
-                (settled if fields.get("deleted") else creates).append(local_id)
+                if local_id not in held:
+                    (settled if fields.get("deleted") else creates).append(local_id)
             elif state == "attempt":
                 attempts.append(local_id)
             elif state == "remote_deleted":
@@ -1033,6 +1043,9 @@ class SyncEngine:
         mapped = {r.remote_id: self.maps.local(entity, r.remote_id) for r in live}
         ids = [lid for lid in mapped.values() if lid]
         uuids = [r.uuid for r in live if r.uuid and not mapped.get(r.remote_id)]
+        links = self.first_links
+        firsts = {r.remote_id: m for r in live if not mapped.get(r.remote_id) and (m := links.get((entity, r.remote_id)))}
+        uuids += [m.local_id for m in firsts.values()]
         locals_ = self.local.read_many(session, entity, ids + uuids)
         shadows = self._shadows(session, entity, ids + uuids)
         touched = self._pending_ids(session, entity, ids + uuids)
@@ -1045,6 +1058,13 @@ class SyncEngine:
                 if owner is None or owner == record.remote_id:
                     local_id = record.uuid
                     self.maps.set(session, entity, local_id, record.remote_id, "linked", work.now)
+            first = firsts.get(record.remote_id) if local_id is None else None
+            if first is not None and first.local_id in locals_ and self.maps.state.get((entity, first.local_id)) is None:
+                local_id = first.local_id  # the same person/company on both sides (first connect)
+                self.maps.set(session, entity, local_id, record.remote_id, "linked", work.now)
+                self.first_links.pop((entity, record.remote_id), None)
+            else:
+                first = None
             if record.gone:
                 if local_id is not None:
                     self._remote_gone(work, entity, local_id, locals_.get(local_id), shadows.get(local_id))
@@ -1070,6 +1090,10 @@ class SyncEngine:
             assert local_id is not None
             base = self.norm_base(entity, shadows.get(local_id))
             mine = self.normalize(entity, local)
+            if first is not None:
+                from tui_crm.sync.first_connect import first_base
+
+                base = first_base(mine, remote)
             if base is not None and local_id not in touched:
                 mine = self._as_untouched(entity, local_id, mine, base)
             result = merge(base, mine, remote)
