@@ -114,3 +114,23 @@ def test_an_ambiguous_match_is_held_not_created_until_resolved(store: Any, fake:
     assert names == ["Анна Б", "Анна Борисова", "П. Иванов", "Пётр Иванов"]
     left = {c.record_id for c in sync_service.list_conflicts(store) if c.kind == "match"}
     assert left == {c.id for c in _live_contacts(store, "Анна (дубль)")}
+
+
+def test_cli_dry_run_names_the_remote_record_and_the_key(cli: Any, fake: FakeAmo) -> None:
+    from tests.sync.conftest import open_db
+
+    crm = open_db(cli.db)
+    try:
+        add_contact(crm, ContactInput(name="Ольга", phones=["8 916 555-12-34"]))
+        add_contact(crm, ContactInput(name="Пётр", emails=["petr@x.ru"]))
+    finally:
+        crm.close()
+    remote = _remote_contact(fake, "Ольга Смирнова", phone="+7 916 555-12-34")
+    for name in ("Пётр Иванов", "П. Иванов"):
+        _remote_contact(fake, name, email="PETR@x.ru")
+    shown = cli("sync", "--dry-run")
+    assert shown.returncode == 0, shown.stderr
+    out = " ".join(shown.stdout.split())
+    assert f"= amoCRM #{remote['id']} «Ольга Смирнова» by phone +79165551234" in out, shown.stdout
+    assert "hold" in out and "matches 2 amoCRM contacts by e-mail petr@x.ru" in out, shown.stdout
+    assert all(r.method == "GET" for r in fake.requests)

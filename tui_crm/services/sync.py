@@ -81,7 +81,7 @@ class ConflictView:
     created_at: datetime
     resolved_at: datetime | None = None
     resolution: str | None = None
-    shown: dict[str, str] = field(default_factory=dict)  # base/local/remote as a person reads them
+    shown: dict[str, str] = field(default_factory=dict)  # base/local/remote as a person reads them (every kind)
 
 
 @dataclass
@@ -452,12 +452,23 @@ def _loads(raw: str | None) -> Any:
 def list_conflicts(crm: Crm, *, include_resolved: bool = False) -> list[ConflictView]:
     from tui_crm.services.sync_display import readable
     from tui_crm.storage.sync_tables import SyncConflict
+    from tui_crm.sync.mapping import display_value
 
     def shown(session: Any, row: Any) -> dict[str, str]:
-        if row.kind != "conflict":
-            return {}
-        values = {"base": row.base_json, "local": row.local_json, "remote": row.remote_json}
-        return {side: readable(crm, session, row.entity, row.field, _loads(raw)) for side, raw in values.items()}
+        """Base/local/remote as text, one rule for the CLI and the TUI (which never format values)."""
+        values = {"base": _loads(row.base_json), "local": _loads(row.local_json), "remote": _loads(row.remote_json)}
+        if row.kind == "match":  # the remote candidates of a held record
+            values = {"base": None, "local": None, "remote": [f"#{rid}" for rid in values["remote"] or []]}
+            return {side: display_value(value) for side, value in values.items()}
+        out = {}
+        for side, value in values.items():
+            if isinstance(value, dict) and row.kind == "deleted":  # the fields changed here
+                out[side] = ", ".join(f"{k}={readable(crm, session, row.entity, k, v)}" for k, v in value.items())
+            elif row.kind == "deleted":
+                out[side] = display_value(value)
+            else:
+                out[side] = readable(crm, session, row.entity, row.field, value)
+        return out
 
     with crm.read() as session:
         stmt = select(SyncConflict)
