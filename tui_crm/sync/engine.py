@@ -35,14 +35,12 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import Session, col, select
@@ -57,7 +55,6 @@ from tui_crm.sync.adapter import (
     Adapter,
     Cursor,
     LocalSchema,
-    MetaChanged,
     PushItem,
     PushResult,
     Ref,
@@ -67,12 +64,12 @@ from tui_crm.sync.adapter import (
 from tui_crm.sync.local import MODELS, LocalStore, SyncUnitOfWork, db_time, fast_id
 from tui_crm.sync.mapping import ENTITIES, REF_FIELDS, TABLES, clean, entity_ref, is_custom
 from tui_crm.sync.merge import FieldConflict, MergeResult, merge, same
+from tui_crm.sync.pipeline import pull_streams
 
 LAST_SYNC_KEY = "sync.last_at"
 ADAPTER_KEY = "sync.adapter"
 FETCH_CHUNK = 100
 CREATE_CHUNK = 50  # records per create request, each chunk marked as an attempt first
-T = TypeVar("T")
 
 
 class SyncBusy(RuntimeError):
@@ -130,44 +127,6 @@ def sync_lock(db_path: os.PathLike[str] | str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
-
-
-def prefetch(iterator: Iterator[T], depth: int = 1) -> Iterator[T]:
-    """Run ``iterator`` one step ahead in a thread (the next page downloads while this one is applied)."""
-    items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def worker() -> None:
-        try:
-            for item in iterator:
-                while not stop.is_set():
-                    try:
-                        items.put(("item", item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            items.put(("end", None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            items.put(("error", exc))
-
-    thread = threading.Thread(target=worker, name="sync-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, value = items.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        close = getattr(iterator, "close", None)
-        thread.join(timeout=0.5)
-        if close is not None and not thread.is_alive():
-            close()
 
 
 class IdMaps:
@@ -919,8 +878,7 @@ class SyncEngine:
         entity pulls are then skipped (never while a pass is half done)."""
         probe = getattr(self.adapter, "remote_changed", None)
         if probe is None or self._mid_pass() or probe():
-            for entity in self.adapter.entities:
-                self._pull_entity(entity)
+            pull_streams(self, self.adapter.entities)  # one download pipe for every stream (sync/pipeline.py)
             self._pull_deletions()
             done = getattr(self.adapter, "pulled", None)
             if done is not None:
@@ -958,28 +916,6 @@ class SyncEngine:
         if done:
             row.done_at = row.updated_at
         session.add(row)
-
-    def _pull_entity(self, entity: str) -> None:
-        seen = 0
-        self.progress("pull", entity, 0, None)
-        for stream in self.adapter.streams(entity):
-            refreshed = False
-            while True:
-                cursor = self._cursor(stream)
-                try:
-                    for page in prefetch(self.adapter.pull(stream, cursor)):
-                        self.apply_page(entity, page.records, cursor_key=stream, cursor=page.cursor, done=page.done)
-                        seen += len(page.records)
-                        self.report.pages += 1
-                        self.progress("pull", entity, seen, page.total_hint)
-                except MetaChanged:
-                    if refreshed:
-                        raise
-                    refreshed = True
-                    self._refresh_meta()
-                    continue  # read the page again, from the cursor committed with the last one
-                break
-        self.progress("pull", entity, seen, seen)
 
     def apply_page(
         self,
