@@ -34,19 +34,28 @@ def _seed_local(crm: Any, total: int) -> dict[str, list[str]]:
     deals = total - companies - contacts
     with crm.read() as session:
         stage = session.exec(select(Stage).where(Stage.kind == "lead", col(Stage.deleted_at).is_(None))).first()
+    me = crm.user_id  # the user the token acts as: amoCRM would make it responsible anyway
     ids: dict[str, list[str]] = {
         e: [fast_id() for _ in range(n)] for e, n in (("company", companies), ("contact", contacts), ("deal", deals))
     }
     store = LocalStore()
     with crm.uow() as work:
         store.create_many(
-            work, "company", [(cid, {"name": f"Компания {n}", "inn": None}) for n, cid in enumerate(ids["company"])]
+            work, "company", [(cid, {"name": f"Компания {n}", "responsible_id": me}) for n, cid in enumerate(ids["company"])]
         )
         store.create_many(
             work,
             "contact",
             [
-                (cid, {"name": f"Контакт {n}", "phones": [f"+7916{n:07d}"], "company_id": ids["company"][n % companies]})
+                (
+                    cid,
+                    {
+                        "name": f"Контакт {n}",
+                        "responsible_id": me,
+                        "phones": [f"+7916{n:07d}"],
+                        "company_id": ids["company"][n % companies],
+                    },
+                )
                 for n, cid in enumerate(ids["contact"])
             ],
         )
@@ -56,7 +65,12 @@ def _seed_local(crm: Any, total: int) -> dict[str, list[str]]:
             [
                 (
                     did,
-                    {"name": f"Сделка {n}", "stage_id": stage.id if stage else None, "contacts": [ids["contact"][n % contacts]]},
+                    {
+                        "name": f"Сделка {n}",
+                        "responsible_id": me,
+                        "stage_id": stage.id if stage else None,
+                        "contacts": [ids["contact"][n % contacts]],
+                    },
                 )
                 for n, did in enumerate(ids["deal"])
             ],

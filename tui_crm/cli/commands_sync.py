@@ -280,7 +280,8 @@ def auth_amocrm(
     if account.local_unsynced:
         say(
             f"Note: {account.local_unsynced} deals, contacts and companies in this store are not in that account yet; "
-            "the next `crm sync` creates them there (check `crm sync --dry-run` first)."
+            "the next `crm sync` links the people and companies amoCRM already has (same e-mail, phone or INN) and "
+            "creates the rest there (check `crm sync --dry-run` first)."
         )
 
 
