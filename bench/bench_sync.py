@@ -245,14 +245,20 @@ def main() -> None:
             "with an index on its link table) holding "
             f"{args.leads} leads, {args.contacts} contacts and {args.companies} companies (leads linked to a contact "
             f"and a company, with tags and custom fields; contacts with a phone, an e-mail and a company). Client and "
-            f"fake both hold {args.rps} requests per second. The next page downloads while the previous one is applied, "
-            "so the local work hides behind the rate limit when it is fast enough.",
+            f"fake both hold {args.rps} requests per second. Pages download up to four ahead of the one being applied, "
+            "through one pipe for every stream (tui_crm/sync/pipeline.py), and pages that piled up are applied in one "
+            "transaction, so the local work hides behind the rate limit when it is fast enough. On a loaded machine "
+            "(see the load average) the local work is starved of CPU and sets the pace.",
             "",
             table(["measure", "value"], rows),
             "",
             "Requests by path: " + ", ".join(f"`{p}` {n}" for p, n in by_path),
             "",
             "Requests of the sync with nothing to do: " + ", ".join(quiet[1][2]),
+            "",
+            'The "next sync" re-reads every page because the fake\'s clock stood still while it was seeded and pulled: '
+            "every record and every seeding event carries the same second, inside the 5-second overlap of the cursor "
+            "and of the change probe. On a live account only the last seconds before the first sync are read again.",
             "",
             f"The database was at {root / 'crm.db'}" + ("" if args.keep else " (removed)") + ".",
         ]
