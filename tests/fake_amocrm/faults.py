@@ -12,7 +12,8 @@ the real service does (reference sections 2, 3.1 and 6):
   (nothing is written);
 * :meth:`Faults.drop_next_write` applies a write and then closes the
   connection without a reply (``mode="close"``) or replies 504
-  (``mode="504"``): the outcome the client cannot see;
+  (``mode="504"``): the outcome the client cannot see; ``drop_every = n``
+  does that to every n-th write, closing and 504 in turn (a long flaky run);
 * ``ignore_filters`` makes lead/contact/company lists ignore every
   ``filter[...]`` parameter (an account without API filtering; the account
   then reports ``is_api_filter_enabled: false``);
@@ -87,6 +88,8 @@ class Faults:
         self.ignore_filters = False
         self.latency = 0.0
         self.field_create_status: int | None = None
+        self.drop_every: int | None = None
+        self._writes = 0
 
     def fail_next(
         self,
@@ -147,6 +150,8 @@ class Faults:
         self.max_write_batch = None
         self.ignore_filters = False
         self.latency = 0.0
+        self.drop_every = None
+        self._writes = 0
 
     def take(self, method: str, path: str) -> InjectedFault | None:
         """Consume one queued fault that matches the request (server side)."""
@@ -163,7 +168,12 @@ class Faults:
         """Consume one "drop after write" if any is queued (server side)."""
         with self._lock:
             if not self._drops:
-                return None
+                if not self.drop_every:
+                    return None
+                self._writes += 1
+                if self._writes % self.drop_every:
+                    return None
+                return "close" if (self._writes // self.drop_every) % 2 else "504"
             entry = self._drops[0]
             entry.remaining -= 1
             if entry.remaining <= 0:

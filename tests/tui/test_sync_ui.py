@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Label
 from tests.fake_amocrm import FakeAmo
 from tests.fake_amocrm.keyrings import MemoryKeyring
 from tui_crm.app import CrmApp, make_app
-from tui_crm.screens.conflicts import ConflictsScreen, show_value
+from tui_crm.screens.conflicts import ConflictsScreen
 from tui_crm.services import sync as sync_service
 from tui_crm.services.context import Crm
 from tui_crm.services.deal_queries import DealFilter, list_deals
@@ -108,7 +108,7 @@ async def test_sync_ui_sync_key_then_keep_remote_from_the_conflicts_screen(store
         row = [cell.plain for cell in table.get_row_at(0)]
         assert row[0] == f"Deal «{REMOTE_NAME}»"  # literal, never markup
         assert REMOTE_NAME in str(screen.query_one("#conflicts-detail").render())
-        assert row[2:] == [show_value("budget_rub", v) for v in (15000000, 20000000, 17500000)]
+        assert row[2:] == [conflict.shown[side] for side in ("base", "local", "remote")]  # as crm sync conflicts shows them
 
         await pilot.press("r")
         await settle(pilot)

@@ -116,6 +116,7 @@ def sync(
                 "stats": {k: vars(v) for k, v in report.stats.items()},
                 "conflicts": report.conflicts,
                 "notices": report.notices,
+                "linked": report.linked,
                 "warnings": report.warnings,
                 "errors": report.errors,
                 "files": {"pulled": report.files_pulled, "pushed": report.files_pushed},
@@ -139,6 +140,8 @@ def sync(
             print(f"warning: {clean(line)}", file=sys.stderr)
         for line in report.errors:
             print(f"not sent: {clean(line)}", file=sys.stderr)
+        if report.linked:
+            say(f"Linked {report.linked} contact(s)/company(ies) to the same ones already in amoCRM (by e-mail, phone or INN).")
         if report.conflicts or report.notices:
             say(f"{report.conflicts} new conflict(s), {report.notices} notice(s): see crm sync conflicts")
     if report.errors:
@@ -149,8 +152,10 @@ def _dry_run(json_: bool) -> None:
     from tui_crm.services.sync import dry_run
 
     plan = dry_run(state.crm())
+    for line in plan.warnings:
+        print(f"warning: {clean(line)}", file=sys.stderr)
     if json_:
-        emit_json(plan)
+        emit_json(list(plan))
         return
     if not plan:
         say("Nothing to send.")
@@ -158,8 +163,19 @@ def _dry_run(json_: bool) -> None:
     table(
         "Would send",
         ["entity", "action", "id", "fields"],
-        [(p.entity, p.action, p.record_id[:8], ", ".join(_plan_fields(p.fields, p.shown))) for p in plan],
+        [(p.entity, p.action, p.record_id[:8], _plan_line(p)) for p in plan],
     )
+
+
+def _plan_line(change: Any) -> str:
+    """The fields to send; for a first-connect link, which remote record and by what key."""
+    fields = ", ".join(_plan_fields(change.fields, change.shown))
+    if change.action == "link":
+        name = f" «{change.remote_name}»" if change.remote_name else ""
+        return f"= amoCRM #{change.remote_id}{name} by {change.matched_by} (not created; merged at sync): {fields}"
+    if change.action == "hold":
+        return f"not sent: {change.matched_by}"
+    return fields
 
 
 def _plan_fields(fields: dict[str, Any], shown: dict[str, str]) -> list[str]:
@@ -270,7 +286,8 @@ def auth_amocrm(
     if account.local_unsynced:
         say(
             f"Note: {account.local_unsynced} deals, contacts and companies in this store are not in that account yet; "
-            "the next `crm sync` creates them there (check `crm sync --dry-run` first)."
+            "the next `crm sync` links the people and companies amoCRM already has (same e-mail, phone or INN) and "
+            "creates the rest there (check `crm sync --dry-run` first)."
         )
 
 

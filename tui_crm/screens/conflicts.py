@@ -14,8 +14,6 @@ plain text with escape sequences stripped, never as markup.
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -27,7 +25,6 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from tui_crm.domain.money import format_money
 from tui_crm.services.context import Crm
 from tui_crm.services.sync import ConflictView, list_conflicts, resolve_conflict
 from tui_crm.widgets.form_dialog import FormDialog, FormField
@@ -50,7 +47,12 @@ FIELD_LABELS = {
     "completed": "Completed",
     "deleted": "Deleted",
 }
-KIND_WORDS = {"conflict": "", "gate": "stage gate notice", "deleted": "deleted remotely"}
+KIND_WORDS = {
+    "conflict": "",
+    "gate": "stage gate notice",
+    "deleted": "deleted remotely",
+    "match": "held: matches several amoCRM records",
+}
 CELL_WIDTH = 24
 RECORD_WIDTH = 40
 
@@ -69,19 +71,9 @@ def field_label(crm: Crm, entity: str, field_name: str) -> str:
     return FIELD_LABELS.get(field_name, field_name)
 
 
-def show_value(field_name: str, value: Any) -> str:
-    """A stored value as text: money in roubles/dollars, lists joined, None a dash."""
-    if value is None or value == "" or value == []:
-        return EMPTY
-    if field_name in ("budget_rub", "budget_usd") and isinstance(value, int) and not isinstance(value, bool):
-        return format_money(Decimal(value) / 100, "RUB" if field_name == "budget_rub" else "USD")
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    if isinstance(value, list | tuple):
-        return ", ".join(show_value("", item) for item in value)
-    return str(value)
+def shown(conflict: ConflictView, side: str) -> str:
+    """A side's value as the services show it (``ConflictView.shown``: the CLI prints the same)."""
+    return conflict.shown.get(side) or EMPTY
 
 
 def cell(value: str, style: str = "", width: int = CELL_WIDTH) -> Text:
@@ -176,9 +168,9 @@ class ConflictsScreen(Screen[None]):
             table.add_row(
                 cell(record, "bold", RECORD_WIDTH),
                 cell(f"{label} ({kind})" if kind else label),
-                cell(show_value(conflict.field, conflict.base), "dim"),
-                cell(show_value(conflict.field, conflict.local)),
-                cell(show_value(conflict.field, conflict.remote)),
+                cell(shown(conflict, "base"), "dim"),
+                cell(shown(conflict, "local")),
+                cell(shown(conflict, "remote")),
                 key=conflict.id,
             )
         if self.conflicts:
@@ -215,9 +207,9 @@ class ConflictsScreen(Screen[None]):
         text.append(clean(conflict.record_name, one_line=True), style="bold")
         text.append("» · ", style="bold")
         text.append(clean(field_label(crm, conflict.entity, conflict.field), one_line=True), style="bold")
-        for label, value in (("base", conflict.base), ("local", conflict.local), ("remote", conflict.remote)):
-            text.append(f"\n{label:<7}", style="dim")
-            text.append(clean(show_value(conflict.field, value)))
+        for side in ("base", "local", "remote"):
+            text.append(f"\n{side:<7}", style="dim")
+            text.append(clean(shown(conflict, side)))
         if conflict.detail:
             text.append("\n")
             text.append(clean(conflict.detail), style="italic")
@@ -243,10 +235,10 @@ class ConflictsScreen(Screen[None]):
         label = field_label(crm, conflict.entity, conflict.field)
         intro = Text()
         intro.append(clean(conflict.record_name, one_line=True), style="bold")
-        intro.append(f"\nlocal: {clean(show_value(conflict.field, conflict.local), one_line=True)}")
-        intro.append(f"\nremote: {clean(show_value(conflict.field, conflict.remote), one_line=True)}")
+        intro.append(f"\nlocal: {clean(shown(conflict, 'local'), one_line=True)}")
+        intro.append(f"\nremote: {clean(shown(conflict, 'remote'), one_line=True)}")
         intro.append("\nThe value is written here and sent at the next sync; empty clears the field.")
-        current = show_value(conflict.field, conflict.local)
+        current = shown(conflict, "local")
 
         def submit(values: dict[str, Any]) -> ConflictView:
             return resolve_conflict(crm, conflict.id, str(values["value"]))

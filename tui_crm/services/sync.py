@@ -14,7 +14,10 @@ Resolving a conflict (``keep``):
 * gate notices (a stage change pulled without the fields the gate wants)
   and deletion notices are acknowledged with ``remote``; ``local`` moves
   the deal back to its previous stage, or restores a record deleted
-  remotely and creates it again there.
+  remotely and creates it again there;
+* a ``match`` notice (a contact or company held back on the first connect:
+  it matches several amoCRM records) takes ``local`` only: send it as a new
+  record. Merging it into the right record here closes it too.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ class ConnectedAccount:
 @dataclass
 class ConflictView:
     id: str
-    kind: str  # conflict | gate | deleted
+    kind: str  # conflict | gate | deleted | match (held back on the first connect)
     entity: str
     record_id: str
     record_name: str
@@ -78,7 +81,7 @@ class ConflictView:
     created_at: datetime
     resolved_at: datetime | None = None
     resolution: str | None = None
-    shown: dict[str, str] = field(default_factory=dict)  # base/local/remote as a person reads them
+    shown: dict[str, str] = field(default_factory=dict)  # base/local/remote as a person reads them (every kind)
 
 
 @dataclass
@@ -301,25 +304,43 @@ def run_sync(
 @dataclass
 class PlannedChange:
     entity: str
-    action: str  # create | update
+    action: str  # create | update | link (the same record is already there) | hold (it matches several)
     record_id: str
     fields: dict[str, Any]  # canonical values (kopecks, unix seconds, local ids)
     shown: dict[str, str] = field(default_factory=dict)  # the same values as a person typed them
+    remote_id: str | None = None  # link: the remote record it is linked to
+    remote_name: str | None = None
+    matched_by: str | None = None  # link: "phone +79161234567"; hold: why it is not sent
 
 
-def dry_run(crm: Crm) -> list[PlannedChange]:
+class SyncPlan(list[PlannedChange]):
+    """The dry run's changes, plus what could not be checked (``warnings``)."""
+
+    def __init__(self, changes: list[PlannedChange] | None = None, warnings: list[str] | None = None) -> None:
+        super().__init__(changes or [])
+        self.warnings = warnings or []
+
+
+def dry_run(crm: Crm, *, look_up: bool = True, adapter: Adapter | None = None) -> SyncPlan:
     """What the next push would send (computed offline from the change log and the shadows),
-    each value also shown the way it was typed (``2 000 000 ₽``, a local date, a stage's name)."""
+    each value also shown the way it was typed (``2 000 000 ₽``, a local date, a stage's name).
+
+    On a first connect (``look_up``) the account's contacts and companies are read (nothing is
+    written on either side) and the local ones the first sync would link to them instead of
+    creating are listed as ``link`` (which remote record, by what key), the ambiguous ones as
+    ``hold`` (see :mod:`tui_crm.sync.first_connect`). Offline otherwise."""
     from tui_crm.services.hub import hub_name
     from tui_crm.sync.engine import SyncEngine
 
     connected = connected_account(crm)
     name = hub_name(crm) or (f"amocrm:{connected[0]}" if connected else "amocrm:?")
     engine = SyncEngine(crm, _OfflineAdapter(name))
-    out: list[PlannedChange] = []
+    out = SyncPlan()
     for entity, plan in engine.plan().items():
         for action, items in plan.items():
             out.extend(PlannedChange(entity, action, record_id, fields) for record_id, fields in items)
+    if connected and any(c.action == "create" and c.entity in ("contact", "company") for c in out):
+        _mark_matches(crm, engine, out, look_up=look_up, adapter=adapter)
     if out:
         from tui_crm.services.sync_display import readable_fields
 
@@ -327,6 +348,50 @@ def dry_run(crm: Crm) -> list[PlannedChange]:
             for change in out:
                 change.shown = readable_fields(crm, session, change.entity, change.fields)
     return out
+
+
+def _mark_matches(crm: Crm, engine: Any, out: SyncPlan, *, look_up: bool, adapter: Adapter | None) -> None:
+    """Turn the plan's creates of people and companies into links/holds (first connect)."""
+    from tui_crm.storage.sync_tables import SyncMeta
+    from tui_crm.sync.first_connect import Preview
+    from tui_crm.sync.first_connect import preview as match_preview
+
+    found = Preview()
+    own = None
+    try:
+        if look_up:
+            with crm.read() as session:
+                stored = {
+                    row.key: json.loads(row.value_json)
+                    for row in session.exec(select(SyncMeta).where(SyncMeta.adapter == engine.name))
+                }
+            if adapter is None:
+                adapter = own = make_adapter(crm)
+            found = match_preview(engine, adapter, stored)
+        else:
+            found = match_preview(engine, None, {})
+    except Exception as exc:  # noqa: BLE001 - the offline plan still stands; say what was not checked
+        out.warnings.append(
+            f"Could not read amoCRM's contacts and companies to find the ones already there ({_error_text(exc)}); "
+            "the list shows them as new."
+        )
+    finally:
+        if own is not None:
+            own.close()
+    for change in out:
+        key = (change.entity, change.record_id)
+        if change.action != "create":
+            continue
+        if key in found.links:
+            match = found.links[key]
+            change.action, change.matched_by = "link", match.key
+            change.remote_id, change.remote_name = match.remote_id, match.remote_name
+        elif key in found.held:
+            change.action, change.matched_by = "hold", found.held[key]
+
+
+def _error_text(exc: BaseException) -> str:
+    return preview(str(exc) or type(exc).__name__, 200)
 
 
 class _OfflineAdapter:
@@ -358,7 +423,7 @@ def sync_status(crm: Crm) -> SyncStatus:
 
     connected = connected_account(crm)
     by_entity: dict[str, int] = {}
-    for change in dry_run(crm):
+    for change in dry_run(crm, look_up=False):
         by_entity[change.entity] = by_entity.get(change.entity, 0) + 1
     with crm.read() as session:
         kinds = session.exec(
@@ -397,12 +462,23 @@ def _loads(raw: str | None) -> Any:
 def list_conflicts(crm: Crm, *, include_resolved: bool = False) -> list[ConflictView]:
     from tui_crm.services.sync_display import readable
     from tui_crm.storage.sync_tables import SyncConflict
+    from tui_crm.sync.mapping import display_value
 
     def shown(session: Any, row: Any) -> dict[str, str]:
-        if row.kind != "conflict":
-            return {}
-        values = {"base": row.base_json, "local": row.local_json, "remote": row.remote_json}
-        return {side: readable(crm, session, row.entity, row.field, _loads(raw)) for side, raw in values.items()}
+        """Base/local/remote as text, one rule for the CLI and the TUI (which never format values)."""
+        values = {"base": _loads(row.base_json), "local": _loads(row.local_json), "remote": _loads(row.remote_json)}
+        if row.kind == "match":  # the remote candidates of a held record
+            values = {"base": None, "local": None, "remote": [f"#{rid}" for rid in values["remote"] or []]}
+            return {side: display_value(value) for side, value in values.items()}
+        out = {}
+        for side, value in values.items():
+            if isinstance(value, dict) and row.kind == "deleted":  # the fields changed here
+                out[side] = ", ".join(f"{k}={readable(crm, session, row.entity, k, v)}" for k, v in value.items())
+            elif row.kind == "deleted":
+                out[side] = display_value(value)
+            else:
+                out[side] = readable(crm, session, row.entity, row.field, value)
+        return out
 
     with crm.read() as session:
         stmt = select(SyncConflict)
@@ -542,6 +618,15 @@ def resolve_conflict(crm: Crm, ref: str, keep: str) -> ConflictView:
                     if found is not None:
                         work.session.delete(found)
             close(work.session, "local" if lowered == "local" else "ack")
+    elif row.kind == "match":
+        if lowered != "local":
+            raise ValidationError(
+                "A record held back on the first sync is resolved by merging it into the record it matches "
+                f"(crm {'companies' if entity == 'company' else 'contacts'} merge KEEP {local_id[:8]}), "
+                "or with --keep local to send it as a new one."
+            )
+        with crm.uow() as work:
+            close(work.session, "local")  # no longer held: the next sync creates it there
     else:  # pragma: no cover - unknown kinds are only acknowledged
         with crm.uow() as work:
             close(work.session, "ack")

@@ -35,14 +35,12 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import Session, col, select
@@ -58,7 +56,6 @@ from tui_crm.sync.adapter import (
     Adapter,
     Cursor,
     LocalSchema,
-    MetaChanged,
     PushItem,
     PushResult,
     Ref,
@@ -68,12 +65,12 @@ from tui_crm.sync.adapter import (
 from tui_crm.sync.local import MODELS, LocalStore, SyncUnitOfWork, db_time, fast_id
 from tui_crm.sync.mapping import ENTITIES, REF_FIELDS, TABLES, clean, entity_ref, is_custom
 from tui_crm.sync.merge import FieldConflict, MergeResult, merge, same
+from tui_crm.sync.pipeline import pull_streams
 
 LAST_SYNC_KEY = "sync.last_at"
 ADAPTER_KEY = "sync.adapter"
 FETCH_CHUNK = 100
 CREATE_CHUNK = 50  # records per create request, each chunk marked as an attempt first
-T = TypeVar("T")
 
 
 class SyncBusy(RuntimeError):
@@ -104,6 +101,7 @@ class SyncReport:
     pages: int = 0
     files_pulled: int = 0  # ``files=True`` runs only (sync/files.py)
     files_pushed: int = 0
+    linked: int = 0  # local records linked to the same remote ones on the first connect (sync/first_connect.py)
     finished_at: datetime | None = None
 
 
@@ -132,44 +130,6 @@ def sync_lock(db_path: os.PathLike[str] | str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
-
-
-def prefetch(iterator: Iterator[T], depth: int = 1) -> Iterator[T]:
-    """Run ``iterator`` one step ahead in a thread (the next page downloads while this one is applied)."""
-    items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def worker() -> None:
-        try:
-            for item in iterator:
-                while not stop.is_set():
-                    try:
-                        items.put(("item", item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            items.put(("end", None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            items.put(("error", exc))
-
-    thread = threading.Thread(target=worker, name="sync-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, value = items.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        close = getattr(iterator, "close", None)
-        thread.join(timeout=0.5)
-        if close is not None and not thread.is_alive():
-            close()
 
 
 class IdMaps:
@@ -262,6 +222,7 @@ class SyncEngine:
         self.local = LocalStore(default_stage=self._default_stage())
         self.snapshot_seq = 0
         self._open_conflicts: set[tuple[str, str, str, str]] = set()
+        self.first_links: dict[tuple[str, str], Any] = {}  # (entity, remote id) -> first_connect.Match
 
     # ----------------------------------------------------------- plumbing
 
@@ -296,6 +257,10 @@ class SyncEngine:
         with sync_lock(self.crm.settings.db_path):
             self.open()
             try:
+                if push and pull:
+                    from tui_crm.sync.first_connect import pull_first
+
+                    pull_first(self)  # a first connect: link what both sides hold before pushing
                 if push:
                     self.push()
                 if pull:
@@ -702,8 +667,11 @@ class SyncEngine:
         return True
 
     def _push_entity(self, entity: str, ids: list[str]) -> None:
+        from tui_crm.sync.first_connect import held_ids
+
         with self.crm.read() as session:
             records = self.local.read_many(session, entity, ids)
+        held = held_ids(self, entity)  # matching several remote records: not created until resolved
         creates: list[str] = []
         attempts: list[str] = []
         updates: list[str] = []
@@ -714,7 +682,8 @@ class SyncEngine:
             if fields is None or not self._pushable(entity, fields):
                 settled.append(local_id)
             elif state is None:
-                (settled if fields.get("deleted") else creates).append(local_id)
+                if local_id not in held:
+                    (settled if fields.get("deleted") else creates).append(local_id)
             elif state == "attempt":
                 attempts.append(local_id)
             elif state == "remote_deleted":
@@ -925,8 +894,7 @@ class SyncEngine:
         entity pulls are then skipped (never while a pass is half done)."""
         probe = getattr(self.adapter, "remote_changed", None)
         if probe is None or self._mid_pass() or probe():
-            for entity in self.adapter.entities:
-                self._pull_entity(entity)
+            pull_streams(self, self.adapter.entities)  # one download pipe for every stream (sync/pipeline.py)
             self._pull_deletions()
             done = getattr(self.adapter, "pulled", None)
             if done is not None:
@@ -964,28 +932,6 @@ class SyncEngine:
         if done:
             row.done_at = row.updated_at
         session.add(row)
-
-    def _pull_entity(self, entity: str) -> None:
-        seen = 0
-        self.progress("pull", entity, 0, None)
-        for stream in self.adapter.streams(entity):
-            refreshed = False
-            while True:
-                cursor = self._cursor(stream)
-                try:
-                    for page in prefetch(self.adapter.pull(stream, cursor)):
-                        self.apply_page(entity, page.records, cursor_key=stream, cursor=page.cursor, done=page.done)
-                        seen += len(page.records)
-                        self.report.pages += 1
-                        self.progress("pull", entity, seen, page.total_hint)
-                except MetaChanged:
-                    if refreshed:
-                        raise
-                    refreshed = True
-                    self._refresh_meta()
-                    continue  # read the page again, from the cursor committed with the last one
-                break
-        self.progress("pull", entity, seen, seen)
 
     def apply_page(
         self,
@@ -1049,6 +995,9 @@ class SyncEngine:
         mapped = {r.remote_id: self.maps.local(entity, r.remote_id) for r in live}
         ids = [lid for lid in mapped.values() if lid]
         uuids = [r.uuid for r in live if r.uuid and not mapped.get(r.remote_id)]
+        links = self.first_links
+        firsts = {r.remote_id: m for r in live if not mapped.get(r.remote_id) and (m := links.get((entity, r.remote_id)))}
+        uuids += [m.local_id for m in firsts.values()]
         locals_ = self.local.read_many(session, entity, ids + uuids)
         shadows = self._shadows(session, entity, ids + uuids)
         touched = self._pending_ids(session, entity, ids + uuids)
@@ -1061,6 +1010,13 @@ class SyncEngine:
                 if owner is None or owner == record.remote_id:
                     local_id = record.uuid
                     self.maps.set(session, entity, local_id, record.remote_id, "linked", work.now)
+            first = firsts.get(record.remote_id) if local_id is None else None
+            if first is not None and first.local_id in locals_ and self.maps.state.get((entity, first.local_id)) is None:
+                local_id = first.local_id  # the same person/company on both sides (first connect)
+                self.maps.set(session, entity, local_id, record.remote_id, "linked", work.now)
+                self.first_links.pop((entity, record.remote_id), None)
+            else:
+                first = None
             if record.gone:
                 if local_id is not None:
                     self._remote_gone(work, entity, local_id, locals_.get(local_id), shadows.get(local_id))
@@ -1086,6 +1042,10 @@ class SyncEngine:
             assert local_id is not None
             base = self.norm_base(entity, shadows.get(local_id))
             mine = self.normalize(entity, local)
+            if first is not None:
+                from tui_crm.sync.first_connect import first_base
+
+                base = first_base(mine, remote)
             if base is not None and local_id not in touched:
                 mine = self._as_untouched(entity, local_id, mine, base)
             result = merge(base, mine, remote)

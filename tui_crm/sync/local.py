@@ -14,7 +14,7 @@ import os
 import random
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -81,6 +81,14 @@ def db_time(moment: datetime) -> str:
 def _chunks(ids: list[str]) -> Iterable[list[str]]:
     for start in range(0, len(ids), _CHUNK):
         yield ids[start : start + _CHUNK]
+
+
+def _rows_in(raw: Any, sql: str, ids: list[str]) -> Iterator[tuple[Any, ...]]:
+    """Rows of ``sql`` (one ``{marks}`` for the ``IN`` list) for every id, in chunks, through the
+    sqlite3 connection: SQLAlchemy's ``text()`` parses each of a thousand named parameters, which
+    cost a first sync more than the queries themselves."""
+    for chunk in _chunks(ids):
+        yield from raw.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
 
 
 def _custom_key(field_key: str) -> str:
@@ -278,12 +286,7 @@ class LocalStore:
         contacts_known: set[str] = set()
         if entity == "deal":
             wanted = {c for _, v in items for c in v.get("contacts") or []}
-            for chunk in _chunks(sorted(wanted)):
-                marks = ",".join(f":c{n}" for n in range(len(chunk)))
-                found = conn.execute(
-                    text(f"SELECT id FROM contact WHERE id IN ({marks})"), {f"c{n}": c for n, c in enumerate(chunk)}
-                )
-                contacts_known.update(r[0] for r in found)
+            contacts_known.update(r[0] for r in _rows_in(raw, "SELECT id FROM contact WHERE id IN ({marks})", sorted(wanted)))
         for local_id, values in items:
             name = (values.get("name") or "").strip() or {"deal": "Сделка", "contact": "Контакт", "company": "Компания"}[entity]
             row: dict[str, Any] = {
@@ -413,42 +416,25 @@ class LocalStore:
 
         channel_terms((c["i"], c["k"], c["n"]) for c in channels)
         company_ids = sorted({r["company_id"] for r in rows if r.get("company_id")})
-        companies: dict[str, str] = {}
-        for chunk in _chunks(company_ids):
-            marks = ",".join(f":c{n}" for n in range(len(chunk)))
-            companies.update(
-                conn.execute(
-                    text(f"SELECT id, name FROM company WHERE id IN ({marks})"), {f"c{n}": c for n, c in enumerate(chunk)}
-                ).all()
-            )
+        companies: dict[str, str] = dict(_rows_in(raw, "SELECT id, name FROM company WHERE id IN ({marks})", company_ids))
         deal_contacts: dict[str, list[str]] = defaultdict(list)
         contact_names: dict[str, str] = {}
         if entity == "deal":
-            ids = [r["id"] for r in rows]
-            for chunk in _chunks(ids):
-                marks = ",".join(f":d{n}" for n in range(len(chunk)))
-                params = {f"d{n}": d for n, d in enumerate(chunk)}
-                for deal_id, contact_id, name in conn.execute(
-                    text(
-                        "SELECT dc.deal_id, c.id, c.name FROM deal_contact dc JOIN contact c ON c.id = dc.contact_id "
-                        f"WHERE dc.deal_id IN ({marks})"
-                    ),
-                    params,
-                ):
-                    deal_contacts[deal_id].append(contact_id)
-                    contact_names[contact_id] = name
-            contact_ids = sorted(contact_names)
-            for chunk in _chunks(contact_ids):
-                marks = ",".join(f":c{n}" for n in range(len(chunk)))
-                channel_terms(
-                    conn.execute(
-                        text(
-                            "SELECT entity_id, kind, normalized FROM channel "
-                            f"WHERE entity_type = 'contact' AND entity_id IN ({marks})"
-                        ),
-                        {f"c{n}": c for n, c in enumerate(chunk)},
-                    ).all()
+            for deal_id, contact_id, name in _rows_in(
+                raw,
+                "SELECT dc.deal_id, c.id, c.name FROM deal_contact dc JOIN contact c ON c.id = dc.contact_id "
+                "WHERE dc.deal_id IN ({marks})",
+                [r["id"] for r in rows],
+            ):
+                deal_contacts[deal_id].append(contact_id)
+                contact_names[contact_id] = name
+            channel_terms(
+                _rows_in(
+                    raw,
+                    "SELECT entity_id, kind, normalized FROM channel WHERE entity_type = 'contact' AND entity_id IN ({marks})",
+                    sorted(contact_names),
                 )
+            )
         docs: list[dict[str, Any]] = []
         for row in rows:
             body: list[str] = []
@@ -468,16 +454,12 @@ class LocalStore:
         raw.executemany(
             "INSERT INTO search_doc (entity_type, entity_id) VALUES (:t, :i)", [{"t": d["t"], "i": d["i"]} for d in docs]
         )
-        rowids: dict[str, int] = {}
-        for chunk in _chunks([d["i"] for d in docs]):
-            marks = ",".join(f":d{n}" for n in range(len(chunk)))
-            rowids.update(
-                (eid, rid)
-                for rid, eid in conn.execute(
-                    text(f"SELECT rowid, entity_id FROM search_doc WHERE entity_id IN ({marks})"),
-                    {f"d{n}": d for n, d in enumerate(chunk)},
-                )
+        rowids: dict[str, int] = {
+            eid: rid
+            for rid, eid in _rows_in(
+                raw, "SELECT rowid, entity_id FROM search_doc WHERE entity_id IN ({marks})", [d["i"] for d in docs]
             )
+        }
         raw.executemany(
             "INSERT INTO search_fts (rowid, title, body) VALUES (:r, :title, :body)",
             [{"r": rowids[d["i"]], "title": d["title"], "body": d["body"]} for d in docs],
