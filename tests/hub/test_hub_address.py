@@ -50,3 +50,11 @@ def test_references_travel_as_hub_ids_and_come_back_as_refs() -> None:
     note = encode("note", {"entity": Ref("deal", "d" * 32), "text": "x"})
     assert note["entity"] == "deal:" + "d" * 32
     assert decode("note", note)["entity"] == Ref("deal", "d" * 32)
+
+
+def test_a_bad_login_is_refused_before_any_connection() -> None:
+    from tui_crm.services.hub import add_member
+
+    with pytest.raises(ValidationError) as bad:  # port 1: nothing listens, so a connection attempt would fail otherwise
+        add_member("postgresql://owner@127.0.0.1:1/team", "Bad Name", "Someone")
+    assert "not a usable login" in str(bad.value)

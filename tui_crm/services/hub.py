@@ -202,6 +202,7 @@ def add_member(admin_url: str, login: str, name: str, *, email: str | None = Non
                admin: bool = False, team: str | None = None) -> Member:  # fmt: skip
     from tui_crm.sync.hub import members
 
+    login = members.check_login(login)  # before connecting: a bad login costs no round trip
     return _with_admin(
         admin_url, lambda c: members.add_member(c, login, name, email=email, password=password, admin=admin, team=team)
     )
