@@ -116,6 +116,7 @@ class CrmApp(App[None]):
         self._syncing = False
         self._hub_listener: Any = None  # LISTEN/NOTIFY on the team hub while the app runs (services/hub.py)
         self._hub_live = False
+        self._hub_pending = False  # a hub change arrived during a sync: one more sync after it
         self.startup_notice: str | None = None  # e.g. "this is the demo database"
         self.is_demo = False  # the store is the seeded demo (cli.main.open_tui)
         self._started = False
@@ -297,7 +298,7 @@ class CrmApp(App[None]):
         from tui_crm.services.hub import start_listener
 
         def changed() -> None:
-            self.call_from_thread(self._background_sync)
+            self.call_from_thread(self._hub_changed)
 
         def live(online: bool) -> None:
             self._hub_live = online
@@ -307,6 +308,13 @@ class CrmApp(App[None]):
             self._hub_listener = start_listener(self.crm, changed, live)
         except Exception:  # noqa: BLE001 - no hub settings readable: the app works without live updates
             self._hub_listener = None
+
+    def _hub_changed(self) -> None:
+        """A teammate changed something: sync now, or right after the sync running now (it may have pulled already)."""
+        if self._syncing:
+            self._hub_pending = True
+        else:
+            self._background_sync()
 
     def on_unmount(self) -> None:
         if self._hub_listener is not None:
@@ -377,6 +385,9 @@ class CrmApp(App[None]):
 
     def _sync_finished(self, result: SyncReport | BaseException | None, quiet: bool) -> None:
         self._syncing = False
+        if self._hub_pending and not isinstance(result, BaseException):
+            self._hub_pending = False
+            self.call_after_refresh(self._background_sync)
         self._show_sync_progress("")
         outcome: Outcome | None
         if isinstance(result, BaseException):

@@ -12,6 +12,10 @@ unix socket in the same directory, stopped and removed at the end.
   the temporary directory belongs to it.
 * Password login over TCP (scram-sha-256) like a real hub; the superuser
   ``postgres`` gets a random password.
+* ``fsync=off`` for speed (a killed server's data survives in the OS page
+  cache), but commits stay synchronous: an acknowledged commit is in the
+  WAL, so ``restart()`` (an immediate stop, like a crash) loses nothing
+  acknowledged, as on a real server.
 """
 
 from __future__ import annotations
@@ -86,12 +90,18 @@ class PgServer:
         pwfile.unlink()
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            "-c full_page_writes=off -c max_connections=200"
         )
         done = self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "-t", "60", "start")
         if done.returncode != 0:
             log = (self.root / "log").read_text(errors="replace") if (self.root / "log").exists() else ""
             raise RuntimeError(f"pg_ctl start failed: {done.stderr.strip()} {log[-2000:]}")
+
+    def restart(self, mode: str = "immediate") -> None:
+        """Stop (``immediate``: like a crash, no shutdown checkpoint) and start again on the same port."""
+        done = self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-l", str(self.root / "log"), "-w", "-t", "60", "restart")
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_ctl restart failed: {done.stderr.strip()}")
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")

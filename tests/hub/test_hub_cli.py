@@ -89,6 +89,11 @@ def test_init_add_member_connect_sync_status(pg: Any, crm_run: Any) -> None:
         assert owned >= 1
         assert info["members"][0]["last_sync_at"] is not None
         assert info["feed_position"] >= 1
+        plain = crm_run("hub", "status")
+        assert plain.returncode == 0, plain.stderr
+        assert "hubcli_anna" in plain.stdout and "Анна" in plain.stdout and "manager" in plain.stdout
+        sync_state = crm_run("sync", "status")
+        assert f"hub:127.0.0.1:{pg.port}/hubcli" in sync_state.stdout
     finally:
         with psycopg.connect(pg.dsn(), autocommit=True) as conn:
             conn.execute("DROP DATABASE IF EXISTS hubcli WITH (FORCE)")

@@ -16,6 +16,7 @@ from tui_crm.storage.models import Deal
 WAIT = 60.0  # generous: an upper bound for a shared machine, not a measured time
 
 
+@pytest.mark.slow
 def test_a_teammates_push_wakes_the_listener(hub: Any, client: Any, sync: Any) -> None:
     alice, bob = hub.member("alice", team="sales"), hub.member("bob", team="sales")
     anna, boris = client("Анна", alice), client("Борис", bob)
@@ -47,6 +48,7 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_the_app_pulls_a_teammates_change_by_itself_and_shows_the_hub(hub: Any, client: Any, sync: Any) -> None:
     from tui_crm.app import make_app

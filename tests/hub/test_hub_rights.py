@@ -76,6 +76,7 @@ def test_a_deactivated_member_can_no_longer_sync_and_an_open_session_sees_nothin
     assert "deactivated" in str(refused.value) and "\n" not in str(refused.value)
 
 
+@pytest.mark.slow
 def test_deleting_a_member_hands_records_and_open_tasks_to_another(hub: Any, client: Any, sync: Any) -> None:
     alice = hub.member("alice", display="Анна", team="sales")
     bob = hub.member("bob", display="Борис", team="sales")

@@ -92,9 +92,10 @@ def connect_hub(
     from tui_crm.sync.hub.connection import parse_url
 
     address = parse_url(url)
-    secret = password or address.password or os.environ.get(PASSWORD_ENV) or None
+    given = password or address.password or None
+    secret = given or os.environ.get(PASSWORD_ENV) or None  # the environment's password is used, never stored
     cert, key = _check_file("--sslcert", sslcert), _check_file("--sslkey", sslkey)
-    store = default_store() if secret else None
+    store = default_store() if given else None
     if store is not None:
         store.check()
     client = _setting(crm, CLIENT_KEY) or new_id()
@@ -105,14 +106,15 @@ def connect_hub(
         meta = adapter.open(LocalSchema(custom_fields={}), {})
     finally:
         adapter.close()
-    if store is not None and secret:
-        store.set(address.secret_key, secret)
+    if store is not None and given:
+        store.set(address.secret_key, given)
     with crm.uow() as work:
         put_setting(work.session, URL_KEY, address.url)
         put_setting(work.session, CERT_KEY, cert)
         put_setting(work.session, KEY_KEY, key)
         put_setting(work.session, CLIENT_KEY, client)
-    return HubConnected(address.name, address.url, address.user, describe(store) if store else "nowhere", len(meta.users))
+    where = describe(store) if store else (f"the environment ({PASSWORD_ENV})" if secret else "nowhere (libpq's own)")
+    return HubConnected(address.name, address.url, address.user, where, len(meta.users))
 
 
 def disconnect_hub(crm: Crm) -> None:
@@ -200,6 +202,7 @@ def add_member(admin_url: str, login: str, name: str, *, email: str | None = Non
                admin: bool = False, team: str | None = None) -> Member:  # fmt: skip
     from tui_crm.sync.hub import members
 
+    login = members.check_login(login)  # before connecting: a bad login costs no round trip
     return _with_admin(
         admin_url, lambda c: members.add_member(c, login, name, email=email, password=password, admin=admin, team=team)
     )

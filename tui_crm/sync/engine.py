@@ -1031,7 +1031,9 @@ class SyncEngine:
                 if remote.get("deleted") or record.remote_id in fresh_remote:
                     continue
                 if local_id is None:
-                    local_id = record.uuid if record.uuid and self._free_id(session, entity, record.uuid) else fast_id()
+                    # read_many above already looked every candidate uuid up (tombstones too): no query per record
+                    uuid = record.uuid
+                    local_id = uuid if uuid and len(uuid) == 32 and uuid not in locals_ else fast_id()
                     fresh.append((local_id, remote, record))
                     fresh_remote.add(record.remote_id)
                 else:  # mapped, but the local row is gone: write it again

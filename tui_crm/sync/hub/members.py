@@ -43,7 +43,7 @@ class HubStatus:
     records: int  # records this connection may see
 
 
-def _check_login(login: str) -> str:
+def check_login(login: str) -> str:
     login = login.strip()
     if not LOGIN.match(login):
         raise ValidationError(
@@ -57,7 +57,7 @@ def add_member(conn: Any, login: str, name: str, *, email: str | None = None, pa
     """Create the role (or reuse an existing one), grant it the hub, add the member row."""
     from psycopg import sql
 
-    login = _check_login(login)
+    login = check_login(login)
     if not name.strip():
         raise ValidationError("name", "give the member's name (--name)")
     with conn.transaction():
