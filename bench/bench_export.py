@@ -23,6 +23,7 @@ import argparse
 import csv
 import io
 import sqlite3
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -96,10 +97,11 @@ def main() -> int:
         print(f"floor {floors[-1][:2]}  export {exports[-1][:2]}", file=sys.stderr)
     best_floor = min(f[0] for f in floors)
     best_export = min(e[0] for e in exports)
-    ratio = best_export / best_floor
     cpu_floor = min(f[1] for f in floors)
     cpu_export = min(e[1] for e in exports)
-    cpu_ratio = cpu_export / cpu_floor
+    # the ratio of each run's pair (measured back to back), the median of them: a load spike hits one pair
+    ratio = statistics.median(e[0] / f[0] for f, e in zip(floors, exports, strict=True))
+    cpu_ratio = statistics.median(e[1] / f[1] for f, e in zip(floors, exports, strict=True))
     pairs = ", ".join(f"x{e[0] / f[0]:.2f}" for f, e in zip(floors, exports, strict=True))
     lines = [
         "## Export: 100 000 deals as amoCRM-layout CSV",
@@ -108,7 +110,8 @@ def main() -> int:
         "",
         machine_info(),
         "",
-        "Floor and export alternate, best of the runs, output to a counting sink (the disk is not measured); wall "
+        "Floor and export alternate (best times shown; ratios are the median of each run's pair), output to a "
+        "counting sink (the disk is not measured); wall "
         "time and the process's CPU time (on a machine shared with other work, CPU time is what load does not "
         "stretch). Floor: one bare query joining deal, "
         "stage, pipeline, user, company and the main contact, written with `csv.writer`. Export: "
@@ -120,8 +123,8 @@ def main() -> int:
         f"| deals written | {exports[0][2]} (floor rows {floors[0][2]}) | |",
         f"| floor, wall / CPU | {best_floor:.2f} s / {cpu_floor:.2f} s | |",
         f"| export, wall / CPU | {best_export:.2f} s / {cpu_export:.2f} s | |",
-        f"| export / floor, wall (each run: {pairs}) | x{ratio:.2f} | at most x2 {'ok' if ratio <= 2 else 'MISSED'} |",
-        f"| export / floor, CPU | x{cpu_ratio:.2f} | at most x2 {'ok' if cpu_ratio <= 2 else 'MISSED'} |",
+        f"| export / floor, wall: median of the runs ({pairs}) | x{ratio:.2f} | at most x2 {'ok' if ratio <= 2 else 'MISSED'} |",
+        f"| export / floor, CPU: median of the runs | x{cpu_ratio:.2f} | at most x2 {'ok' if cpu_ratio <= 2 else 'MISSED'} |",
     ]
     update_doc("export", "\n".join(lines))
     print("\n".join(lines))
