@@ -158,7 +158,7 @@ def _raw_page_query(session: Session, query: Any) -> tuple[str, tuple[Any, ...]]
     """``_DEAL_PAGE`` with the filter's conditions, compiled once to run each
     page on plain sqlite3: compiling and the ORM's result rows cost more per
     page than the query, and one joined query costs less than one per link."""
-    compiled = query.compile(dialect=session.get_bind().dialect)
+    compiled = query.compile(dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True})
     params = tuple(_bind(compiled.params[name]) for name in compiled.positiontup or ())
     where = compiled.string.split("\nWHERE ", 1)[1]  # ``SELECT deal.id FROM deal WHERE ...``
     return _DEAL_PAGE.format(where=where), params
