@@ -158,3 +158,14 @@ def test_deal_upsert_by_name_only_when_one_deal_has_it_else_the_row_is_reported(
     assert (report.counts["updated"], report.counts["rejected"], report.counts["created"]) == (1, 1, 0)
     action, reason = outcomes(report)[3]
     assert action == "rejected" and "2 deals" in reason and "ID" in reason
+
+
+def test_export_filters_by_a_search_query_and_a_tag(crm_cli, invoke, tmp_path: Path):
+    rows = [deal("Ёлки для офиса", tags="VIP"), deal("Ёлки для дома"), deal("Гирлянды")]
+    crm_cli("import", str(write_csv(tmp_path / "d.csv", DEALS_HEADER, rows)))
+
+    found = invoke.ok("export", "deals", "--format", "csv", "--filter", "ёлки", "--filter", "tag=vip")
+    searched = invoke.ok("export", "deals", "--format", "json", "--filter", "query=ёлки").splitlines()
+
+    assert "Ёлки для офиса" in found and "Ёлки для дома" not in found
+    assert sorted(json.loads(x)["name"] for x in searched) == ["Ёлки для дома", "Ёлки для офиса"]

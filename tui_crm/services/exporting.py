@@ -116,12 +116,6 @@ class _Links:
                 self.channels[(owner, kind)].append(value)
 
 
-_DEAL_COLUMNS = (
-    Deal.id, Deal.name, Deal.budget_rub, Deal.budget_usd, Deal.responsible_id, Deal.created_at, Deal.closed_at,
-    Deal.stage_id, Deal.loss_reason, Deal.company_id,
-)  # fmt: skip
-
-
 class _DealRow(NamedTuple):
     id: str
     name: str
@@ -133,6 +127,24 @@ class _DealRow(NamedTuple):
     stage_id: str
     loss_reason: str | None
     company_id: str | None
+    company: str | None
+    company_inn: str | None
+    contact_id: str | None  # the main contact (or, without a live main one, another live one)
+    contact: str | None
+    contact_position: str | None
+
+
+# a page of deals with their company and main contact, after the filter's conditions ({where})
+_DEAL_PAGE = """
+SELECT deal.id, deal.name, deal.budget_rub, deal.budget_usd, deal.responsible_id, deal.created_at, deal.closed_at,
+       deal.stage_id, deal.loss_reason, deal.company_id, co.name, co.inn, k.id, k.name, k.position
+FROM deal
+LEFT JOIN company co ON co.id = deal.company_id
+LEFT JOIN contact k ON k.id = (
+    SELECT dc.contact_id FROM deal_contact dc JOIN contact c ON c.id = dc.contact_id
+    WHERE dc.deal_id = deal.id AND c.deleted_at IS NULL ORDER BY dc.is_main DESC LIMIT 1)
+WHERE {where} AND deal.id > ? ORDER BY deal.id LIMIT ?
+"""
 
 
 def _stored_time(value: Any) -> datetime | None:
@@ -142,13 +154,14 @@ def _stored_time(value: Any) -> datetime | None:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def _raw_page_query(session: Session, query: Any, table: str) -> tuple[str, tuple[Any, ...]]:
-    """The filter's query compiled once, to run each page on plain sqlite3
-    (``id > ?`` and ``LIMIT ?`` appended): compiling and the ORM's result
-    rows cost more per page than the query itself."""
-    compiled = query.compile(dialect=session.get_bind().dialect)
+def _raw_page_query(session: Session, query: Any) -> tuple[str, tuple[Any, ...]]:
+    """``_DEAL_PAGE`` with the filter's conditions, compiled once to run each
+    page on plain sqlite3: compiling and the ORM's result rows cost more per
+    page than the query, and one joined query costs less than one per link."""
+    compiled = query.compile(dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True})
     params = tuple(_bind(compiled.params[name]) for name in compiled.positiontup or ())
-    return f"{compiled.string} AND {table}.id > ? ORDER BY {table}.id LIMIT ?", params
+    where = compiled.string.split("\nWHERE ", 1)[1]  # ``SELECT deal.id FROM deal WHERE ...``
+    return _DEAL_PAGE.format(where=where), params
 
 
 def _bind(value: Any) -> Any:
@@ -167,7 +180,7 @@ def _deal_pages(crm: Crm, session: Session, flt: DealFilter) -> Iterator[list[di
     users = dict(raw.execute("SELECT id, name FROM user").fetchall())
     stage_sql = "SELECT s.id, p.name, s.name FROM stage s JOIN pipeline p ON p.id = s.pipeline_id"
     stages = {sid: (p, s) for sid, p, s in raw.execute(stage_sql)}
-    page_sql, params = _raw_page_query(session, select(*_DEAL_COLUMNS).where(*conds), "deal")
+    page_sql, params = _raw_page_query(session, select(Deal.id).where(*conds))
     while True:
         rows = [
             _DealRow(*r[:5], _stored_time(r[5]), _stored_time(r[6]), *r[7:])  # times come as text from plain sqlite3
@@ -176,25 +189,15 @@ def _deal_pages(crm: Crm, session: Session, flt: DealFilter) -> Iterator[list[di
         if not rows:
             return
         after = rows[-1].id
-        ids = [r.id for r in rows]
-        links = _Links(raw, "deal", ids)
-        main: dict[str, tuple[str, str, str | None]] = {}
-        sql = (
-            "SELECT dc.deal_id, c.id, c.name, c.position FROM deal_contact dc JOIN contact c ON c.id = dc.contact_id "
-            "WHERE dc.deal_id IN ({ids}) AND c.deleted_at IS NULL ORDER BY dc.is_main DESC"
-        )
-        for deal_id, contact_id, name, position in _in(raw, sql, ids):
-            main.setdefault(deal_id, (contact_id, name, position))
-        contact_ids = sorted({c for c, _, _ in main.values()})
+        links = _Links(raw, "deal", [r.id for r in rows])
+        contact_ids = sorted({r.contact_id for r in rows if r.contact_id})
         if contact_ids:
             links.add_channels("contact", contact_ids)
-        company_ids = sorted({r.company_id for r in rows if r.company_id})
-        companies = {i: (n, inn) for i, n, inn in _in(raw, "SELECT id, name, inn FROM company WHERE id IN ({ids})", company_ids)}
         page = []
         for deal in rows:
             pipeline, stage = stages.get(deal.stage_id, ("", ""))
-            contact_id, contact_name, position = main.get(deal.id, ("", "", None))
-            company_name, inn = companies.get(deal.company_id or "", ("", None))
+            contact_id, contact_name, position = deal.contact_id or "", deal.contact or "", deal.contact_position
+            company_name, inn = deal.company or "", deal.company_inn
             page.append(
                 {
                     "id": deal.id,

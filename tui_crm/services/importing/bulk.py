@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from tui_crm.domain.matching import PHONE_TAIL, email_key, phone_key
+from tui_crm.domain.matching import email_key, phone_index_terms, phone_key
 from tui_crm.domain.text import fold
 from tui_crm.storage.unit_of_work import UnitOfWork, to_jsonable
 
@@ -71,16 +71,6 @@ def digits_of(e164: str) -> str:
     """``matching.phone_key`` of a normalised phone, without a loop per character."""
     tail = e164[1:]
     return tail if e164[:1] == "+" and tail.isascii() and tail.isdigit() else phone_key(e164)
-
-
-def index_terms(e164: str) -> list[str]:
-    """``search_index.phone_search_forms`` (whole, national, last seven) of a normalised phone."""
-    digits = digits_of(e164)
-    terms = [digits]
-    for length in (10, PHONE_TAIL):
-        if len(digits) > length and digits[-length:] not in terms:
-            terms.append(digits[-length:])
-    return terms
 
 
 COLUMNS = {
@@ -244,7 +234,7 @@ class BulkInsert:
                 body.extend(r.search_extra)
             else:
                 for _, e164 in r.phones:
-                    body.extend(index_terms(e164))
+                    body.extend(phone_index_terms(e164))
                 body.extend(e for _, e in r.emails)
                 keys = ("position", "department") if r.entity == "contact" else ("inn", "web", "industry")
                 body.extend(str(r.values.get(k) or "") for k in keys)
