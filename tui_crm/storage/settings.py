@@ -11,6 +11,9 @@ from sqlmodel import Session
 
 from tui_crm.storage.models import Setting
 
+# When the last sync finished (ISO time): the sync engine writes it, the status bar reads it.
+LAST_SYNC_KEY = "sync.last_at"
+
 
 def put_setting(session: Session, key: str, value: str | None) -> None:
     """Keep ``value`` under ``key`` in the current transaction; None forgets the key."""
