@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from textual.pilot import Pilot
 
+from tests.seed_cache import seed_once, store_file_from
 from tui_crm.config import load_settings
 from tui_crm.services.context import Crm, open_crm
 from tui_crm.services.deals import LeadInput, capture_lead, move_deal
@@ -37,11 +38,11 @@ def _quiet_textual(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def crm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Crm]:
-    """An empty store with user «Анна», Moscow time and a frozen clock."""
+def crm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _crm_template: Path) -> Iterator[Crm]:
+    """An empty store with user «Анна», Moscow time and a frozen clock (a copy of the session's template)."""
     monkeypatch.setenv("CRM_CONFIG_DIR", str(tmp_path / "cfg"))
     monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "data"))
-    settings = load_settings(db=tmp_path / "crm.db", user="Анна")
+    settings = load_settings(db=store_file_from(_crm_template, tmp_path / "crm.db"), user="Анна")
     settings.timezone = "Europe/Moscow"
     store = open_crm(settings, clock=lambda: NOW)
     yield store
@@ -49,6 +50,11 @@ def crm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Crm]:
 
 
 def seed_board(crm: Crm) -> dict[str, str]:
+    """``_seed_board`` once per test process; later stores get a copy of its database."""
+    return seed_once(crm, _seed_board)
+
+
+def _seed_board(crm: Crm) -> dict[str, str]:
     """A small «Продажи 2.0» board; returns deal ids by name.
 
     Лид holds four deals (one with an overdue task, one due today, one with

@@ -26,6 +26,7 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.worker import WorkerCancelled, WorkerFailed
 
+from tests.seed_cache import seed_once, store_file_from
 from tui_crm.config import load_settings
 from tui_crm.services.companies import CompanyInput, add_company
 from tui_crm.services.contacts import ContactInput, add_contact
@@ -43,14 +44,14 @@ SIZE = (100, 30)
 
 
 @pytest.fixture
-def screens_crm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Crm]:
-    """An empty store with user «Анна», Moscow time and a frozen clock."""
+def screens_crm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _crm_template: Path) -> Iterator[Crm]:
+    """An empty store with user «Анна», Moscow time and a frozen clock (a copy of the session's template)."""
     monkeypatch.setenv("TEXTUAL_ANIMATION", "none")
     monkeypatch.setenv("CRM_CONFIG_DIR", str(tmp_path / "cfg"))
     monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("CRM_DB", raising=False)
     monkeypatch.delenv("CRM_USER", raising=False)
-    settings = load_settings(db=tmp_path / "crm.db", user="Анна")
+    settings = load_settings(db=store_file_from(_crm_template, tmp_path / "crm.db"), user="Анна")
     settings.timezone = "Europe/Moscow"
     store = open_crm(settings, clock=lambda: NOW)
     freeze_record_stamps(monkeypatch, store)
@@ -77,6 +78,13 @@ def freeze_record_stamps(monkeypatch: pytest.MonkeyPatch, crm: Crm) -> None:
 
 
 def seed_screens(crm: Crm) -> dict[str, str]:
+    """``_seed_screens`` once per test process; later stores get a copy of its database."""
+    ids = seed_once(crm, _seed_screens)
+    crm.clock = lambda: NOW
+    return ids
+
+
+def _seed_screens(crm: Crm) -> dict[str, str]:
     """Records every screen test needs; returns ids by a short name.
 
     Each write happens at its own minute before ``NOW`` so the "newest
