@@ -16,8 +16,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from textual.pilot import Pilot
 
+from tests.pilot_settle import settle as settle_pilot
 from tests.seed_cache import seed_once, store_file_from
 from tui_crm.config import load_settings
 from tui_crm.services.context import Crm, open_crm
@@ -131,24 +131,7 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-# Async workers that wait on a dialog the test has yet to answer.
-DIALOG_GROUPS = {"board-mass"}
-
-
-async def settle_app(pilot: Pilot[object], rounds: int = 6) -> None:
-    """Let workers finish and their results paint (loads, moves, pages).
-
-    Workers that wait on a dialog (a mass action's menus) are not waited
-    for: the test answers the dialog next.
-    """
-    for _ in range(rounds):
-        busy = [w for w in pilot.app.workers if w.group not in DIALOG_GROUPS]
-        if busy:  # an empty list would mean "all workers"
-            await pilot.app.workers.wait_for_complete(busy)
-        await pilot.pause()
-
-
 @pytest.fixture
 def settle() -> Callable[..., Awaitable[None]]:
-    """``await settle(pilot)``: wait until workers are done and the screen is painted."""
-    return settle_app
+    """``await settle(pilot)``: wait until workers are done and the screen is painted (tests/pilot_settle.py)."""
+    return settle_pilot

@@ -22,10 +22,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from textual.app import App
-from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.worker import WorkerCancelled, WorkerFailed
 
+from tests.pilot_settle import settle as settle  # the one Pilot wait; importers of this module use it
 from tests.seed_cache import seed_once, store_file_from
 from tui_crm.config import load_settings
 from tui_crm.services.companies import CompanyInput, add_company
@@ -167,25 +166,3 @@ class ScreensApp(App[None]):
 def screen_text(app: App[None]) -> str:
     """What the top screen shows, as plain text (modal backgrounds left out)."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-
-
-async def settle(pilot: Pilot[None], rounds: int = 3) -> None:
-    """Let thread workers finish and their messages be handled.
-
-    Only thread workers (database calls) are awaited: an async worker may be
-    waiting on a dialog the test has yet to answer.
-    """
-
-    async def threads_done() -> None:
-        for worker in [w for w in pilot.app.workers if w._thread_worker]:
-            try:
-                await worker.wait()
-            except (WorkerCancelled, WorkerFailed):
-                pass  # superseded by a newer worker, or reported by the screen
-
-    for _ in range(rounds):
-        await threads_done()
-        await pilot.pause()
-    await pilot.pause(0.05)
-    await threads_done()
-    await pilot.pause()
