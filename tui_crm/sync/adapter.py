@@ -163,14 +163,6 @@ class LocalSchema:
     phone_region: str = "RU"
 
 
-@dataclass
-class SyncContext:
-    """Knobs the engine passes down (progress, dry run)."""
-
-    progress: Callable[[str, str, int, int | None], None] | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
 class Adapter(Protocol):
     """What the engine needs from a remote. See the module docstring."""
 
