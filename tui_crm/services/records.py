@@ -15,19 +15,14 @@ from sqlmodel import Session, col, select
 from tui_crm.domain.errors import AmbiguousError, NotFoundError
 from tui_crm.domain.ids import short_id
 from tui_crm.domain.text import fold, preview
+from tui_crm.storage import record_edits as _edits
 from tui_crm.storage import search_index
 from tui_crm.storage.models import Record, User
-from tui_crm.storage.record_edits import (  # noqa: F401 - the record services' names for them
-    add_channel,
-    change_tags,
-    channels_of,
-    custom_values,
-    reindex,
-    reindex_linked,
-    remove_channel,
-    set_custom_value,
-    tags_of,
-)
+
+# The record edits live in storage.record_edits (the sync engine uses them too); callers import them from here.
+add_channel, change_tags, channels_of = _edits.add_channel, _edits.change_tags, _edits.channels_of
+custom_values, reindex, reindex_linked = _edits.custom_values, _edits.reindex, _edits.reindex_linked
+remove_channel, set_custom_value, tags_of = _edits.remove_channel, _edits.set_custom_value, _edits.tags_of
 
 R = TypeVar("R", bound=Record)
 _HEX = re.compile(r"^[0-9a-f]{4,32}$")

@@ -18,18 +18,7 @@ from sqlmodel import Session, col, select
 
 from tui_crm.domain.text import fold
 from tui_crm.storage import search_index
-from tui_crm.storage.models import (
-    Channel,
-    Company,
-    Contact,
-    CustomValue,
-    Deal,
-    DealContact,
-    EntityTag,
-    Note,
-    Record,
-    Tag,
-)
+from tui_crm.storage.models import Channel, Company, Contact, CustomValue, Deal, DealContact, EntityTag, Note, Record, Tag
 from tui_crm.storage.unit_of_work import UnitOfWork
 
 # -- tags -------------------------------------------------------------------
