@@ -145,3 +145,150 @@ def test_the_domain_scan_catches_forbidden_imports() -> None:
                      "tui_crm.sync"):
         assert expected in names, (expected, names)
     assert "tui_crm.domain.money" in names and "tui_crm.domain.text" in names
+
+
+# -- layers and cycles -----------------------------------------------------------------------------
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _absolute(module: str, is_package: bool, node: ast.ImportFrom) -> str:
+    """The module an ``ImportFrom`` names, relative spellings resolved against ``module``."""
+    if not node.level:
+        return node.module or ""
+    base = module.split(".") if is_package else module.split(".")[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join([*base, node.module] if node.module else base)
+
+
+def _names(module: str, path: Path, everywhere: bool = False) -> list[tuple[int, str]]:
+    """(line, module) of each import run when the module is imported, or with ``everywhere`` of every import.
+
+    ``from a import b`` yields ``a`` and ``a.b`` (``b`` may be a module); imports under
+    ``if TYPE_CHECKING:`` are not run, so they are left out of the top level.
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    nodes: list[ast.stmt] = []
+
+    def top(statements: list[ast.stmt]) -> None:
+        for node in statements:
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                continue
+            if isinstance(node, ast.If | ast.Try | ast.With):
+                top(node.body)
+                for handler in getattr(node, "handlers", []):
+                    top(handler.body)
+                top(getattr(node, "orelse", []))
+                top(getattr(node, "finalbody", []))
+            else:
+                nodes.append(node)
+
+    if everywhere:
+        nodes = [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
+    else:
+        top(tree.body)
+    found: list[tuple[int, str]] = []
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            name = _absolute(module, path.name == "__init__.py", node)
+            found += [(node.lineno, name)] + [(node.lineno, f"{name}.{alias.name}") for alias in node.names]
+    return found
+
+
+def test_sync_imports_nothing_from_services() -> None:
+    """services call sync, never the reverse (``Crm`` is in tui_crm.crm, record edits in storage)."""
+    bad = [
+        f"{_module_name(path)}:{line} imports {name}"
+        for module, path in MODULES.items()
+        if module == "tui_crm.sync" or module.startswith("tui_crm.sync.")
+        for line, name in _names(module, path, everywhere=True)
+        if name in MODULES and (name == "tui_crm.services" or name.startswith("tui_crm.services."))
+    ]
+    assert not bad, "; ".join(bad)
+
+
+def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """Which of ``modules`` each one imports at its top level (a submodule's import runs its packages too)."""
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        edges: set[str] = set()
+        for _, name in _names(module, path):
+            parts = name.split(".")
+            for end in range(1, len(parts) + 1):
+                target = ".".join(parts[:end])
+                if target in modules and target != module and not module.startswith(target + "."):
+                    edges.add(target)
+        graph[module] = edges
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.append(member)
+                    if member == node:
+                        break
+                if len(group) > 1:
+                    found.append(sorted(group))
+    return found
+
+
+def test_no_module_level_import_cycle_inside_the_package() -> None:
+    assert MODULES and "tui_crm.services.context" in MODULES
+    found = cycles(import_graph(MODULES))
+    assert not found, "import cycles at module level: " + "; ".join(" -> ".join(c) for c in found)
+
+
+def test_the_cycle_check_sees_a_cycle(tmp_path: Path) -> None:
+    """The checker itself: a cycle through a package and a relative import is found; a deferred import is not."""
+    package = tmp_path / "tui_crm"
+    (package / "a").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "a" / "__init__.py").write_text("")
+    (package / "a" / "one.py").write_text("from . import two\n")
+    deferred = "if TYPE_CHECKING:\n    import tui_crm.c\n"
+    (package / "a" / "two.py").write_text("from typing import TYPE_CHECKING\nimport tui_crm.b\n" + deferred)
+    (package / "b.py").write_text("from tui_crm.a.one import x\n")
+    (package / "c.py").write_text("def f():\n    import tui_crm.a.one\n")
+    modules = {".".join(p.relative_to(tmp_path).with_suffix("").parts).removesuffix(".__init__"): p
+               for p in package.rglob("*.py")}
+    assert cycles(import_graph(modules)) == [["tui_crm.a.one", "tui_crm.a.two", "tui_crm.b"]]

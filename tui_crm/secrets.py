@@ -407,34 +407,6 @@ class EncryptedFileStore:
             raise SecretStoreError(f"Cannot write the secret store in {self.path.parent}.")
 
 
-# ------------------------------------------------------------------- memory
-
-
-class MemorySecretStore:
-    """Secrets held in memory (one process; for tests and one-off scripts)."""
-
-    def __init__(self) -> None:
-        self._values: dict[str, str] = {}
-
-    def __repr__(self) -> str:
-        return f"MemorySecretStore(keys={len(self._values)})"
-
-    def get(self, key: str) -> str | None:
-        """The held secret."""
-        return self._values.get(key)
-
-    def set(self, key: str, value: str) -> None:
-        """Hold a secret."""
-        self._values[key] = value
-
-    def delete(self, key: str) -> None:
-        """Drop a secret."""
-        self._values.pop(key, None)
-
-    def check(self) -> None:
-        """Memory always works."""
-
-
 # ------------------------------------------------------------------ choice
 
 

@@ -1,4 +1,5 @@
-"""From the real ``crm`` entry point: a deactivated user is locked out with
+"""From the CLI (refusals through the real ``crm`` entry point in a child
+process, the rest in-process): a deactivated user is locked out with
 exit 5 and the command that reactivates them; a new responsible takes the
 deal's open tasks (and the output says how many); a lost deal is copied
 into the Lead stage without --stage."""
@@ -8,20 +9,18 @@ from __future__ import annotations
 import json
 
 
-def _ok(crm_cli, *args: str) -> str:
-    result = crm_cli(*args)
-    assert result.returncode == 0, (args, result.stderr)
-    return result.stdout
+def _ok(invoke, *args: str) -> str:
+    return invoke.ok(*args)
 
 
-def _lead(crm_cli, name: str, *extra: str) -> str:
-    return json.loads(_ok(crm_cli, "add", "lead", name, "--json", *extra))["id"]
+def _lead(invoke, name: str, *extra: str) -> str:
+    return json.loads(_ok(invoke, "add", "lead", name, "--json", *extra))["id"]
 
 
-def test_a_deactivated_user_is_refused_with_exit_5_and_writes_nothing(crm_cli, count_rows, cli_env, tmp_path):
-    _ok(crm_cli, "users", "add", "Пётр")
-    _ok(crm_cli, "--user", "Пётр", "deals", "list")
-    _ok(crm_cli, "users", "deactivate", "Пётр")
+def test_a_deactivated_user_is_refused_with_exit_5_and_writes_nothing(crm_cli, count_rows, cli_env, tmp_path, invoke):
+    _ok(invoke, "users", "add", "Пётр")
+    _ok(invoke, "--user", "Пётр", "deals", "list")
+    _ok(invoke, "users", "deactivate", "Пётр")
     before = count_rows(tmp_path / "crm.db", "deal", "change_log")
     for args in (("add", "lead", "Тайком"), ("deals", "list"), ("users", "activate", "Пётр")):
         result = crm_cli("--user", "Пётр", *args)
@@ -35,14 +34,14 @@ def test_a_deactivated_user_is_refused_with_exit_5_and_writes_nothing(crm_cli, c
     result = crm_cli("deals", "list", env={"CRM_USER": ""})
     assert result.returncode == 5 and "Пётр is deactivated" in result.stderr
     assert count_rows(tmp_path / "crm.db", "deal", "change_log") == before
-    _ok(crm_cli, "users", "activate", "Пётр")  # as Анна (CRM_USER)
-    assert _ok(crm_cli, "--user", "Пётр", "add", "lead", "Теперь можно").startswith("Created deal")
+    _ok(invoke, "users", "activate", "Пётр")  # as Анна (CRM_USER)
+    assert _ok(invoke, "--user", "Пётр", "add", "lead", "Теперь можно").startswith("Created deal")
 
 
-def test_no_deal_or_task_is_given_to_a_deactivated_user(crm_cli):
-    _ok(crm_cli, "users", "add", "Пётр")
-    _ok(crm_cli, "users", "deactivate", "Пётр")
-    deal = _lead(crm_cli, "Альфа")
+def test_no_deal_or_task_is_given_to_a_deactivated_user(crm_cli, invoke):
+    _ok(invoke, "users", "add", "Пётр")
+    _ok(invoke, "users", "deactivate", "Пётр")
+    deal = _lead(invoke, "Альфа")
     for args in (
         ("add", "lead", "Бета", "--responsible", "Пётр"),
         ("deals", "edit", deal, "responsible=Пётр"),
@@ -53,45 +52,45 @@ def test_no_deal_or_task_is_given_to_a_deactivated_user(crm_cli):
         result = crm_cli(*args)
         assert result.returncode == 5, (args, result.stderr)
         assert "Пётр is deactivated" in result.stderr
-    shown = json.loads(_ok(crm_cli, "deals", "show", deal, "--json"))["deal"]
+    shown = json.loads(_ok(invoke, "deals", "show", deal, "--json"))["deal"]
     assert (shown["responsible"], shown["stage"]) == ("Анна", "Лид")
 
 
-def _holders(crm_cli, deal: str) -> dict[str, str]:
-    return {t["text"]: t["responsible"] for t in json.loads(_ok(crm_cli, "task", "list", deal, "--json"))}
+def _holders(invoke, deal: str) -> dict[str, str]:
+    return {t["text"]: t["responsible"] for t in json.loads(_ok(invoke, "task", "list", deal, "--json"))}
 
 
-def test_reassigning_a_deal_moves_its_open_tasks(crm_cli):
-    _ok(crm_cli, "users", "add", "Иван")
-    _ok(crm_cli, "users", "add", "Пётр")
-    deal = _lead(crm_cli, "Альфа", "--task", "Позвонить")
-    _ok(crm_cli, "add", "task", "Задача Петра", "--deal", deal, "--responsible", "Пётр")
-    done = json.loads(_ok(crm_cli, "add", "task", "Отправить КП", "--deal", deal, "--json"))["id"]
-    _ok(crm_cli, "task", "done", done[:8])
+def test_reassigning_a_deal_moves_its_open_tasks(invoke):
+    _ok(invoke, "users", "add", "Иван")
+    _ok(invoke, "users", "add", "Пётр")
+    deal = _lead(invoke, "Альфа", "--task", "Позвонить")
+    _ok(invoke, "add", "task", "Задача Петра", "--deal", deal, "--responsible", "Пётр")
+    done = json.loads(_ok(invoke, "add", "task", "Отправить КП", "--deal", deal, "--json"))["id"]
+    _ok(invoke, "task", "done", done[:8])
 
-    out = _ok(crm_cli, "deals", "edit", deal[:8], "responsible=Иван")
+    out = _ok(invoke, "deals", "edit", deal[:8], "responsible=Иван")
     assert "2 open tasks moved to Иван" in out
-    assert _holders(crm_cli, deal) == {
+    assert _holders(invoke, deal) == {
         "Связаться с лидом": "Иван",
         "Позвонить": "Иван",
         "Задача Петра": "Пётр",
         "Отправить КП": "Анна",
     }
-    out = _ok(crm_cli, "bulk", "responsible", "Анна", "--id", deal[:8])
+    out = _ok(invoke, "bulk", "responsible", "Анна", "--id", deal[:8])
     assert "responsible: 1 of 1 deals changed; 2 open tasks went along" in out
-    assert _holders(crm_cli, deal)["Позвонить"] == "Анна"
-    report = json.loads(_ok(crm_cli, "bulk", "responsible", "Иван", "--id", deal[:8], "--json"))
+    assert _holders(invoke, deal)["Позвонить"] == "Анна"
+    report = json.loads(_ok(invoke, "bulk", "responsible", "Иван", "--id", deal[:8], "--json"))
     assert (report["changed"], report["tasks_moved"]) == (1, 2)
     # an edit that keeps the responsible says nothing about tasks
-    assert "open task" not in _ok(crm_cli, "deals", "edit", deal[:8], "budget=1 млн", "responsible=Иван")
+    assert "open task" not in _ok(invoke, "deals", "edit", deal[:8], "budget=1 млн", "responsible=Иван")
 
 
-def test_copy_of_a_lost_deal_without_stage_lands_on_lead(crm_cli):
-    deal = _lead(crm_cli, "Счёт, октябрь", "--budget", "100 000")
-    _ok(crm_cli, "move", deal, "lost", "--set", "loss_reason=Дорого")
-    out = _ok(crm_cli, "copy", deal[:8], "--name", "Счёт, ноябрь")
+def test_copy_of_a_lost_deal_without_stage_lands_on_lead(crm_cli, invoke):
+    deal = _lead(invoke, "Счёт, октябрь", "--budget", "100 000")
+    _ok(invoke, "move", deal, "lost", "--set", "loss_reason=Дорого")
+    out = _ok(invoke, "copy", deal[:8], "--name", "Счёт, ноябрь")
     assert out.startswith("Copied to ") and out.rstrip().endswith("«Счёт, ноябрь» in Продажи 2.0 / Лид")
     refused = crm_cli("copy", deal[:8], "--stage", "lost")
     assert refused.returncode == 6 and "Причина отказа" in refused.stderr
-    names = [d["name"] for d in json.loads(_ok(crm_cli, "deals", "list", "--json"))]
+    names = [d["name"] for d in json.loads(_ok(invoke, "deals", "list", "--json"))]
     assert sorted(names) == ["Счёт, ноябрь", "Счёт, октябрь"]  # the refused copy left nothing behind

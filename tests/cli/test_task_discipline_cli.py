@@ -30,8 +30,8 @@ def test_close_tasks_completes_the_manual_ones_too(invoke):
     assert [t["text"] for t in invoke.json("task", "list", deal) if not t["completed_at"]] == ["Фолоуап: как идёт проект?"]
 
 
-def test_keep_tasks_and_close_tasks_together_are_refused(crm_cli):
-    deal = json.loads(crm_cli("add", "lead", "Оба флага", "--json").stdout)
+def test_keep_tasks_and_close_tasks_together_are_refused(crm_cli, invoke):
+    deal = invoke.json("add", "lead", "Оба флага")
     result = crm_cli("move", deal["id"], "lost", "--set", "loss_reason=Дорого", "--close-tasks", "--keep-tasks")
     assert result.returncode == 5
     assert "--close-tasks or --keep-tasks" in result.stderr and "Traceback" not in result.stderr
@@ -48,12 +48,12 @@ def test_bulk_move_reports_the_tasks_it_settled(invoke):
     assert open_tasks == ["Фолоуап: как идёт проект?"] * 2
 
 
-def test_moving_into_the_inbox_is_refused(crm_cli):
-    deal = json.loads(crm_cli("add", "lead", "Во входящие", "--json").stdout)
+def test_moving_into_the_inbox_is_refused(crm_cli, invoke):
+    deal = invoke.json("add", "lead", "Во входящие")
     result = crm_cli("move", deal["id"], "Неразобранное")
     assert result.returncode == 5
     assert "inbox" in result.stderr and "«Лид»" in result.stderr and "Traceback" not in result.stderr
-    assert json.loads(crm_cli("deals", "show", deal["id"], "--json").stdout)["deal"]["stage_key"] == "lead"
+    assert invoke.json("deals", "show", deal["id"])["deal"]["stage_key"] == "lead"
 
 
 def test_agenda_shows_true_counts_and_pages(invoke):
@@ -66,8 +66,8 @@ def test_agenda_shows_true_counts_and_pages(invoke):
     assert sum(data["totals"].values()) == 3 and sum(len(g) for g in data["groups"].values()) == 1
 
 
-def test_reschedule_into_the_past_needs_past(crm_cli):
-    task = json.loads(crm_cli("add", "task", "Вчерашняя", "--due", "+1d", "--json").stdout)
+def test_reschedule_into_the_past_needs_past(crm_cli, invoke):
+    task = invoke.json("add", "task", "Вчерашняя", "--due", "+1d")
     refused = crm_cli("task", "reschedule", task["id"][:8], "вчера")
     assert refused.returncode == 5
     assert "in the past" in refused.stderr and "--past" in refused.stderr

@@ -1,5 +1,7 @@
 """Untrusted text printed harmlessly, ``--due`` in Russian and English, and
-``crm db backup|check|restore`` round trip (real entry point, child processes)."""
+``crm db backup|check|restore`` round trip (real entry point, child processes,
+where the exit code or the terminal is the point; set-up, read-back and the
+``--due`` parsing in-process)."""
 
 from __future__ import annotations
 
@@ -18,12 +20,9 @@ CLEAR_SCREEN = "\x1b[2J"
 
 
 @pytest.fixture
-def hostile(crm_cli) -> str:
-    added = crm_cli("add", "lead", MARKUP, "--json")
-    assert added.returncode == 0, added.stderr
-    deal_id = json.loads(added.stdout)["id"]
-    noted = crm_cli("add", "note", f"до{CLEAR_SCREEN}после\x1b]0;title\x07!", "--deal", deal_id)
-    assert noted.returncode == 0, noted.stderr
+def hostile(invoke) -> str:
+    deal_id = invoke.json("add", "lead", MARKUP)["id"]
+    invoke.ok("add", "note", f"до{CLEAR_SCREEN}после\x1b]0;title\x07!", "--deal", deal_id)
     return deal_id
 
 
@@ -75,32 +74,30 @@ def test_error_messages_do_not_echo_escapes(crm_cli):
 # -- WHEN --------------------------------------------------------------------------
 
 
-def _expect(crm_cli, when: str) -> tuple[datetime, bool, datetime, datetime]:
+def _expect(invoke, when: str) -> tuple[datetime, bool, datetime, datetime]:
     before = datetime.now(MSK)
-    result = crm_cli("add", "task", "Задача", "--due", when, "--json")
+    task = invoke.json("add", "task", "Задача", "--due", when)
     after = datetime.now(MSK)
-    assert result.returncode == 0, (when, result.stderr)
-    task = json.loads(result.stdout)
     return datetime.fromisoformat(task["due_at"]).astimezone(MSK), task["all_day"], before, after
 
 
 @pytest.mark.parametrize("when", ["завтра в 11:00", "tomorrow 11:00", "Завтра 11:00"])
-def test_due_tomorrow_at_eleven(crm_cli, when):
-    due, all_day, before, after = _expect(crm_cli, when)
+def test_due_tomorrow_at_eleven(invoke, when):
+    due, all_day, before, after = _expect(invoke, when)
     assert not all_day and (due.hour, due.minute) == (11, 0)
     assert due.date() in {(before + timedelta(days=1)).date(), (after + timedelta(days=1)).date()}
 
 
 @pytest.mark.parametrize("when", ["послезавтра", "day after tomorrow"])
-def test_due_a_day_all_day(crm_cli, when):
-    due, all_day, before, after = _expect(crm_cli, when)
+def test_due_a_day_all_day(invoke, when):
+    due, all_day, before, after = _expect(invoke, when)
     assert all_day and (due.hour, due.minute) == (0, 0)
     assert due.date() in {(before + timedelta(days=2)).date(), (after + timedelta(days=2)).date()}
 
 
 @pytest.mark.parametrize("when", ["в пятницу 14:30", "friday 14:30", "пт 14:30"])
-def test_due_next_friday(crm_cli, when):
-    due, all_day, before, after = _expect(crm_cli, when)
+def test_due_next_friday(invoke, when):
+    due, all_day, before, after = _expect(invoke, when)
 
     def next_friday(moment: datetime):  # never today
         return moment.date() + timedelta(days=(4 - moment.weekday()) % 7 or 7)
@@ -111,28 +108,28 @@ def test_due_next_friday(crm_cli, when):
 
 @pytest.mark.parametrize(("when", "delta"), [("+3d", timedelta(days=3)), ("через 3 дня", timedelta(days=3)),
                                              ("+2h", timedelta(hours=2)), ("in 2 hours", timedelta(hours=2))])  # fmt: skip
-def test_due_relative(crm_cli, when, delta):
-    due, all_day, before, after = _expect(crm_cli, when)
+def test_due_relative(invoke, when, delta):
+    due, all_day, before, after = _expect(invoke, when)
     assert not all_day
     assert before + delta - timedelta(seconds=1) <= due <= after + delta + timedelta(seconds=1)
 
 
-def test_due_absolute_dates(crm_cli):
-    due, all_day, *_ = _expect(crm_cli, "2027-03-01 15:00")
+def test_due_absolute_dates(invoke):
+    due, all_day, *_ = _expect(invoke, "2027-03-01 15:00")
     assert (due, all_day) == (datetime(2027, 3, 1, 15, 0, tzinfo=MSK), False)
-    due, all_day, *_ = _expect(crm_cli, "01.03.2027")
+    due, all_day, *_ = _expect(invoke, "01.03.2027")
     assert (due, all_day) == (datetime(2027, 3, 1, tzinfo=MSK), True)
 
 
-def test_bad_due_is_invalid_and_adds_nothing(crm_cli):
+def test_bad_due_is_invalid_and_adds_nothing(crm_cli, invoke):
     result = crm_cli("add", "task", "Задача", "--due", "когда рак на горе свистнет")
     assert result.returncode == 5
     assert "завтра" in result.stderr  # the message lists accepted forms
-    assert json.loads(crm_cli("agenda", "--json").stdout)["totals"]["Later"] == 0
+    assert invoke.json("agenda")["totals"]["Later"] == 0
 
 
-def test_reschedule_in_russian(crm_cli):
-    task = json.loads(crm_cli("add", "task", "Перенести", "--due", "+1d", "--json").stdout)
+def test_reschedule_in_russian(crm_cli, invoke):
+    task = invoke.json("add", "task", "Перенести", "--due", "+1d")
     moved = crm_cli("task", "reschedule", task["id"][:8], "послезавтра в 9:30")
     assert moved.returncode == 0, moved.stderr
     assert "09:30" in moved.stdout
@@ -141,20 +138,20 @@ def test_reschedule_in_russian(crm_cli):
 # -- db backup / check / restore ---------------------------------------------------------
 
 
-def _deal_names(crm_cli) -> list[str]:
-    return sorted(d["name"] for d in json.loads(crm_cli("deals", "list", "--json").stdout))
+def _deal_names(invoke) -> list[str]:
+    return sorted(d["name"] for d in invoke.json("deals", "list"))
 
 
-def test_backup_check_restore_round_trip(crm_cli, cli_env, tmp_path):
+def test_backup_check_restore_round_trip(crm_cli, invoke, cli_env, tmp_path):
     db = Path(cli_env["CRM_DB"])
-    crm_cli("add", "lead", "До бэкапа")
+    invoke.ok("add", "lead", "До бэкапа")
     target = tmp_path / "backups" / "crm-backup.db"
     backup = crm_cli("db", "backup", str(target))
     assert backup.returncode == 0, backup.stderr
     assert target.exists() and stat.S_IMODE(target.stat().st_mode) == 0o600
 
-    crm_cli("add", "lead", "После бэкапа")
-    assert _deal_names(crm_cli) == ["До бэкапа", "После бэкапа"]
+    invoke.ok("add", "lead", "После бэкапа")
+    assert _deal_names(invoke) == ["До бэкапа", "После бэкапа"]
 
     check = crm_cli("db", "check", "--json")
     assert check.returncode == 0, check.stderr
@@ -163,7 +160,7 @@ def test_backup_check_restore_round_trip(crm_cli, cli_env, tmp_path):
 
     restored = crm_cli("db", "restore", str(target), "--yes")
     assert restored.returncode == 0, restored.stderr
-    assert _deal_names(crm_cli) == ["До бэкапа"]
+    assert _deal_names(invoke) == ["До бэкапа"]
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
     [safety] = db.parent.glob("crm.db.before-restore-*.bak")
     conn = sqlite3.connect(safety)
@@ -182,22 +179,22 @@ def test_default_backup_goes_beside_the_database(crm_cli, cli_env):
 
 
 @pytest.mark.parametrize("content", [b"this is not a database", b""])
-def test_restore_refuses_a_file_that_is_not_a_crm_database(crm_cli, tmp_path, content):
-    crm_cli("add", "lead", "Живая сделка")
+def test_restore_refuses_a_file_that_is_not_a_crm_database(crm_cli, invoke, tmp_path, content):
+    invoke.ok("add", "lead", "Живая сделка")
     junk = tmp_path / "junk.db"
     junk.write_bytes(content)
     result = crm_cli("db", "restore", str(junk), "--yes")
     assert result.returncode == 1
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
-    assert _deal_names(crm_cli) == ["Живая сделка"]
+    assert _deal_names(invoke) == ["Живая сделка"]
 
 
-def test_restore_asks_first(crm_cli, tmp_path):
+def test_restore_asks_first(crm_cli, invoke, tmp_path):
     crm_cli("db", "backup", str(tmp_path / "b.db"))
-    crm_cli("add", "lead", "Остаётся")
+    invoke.ok("add", "lead", "Остаётся")
     result = crm_cli("db", "restore", str(tmp_path / "b.db"), input="n\n")
     assert result.returncode == 1
-    assert _deal_names(crm_cli) == ["Остаётся"]
+    assert _deal_names(invoke) == ["Остаётся"]
 
 
 def test_check_reports_an_unreadable_file(crm_cli, tmp_path):

@@ -91,7 +91,7 @@ def test_export_escapes_formulas_and_writes_vcard_and_json(crm_cli, invoke, tmp_
     path = write_csv(
         tmp_path / "c.csv", CONTACTS_HEADER, [contact('=HYPERLINK("http://x")', phone="+7 916 000-00-01", email="a@b.ru")]
     )
-    crm_cli("import", str(path))
+    invoke.ok("import", str(path))
     out = tmp_path / "out.csv"
 
     csv_run = crm_cli("export", "contacts", "--format", "csv", "-o", str(out))
@@ -105,14 +105,14 @@ def test_export_escapes_formulas_and_writes_vcard_and_json(crm_cli, invoke, tmp_
     assert json.loads(lines[0])["phones"] == ["+79160000001"]
 
 
-def test_agenda_ical_and_a_subscribed_feed(crm_cli, tmp_path: Path):
-    crm_cli("add", "task", "Позвонить Ольге", "--due", "tomorrow 10:00")
+def test_agenda_ical_and_a_subscribed_feed(crm_cli, invoke, tmp_path: Path):
+    invoke.ok("add", "task", "Позвонить Ольге", "--due", "tomorrow 10:00")
     ics = tmp_path / "tasks.ics"
     feed = tmp_path / "feed.ics"
 
     agenda = crm_cli("agenda", "--ical", "-o", str(ics))
     subscribed = crm_cli("export", "tasks", "--ical", "-o", str(feed), "--subscribe")
-    crm_cli("add", "task", "Отправить КП", "--due", "tomorrow 12:00")
+    invoke.ok("add", "task", "Отправить КП", "--due", "tomorrow 12:00")
 
     assert agenda.returncode == 0 and subscribed.returncode == 0, subscribed.stderr
     from icalendar import Calendar
@@ -128,7 +128,7 @@ def test_agenda_ical_and_a_subscribed_feed(crm_cli, tmp_path: Path):
 
 def test_export_filters_and_refuses_a_bad_filter(crm_cli, invoke, tmp_path: Path):
     rows = [deal("В продажах", tags="VIP"), deal("В тендерах", pipeline="Тендеры", stage="Новый тендер")]
-    crm_cli("import", str(write_csv(tmp_path / "d.csv", DEALS_HEADER, rows)))
+    invoke.ok("import", str(write_csv(tmp_path / "d.csv", DEALS_HEADER, rows)))
 
     sales = invoke.ok("export", "deals", "--format", "json", "--filter", "pipeline=sales20").splitlines()
     vip = invoke.ok("export", "deals", "--format", "json", "--filter", "tag=vip").splitlines()

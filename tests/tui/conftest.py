@@ -16,8 +16,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from textual.pilot import Pilot
 
+from tests.pilot_settle import settle as settle_pilot
+from tests.seed_cache import seed_once, store_file_from
 from tui_crm.config import load_settings
 from tui_crm.services.context import Crm, open_crm
 from tui_crm.services.deals import LeadInput, capture_lead, move_deal
@@ -37,11 +38,11 @@ def _quiet_textual(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def crm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Crm]:
-    """An empty store with user «Анна», Moscow time and a frozen clock."""
+def crm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _crm_template: Path) -> Iterator[Crm]:
+    """An empty store with user «Анна», Moscow time and a frozen clock (a copy of the session's template)."""
     monkeypatch.setenv("CRM_CONFIG_DIR", str(tmp_path / "cfg"))
     monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "data"))
-    settings = load_settings(db=tmp_path / "crm.db", user="Анна")
+    settings = load_settings(db=store_file_from(_crm_template, tmp_path / "crm.db"), user="Анна")
     settings.timezone = "Europe/Moscow"
     store = open_crm(settings, clock=lambda: NOW)
     yield store
@@ -49,6 +50,11 @@ def crm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Crm]:
 
 
 def seed_board(crm: Crm) -> dict[str, str]:
+    """``_seed_board`` once per test process; later stores get a copy of its database."""
+    return seed_once(crm, _seed_board)
+
+
+def _seed_board(crm: Crm) -> dict[str, str]:
     """A small «Продажи 2.0» board; returns deal ids by name.
 
     Лид holds four deals (one with an overdue task, one due today, one with
@@ -125,24 +131,7 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-# Async workers that wait on a dialog the test has yet to answer.
-DIALOG_GROUPS = {"board-mass"}
-
-
-async def settle_app(pilot: Pilot[object], rounds: int = 6) -> None:
-    """Let workers finish and their results paint (loads, moves, pages).
-
-    Workers that wait on a dialog (a mass action's menus) are not waited
-    for: the test answers the dialog next.
-    """
-    for _ in range(rounds):
-        busy = [w for w in pilot.app.workers if w.group not in DIALOG_GROUPS]
-        if busy:  # an empty list would mean "all workers"
-            await pilot.app.workers.wait_for_complete(busy)
-        await pilot.pause()
-
-
 @pytest.fixture
 def settle() -> Callable[..., Awaitable[None]]:
-    """``await settle(pilot)``: wait until workers are done and the screen is painted."""
-    return settle_app
+    """``await settle(pilot)``: wait until workers are done and the screen is painted (tests/pilot_settle.py)."""
+    return settle_pilot

@@ -22,10 +22,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from textual.app import App
-from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.worker import WorkerCancelled, WorkerFailed
 
+from tests.pilot_settle import settle as settle  # the one Pilot wait; importers of this module use it
+from tests.seed_cache import seed_once, store_file_from
 from tui_crm.config import load_settings
 from tui_crm.services.companies import CompanyInput, add_company
 from tui_crm.services.contacts import ContactInput, add_contact
@@ -43,14 +43,14 @@ SIZE = (100, 30)
 
 
 @pytest.fixture
-def screens_crm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Crm]:
-    """An empty store with user «Анна», Moscow time and a frozen clock."""
+def screens_crm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _crm_template: Path) -> Iterator[Crm]:
+    """An empty store with user «Анна», Moscow time and a frozen clock (a copy of the session's template)."""
     monkeypatch.setenv("TEXTUAL_ANIMATION", "none")
     monkeypatch.setenv("CRM_CONFIG_DIR", str(tmp_path / "cfg"))
     monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("CRM_DB", raising=False)
     monkeypatch.delenv("CRM_USER", raising=False)
-    settings = load_settings(db=tmp_path / "crm.db", user="Анна")
+    settings = load_settings(db=store_file_from(_crm_template, tmp_path / "crm.db"), user="Анна")
     settings.timezone = "Europe/Moscow"
     store = open_crm(settings, clock=lambda: NOW)
     freeze_record_stamps(monkeypatch, store)
@@ -77,6 +77,13 @@ def freeze_record_stamps(monkeypatch: pytest.MonkeyPatch, crm: Crm) -> None:
 
 
 def seed_screens(crm: Crm) -> dict[str, str]:
+    """``_seed_screens`` once per test process; later stores get a copy of its database."""
+    ids = seed_once(crm, _seed_screens)
+    crm.clock = lambda: NOW
+    return ids
+
+
+def _seed_screens(crm: Crm) -> dict[str, str]:
     """Records every screen test needs; returns ids by a short name.
 
     Each write happens at its own minute before ``NOW`` so the "newest
@@ -159,25 +166,3 @@ class ScreensApp(App[None]):
 def screen_text(app: App[None]) -> str:
     """What the top screen shows, as plain text (modal backgrounds left out)."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-
-
-async def settle(pilot: Pilot[None], rounds: int = 3) -> None:
-    """Let thread workers finish and their messages be handled.
-
-    Only thread workers (database calls) are awaited: an async worker may be
-    waiting on a dialog the test has yet to answer.
-    """
-
-    async def threads_done() -> None:
-        for worker in [w for w in pilot.app.workers if w._thread_worker]:
-            try:
-                await worker.wait()
-            except (WorkerCancelled, WorkerFailed):
-                pass  # superseded by a newer worker, or reported by the screen
-
-    for _ in range(rounds):
-        await threads_done()
-        await pilot.pause()
-    await pilot.pause(0.05)
-    await threads_done()
-    await pilot.pause()

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
 
 import pytest
 from screens_fixtures import MARKUP_NAME, SIZE, ScreensApp, screen_text, seed_screens, settle
 from screens_fixtures import screens_crm as screens_crm  # noqa: F401 - the fixture
-from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 
 from tui_crm.screens.card import CardScreen
@@ -47,15 +45,6 @@ def last_change(crm: Crm, entity_id: str) -> dict[str, list[object]]:
     finally:
         conn.close()
     return json.loads(row[0])
-
-
-async def settle_until(pilot: Pilot[None], done: Callable[[], bool], rounds: int = 10) -> None:
-    """Settle until ``done()``: a write, then the card's re-read, then its re-mount
-    are three hops of workers and messages, more than one ``settle`` on a busy box."""
-    for _ in range(rounds):
-        await settle(pilot)
-        if done():
-            return
 
 
 def rows_of(app: ScreensApp, key: str) -> list[str]:
@@ -98,7 +87,7 @@ async def test_remove_a_contact_phone_after_confirming(screens_crm: Crm) -> None
         assert isinstance(app.screen, CardScreen)
         assert get_contact(screens_crm, ids["contact"]).phones == ["+74957654321"]
         assert last_change(screens_crm, ids["contact"]) == {"phones": ["+79161234567", None]}
-        await settle_until(pilot, lambda: rows_of(app, "phone") == ["+7 495 765-43-21"])
+        await settle(pilot, until=lambda: rows_of(app, "phone") == ["+7 495 765-43-21"])
         assert rows_of(app, "phone") == ["+7 495 765-43-21"]
         # the focus moved to the row now in its place: the remaining phone
         assert isinstance(app.screen.focused, FieldRow)
@@ -119,7 +108,7 @@ async def test_remove_a_company_email(screens_crm: Crm) -> None:
         assert get_company(screens_crm, ids["company"]).emails == []
         assert last_change(screens_crm, ids["company"]) == {"emails": ["info@magnit.example.ru", None]}
         # the E-mails row is back to "none", and still adds one
-        await settle_until(pilot, lambda: rows_of(app, "email") == ["—"])
+        await settle(pilot, until=lambda: rows_of(app, "email") == ["—"])
         empty = next(r for r in app.screen.query(FieldRow) if r.spec.key == "email")
         assert empty.spec.display.plain == "—" and empty.spec.removable is None
 
@@ -141,7 +130,7 @@ async def test_tags_added_and_removed_from_the_card(screens_crm: Crm, entity: st
         await pilot.press("enter")
         await settle(pilot)
         assert get(screens_crm, ids[entity]).tags == ["VIP", "ЛПР"]
-        await settle_until(pilot, lambda: rows_of(app, "tags") == ["VIP, ЛПР"])
+        await settle(pilot, until=lambda: rows_of(app, "tags") == ["VIP, ЛПР"])
         assert "VIP, ЛПР" in screen_text(app)
         tags = next(r for r in app.screen.query(FieldRow) if r.spec.key == "tags")
         tags.focus()
@@ -178,7 +167,7 @@ async def test_link_a_contact_by_search_then_unlink_the_main_one(screens_crm: Cr
         contacts = get_deal(screens_crm, ids["deal"]).contacts
         assert [(c.name, c.is_main) for c in contacts] == [("Иван Петров", True), (MARKUP_NAME, False)]
         assert last_change(screens_crm, ids["deal"]) == {"contacts": [None, ids["markup"]]}
-        await settle_until(pilot, lambda: any(r.spec.removable == ("contact", ids["markup"]) for r in app.screen.query(FieldRow)))
+        await settle(pilot, until=lambda: any(r.spec.removable == ("contact", ids["markup"]) for r in app.screen.query(FieldRow)))
         # unlink the main contact: the other one becomes main
         focus_removable(app, "contact", ids["contact"])
         await pilot.press("delete")
@@ -189,7 +178,7 @@ async def test_link_a_contact_by_search_then_unlink_the_main_one(screens_crm: Cr
         contacts = get_deal(screens_crm, ids["deal"]).contacts
         assert [(c.name, c.is_main) for c in contacts] == [(MARKUP_NAME, True)]
         assert last_change(screens_crm, ids["deal"]) == {"contacts": [ids["contact"], None]}
-        await settle_until(pilot, lambda: f"{MARKUP_NAME}  main" in screen_text(app))
+        await settle(pilot, until=lambda: f"{MARKUP_NAME}  main" in screen_text(app))
         assert f"{MARKUP_NAME}  main" in screen_text(app)
 
 

@@ -1,6 +1,7 @@
 """The open CRM: engine, settings, pipelines, acting user and clock.
 
-Every service function takes a ``Crm`` first. It is cheap to open (no
+Every service function takes a ``Crm`` first (the class is in
+``tui_crm.crm``, below services and sync). It is cheap to open (no
 Alembic unless the schema is behind, pipelines re-synced only when their
 TOML changed) because ``crm add lead`` opens one per process.
 
@@ -14,22 +15,19 @@ from __future__ import annotations
 
 import getpass
 import tomllib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from collections.abc import Callable
+from datetime import datetime
 from importlib import resources
 
-from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from tui_crm.config import Settings
+from tui_crm.crm import Crm
 from tui_crm.domain.errors import ConfigError, NotFoundError, ValidationError
 from tui_crm.domain.pipelines import ConfigAt, PipelineConfig, line_of, parse_pipeline_config
 from tui_crm.domain.text import fold
 from tui_crm.storage.models import User
-from tui_crm.storage.store_file import StoreLock, open_store, read_only_error, store_error
-from tui_crm.storage.unit_of_work import UnitOfWork
+from tui_crm.storage.store_file import open_store
 
 
 def default_pipelines_text() -> str:
@@ -72,69 +70,6 @@ def parse_pipelines_text(text: str, origin: str) -> PipelineConfig:
         raise ConfigError(f"{origin}: {exc}") from None
     except (TypeError, AttributeError, KeyError, ValueError) as exc:  # a table where a list belongs, and the like
         raise ConfigError(f"{origin}: unexpected layout ({exc!r}); compare with the shipped file (crm pipelines edit)") from None
-
-
-@dataclass
-class Crm:
-    settings: Settings
-    engine: Engine
-    pipelines: PipelineConfig
-    user_id: str
-    user_name: str
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    notices: list[str] = field(default_factory=list)  # said once on opening (stderr, an app notice)
-    # Held while open: ``crm db restore`` refuses a store some process holds.
-    lock: StoreLock | None = field(default=None, repr=False)
-    created: bool = False  # this open made a new database file
-    read_only: bool = False  # the user took write permission away from the file
-    pipelines_sha: str = ""  # of the stored configuration ``pipelines`` was parsed from
-
-    @property
-    def tz(self) -> tzinfo:
-        if self.settings.timezone:
-            from zoneinfo import ZoneInfo
-
-            return ZoneInfo(self.settings.timezone)
-        tz = datetime.now().astimezone().tzinfo
-        assert tz is not None
-        return tz
-
-    def now(self) -> datetime:
-        """Aware local time: what "today" and "tomorrow" are measured from."""
-        return self.clock().astimezone(self.tz)
-
-    def uow(self, batch_id: str | None = None) -> UnitOfWork:
-        if self.read_only:
-            raise read_only_error(self.settings.db_path)
-        work = UnitOfWork(self.engine, self.user_id, batch_id)
-        work.now = self.clock().astimezone(UTC)
-        work.on_commit["task"] = self._tasks_changed
-        return work
-
-    def _tasks_changed(self) -> None:
-        """After any committed task change (added by hand, by a stage rule,
-        by a mass action or an import; completed, moved, handed over): keep a
-        subscribed iCalendar feed current. One place, so no writer forgets."""
-        from tui_crm.services.calendar_feed import refresh_feed
-
-        refresh_feed(self)
-
-    @contextmanager
-    def read(self) -> Iterator[Session]:
-        """A read-only session; WAL lets it run beside a writer."""
-        try:
-            with Session(self.engine, expire_on_commit=False) as session:
-                yield session
-        except Exception as exc:
-            error = store_error(exc, self.settings.db_path)
-            if error is None:
-                raise
-            raise error from exc
-
-    def close(self) -> None:
-        self.engine.dispose()
-        if self.lock is not None:
-            self.lock.release()
 
 
 def open_crm(settings: Settings, clock: Callable[[], datetime] | None = None, create: bool = True) -> Crm:

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlmodel import Session
-
 from tui_crm.domain.errors import ValidationError
 from tui_crm.domain.fields import validate_value
 from tui_crm.domain.pipelines import BUILTIN_DEAL_FIELDS
@@ -21,8 +19,9 @@ from tui_crm.domain.text import fold
 from tui_crm.domain.validation import normalize_url, validate_inn
 from tui_crm.services.context import Crm
 from tui_crm.services.parties import assignable_user
-from tui_crm.services.records import custom_values, reindex, set_custom_value
+from tui_crm.services.records import reindex, set_custom_value
 from tui_crm.storage.models import Company, Deal
+from tui_crm.storage.record_edits import gate_values as gate_values  # the gates' view; kept importable here
 from tui_crm.storage.unit_of_work import UnitOfWork
 
 SOURCE_SITES = {"ru": "RU", "рф": "RU", "com": "COM", "запад": "COM", "en": "COM"}
@@ -150,14 +149,3 @@ def write_deal_values(crm: Crm, work: UnitOfWork, deal: Deal, parsed: list[Parse
         else:
             columns[item.key] = item.value
     work.update(deal, **columns)
-
-
-def gate_values(session: Session, deal: Deal) -> dict[str, Any]:
-    """The deal's values by gate key."""
-    values: dict[str, Any] = dict(custom_values(session, "deal", deal.id))
-    values["budget_rub"] = deal.budget_rub
-    values["budget_usd"] = deal.budget_usd
-    values["loss_reason"] = deal.loss_reason
-    company = session.get(Company, deal.company_id) if deal.company_id else None
-    values["company.inn"] = company.inn if company else None
-    return values

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-import os
-import shutil
 from pathlib import Path
 
 from tui_crm.domain.errors import NotFoundError
 from tui_crm.services.context import Crm
 from tui_crm.services.records import resolve
 from tui_crm.services.tasks import ENTITY_MODELS
+from tui_crm.storage import blobs
 from tui_crm.storage.models import EntityFile, StoredFile
 
 
 def blob_path(crm: Crm, sha256: str) -> Path:
-    return crm.settings.files_dir / sha256[:2] / sha256
+    return blobs.blob_path(crm.settings.files_dir, sha256)
 
 
 def attach_file(crm: Crm, entity_type: str, ref: str, path: Path) -> str:
@@ -28,13 +27,7 @@ def attach_file(crm: Crm, entity_type: str, ref: str, path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     sha = digest.hexdigest()
-    target = blob_path(crm, sha)
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
-        shutil.copyfile(path, tmp)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, target)
+    blobs.keep_blob(crm.settings.files_dir, sha, source=path)
     with crm.uow() as work:
         record = resolve(work.session, ENTITY_MODELS[entity_type], ref)
         if work.session.get(StoredFile, sha) is None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -206,10 +205,6 @@ def find_stage(pipeline: PipelineView, ref: str) -> StageView:
         return matches[0]
     names = ", ".join(f"{s.name} ({s.key})" for s in pipeline.stages)
     raise NotFoundError(f"No stage {ref!r} in «{pipeline.name}». Stages: {names}")
-
-
-def pipeline_def(crm: Crm, key: str) -> PipelineDef:
-    return crm.pipelines.pipeline(key)
 
 
 def ensure_user_pipelines_file(crm: Crm) -> str:
@@ -422,15 +417,6 @@ def reload_pipelines(crm: Crm, move_to: Sequence[str] = ()) -> ReloadReport:
     report.dropped = [d.ref for d in dropped]
     report.pipelines = list_pipelines(crm)
     return report
-
-
-def restore_default_pipelines(crm: Crm) -> str:
-    path = crm.settings.pipelines_file
-    if path.exists():
-        shutil.copyfile(path, path.with_suffix(".toml.old"))
-        path.unlink()
-    reload_pipelines(crm)
-    return str(path)
 
 
 @dataclass

@@ -13,8 +13,7 @@ from sqlmodel import col, select
 
 from tui_crm.services.context import Crm
 from tui_crm.storage.models import ChangeLog, Setting
-
-LAST_SYNC_KEY = "sync.last_at"
+from tui_crm.storage.settings import LAST_SYNC_KEY
 
 
 def pending_changes(crm: Crm) -> int:

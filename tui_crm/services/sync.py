@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from tui_crm.sync.adapter import Adapter
     from tui_crm.sync.engine import SyncReport
 
-LAST_SYNC_KEY = "sync.last_at"
 _BASE_URL = "sync.amocrm.base_url"
 _ACCOUNT = "sync.amocrm.account"
 _CLIENT_ID = "sync.amocrm.client_id"

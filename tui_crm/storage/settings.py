@@ -11,6 +11,9 @@ from sqlmodel import Session
 
 from tui_crm.storage.models import Setting
 
+# When the last sync finished (ISO time): the sync engine writes it, the status bar reads it.
+LAST_SYNC_KEY = "sync.last_at"
+
 
 def get_setting(session: Session, key: str) -> str | None:
     """The value kept under ``key``, or None when nothing is."""

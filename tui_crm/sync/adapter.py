@@ -165,14 +165,6 @@ class LocalSchema:
     timezone: tzinfo = UTC  # the store's zone: an all-day task is due at local midnight of its day
 
 
-@dataclass
-class SyncContext:
-    """Knobs the engine passes down (progress, dry run)."""
-
-    progress: Callable[[str, str, int, int | None], None] | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
 class Adapter(Protocol):
     """What the engine needs from a remote. See the module docstring."""
 

@@ -45,11 +45,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from tui_crm.crm import Crm
 from tui_crm.domain.ids import new_id
 from tui_crm.domain.text import fold
-from tui_crm.services.context import Crm
 from tui_crm.storage.models import ChangeLog, Note, Pipeline, Stage, User
-from tui_crm.storage.settings import put_setting
+from tui_crm.storage.settings import LAST_SYNC_KEY, put_setting
 from tui_crm.storage.sync_tables import SyncConflict, SyncCursor, SyncIdMap, SyncMeta, SyncShadow
 from tui_crm.sync.adapter import (
     UNSENDABLE,
@@ -67,7 +67,6 @@ from tui_crm.sync.mapping import ENTITIES, REF_FIELDS, TABLES, clean, entity_ref
 from tui_crm.sync.merge import FieldConflict, MergeResult, merge, same
 from tui_crm.sync.pipeline import pull_streams
 
-LAST_SYNC_KEY = "sync.last_at"
 ADAPTER_KEY = "sync.adapter"
 FETCH_CHUNK = 100
 CREATE_CHUNK = 50  # records per create request, each chunk marked as an attempt first
@@ -1094,8 +1093,8 @@ class SyncEngine:
     def _check_gate(self, work: SyncUnitOfWork, deal_id: str, old_stage_id: str | None) -> None:
         """A pulled stage change the local gate would refuse is applied, and flagged (notice + timeline note)."""
         from tui_crm.domain.gates import missing_fields
-        from tui_crm.services.deal_values import gate_values
         from tui_crm.storage.models import Deal
+        from tui_crm.storage.record_edits import gate_values
 
         session = work.session
         deal = session.get(Deal, deal_id)

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import col, select
 
+from tui_crm.storage.blobs import blob_path, keep_blob
 from tui_crm.storage.models import EntityFile, StoredFile
 from tui_crm.sync.amocrm.errors import AmoAuthError, AmoError, AmoLockedOut, AmoRateLimited
 
@@ -114,20 +114,12 @@ class FileSync:
             self._push(entity, remote_id, attachment)
 
     def _pull(self, entity: str, local_id: str, remote_id: str, file_uuid: str) -> None:
-        from tui_crm.services.files import blob_path
-
         engine, drive = self.engine, self.drive
         assert drive is not None
         info = drive.info(file_uuid)
         content = drive.download(info)
         sha = hashlib.sha256(content).hexdigest()
-        target = blob_path(engine.crm, sha)
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(".tmp")
-            tmp.write_bytes(content)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, target)
+        keep_blob(engine.crm.settings.files_dir, sha, content=content)
         with engine.uow() as work:
             if work.session.get(StoredFile, sha) is None:
                 work.session.add(StoredFile(sha256=sha, size=len(content), mime=info.mime))
@@ -138,13 +130,11 @@ class FileSync:
         self.pulled += 1
 
     def _push(self, entity: str, remote_id: str, attachment: EntityFile) -> None:
-        from tui_crm.services.files import blob_path
-
         engine, drive = self.engine, self.drive
         assert drive is not None
         with engine.crm.read() as session:
             stored = session.get(StoredFile, attachment.sha256)
-        path = blob_path(engine.crm, attachment.sha256)
+        path = blob_path(engine.crm.settings.files_dir, attachment.sha256)
         if stored is None or not path.is_file():
             log.warning("file %s of %s %s is missing from the data dir; not sent", attachment.name, entity, remote_id)
             return

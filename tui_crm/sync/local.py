@@ -22,7 +22,6 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from tui_crm.domain.text import fold
-from tui_crm.services.records import add_channel, change_tags, reindex, remove_channel, set_custom_value
 from tui_crm.storage.models import (
     Channel,
     Company,
@@ -38,6 +37,7 @@ from tui_crm.storage.models import (
     Tag,
     Task,
 )
+from tui_crm.storage.record_edits import add_channel, change_tags, reindex, remove_channel, set_custom_value
 from tui_crm.storage.unit_of_work import UnitOfWork
 from tui_crm.sync.mapping import CUSTOM_PREFIX, clean, messenger_parts
 

@@ -91,9 +91,6 @@ class Layout:
     headers: list[str]
     ignored: list[str] = field(default_factory=list)
 
-    def columns_of(self, target: str) -> list[int]:
-        return [i for i, t in enumerate(self.targets) if t == target]
-
     @property
     def mapping(self) -> list[tuple[str, str | None]]:
         """(header, target) for a preview."""
