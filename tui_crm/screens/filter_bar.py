@@ -20,6 +20,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, Select
 from tui_crm.domain.text import safe_text
 from tui_crm.services.deal_queries import DealFilter
 from tui_crm.services.users import list_users
+from tui_crm.widgets.app_contract import ReportsFailedWorkers
 from tui_crm.widgets.plain_text import SafeInput, crm_of
 
 
@@ -39,7 +40,7 @@ def describe_filter(flt: DealFilter) -> str:
     return safe_text(" · ".join(parts), keep_newlines=False)
 
 
-class FilterScreen(ModalScreen[DealFilter | None]):
+class FilterScreen(ReportsFailedWorkers, ModalScreen[DealFilter | None]):
     """Edit the board filter; Apply returns the new filter, Clear an empty one."""
 
     DEFAULT_CSS = """

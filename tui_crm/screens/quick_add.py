@@ -24,6 +24,7 @@ from tui_crm.domain.text import safe_text
 from tui_crm.domain.validation import normalize_email, normalize_phone
 from tui_crm.services.deals import LeadInput, capture_lead
 from tui_crm.services.views import DealDetail
+from tui_crm.widgets.app_contract import ReportsFailedWorkers
 from tui_crm.widgets.plain_text import SafeInput, crm_of
 
 FIELDS: list[tuple[str, str, str]] = [
@@ -54,7 +55,7 @@ def _checker(key: str, region: str) -> Callable[[str], object] | None:
     }.get(key)
 
 
-class QuickAddScreen(ModalScreen[DealDetail | None]):
+class QuickAddScreen(ReportsFailedWorkers, ModalScreen[DealDetail | None]):
     """Capture a lead into the current pipeline's lead stage."""
 
     DEFAULT_CSS = """

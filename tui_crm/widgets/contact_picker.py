@@ -29,6 +29,7 @@ from tui_crm.domain.validation import format_phone
 from tui_crm.services.context import Crm
 from tui_crm.services.search import search_parties
 from tui_crm.services.views import PartySummary
+from tui_crm.widgets.app_contract import ReportsFailedWorkers
 from tui_crm.widgets.form_dialog import DIALOG_CSS
 from tui_crm.widgets.plain_text import SafeInput, clean, error_message, plain
 
@@ -48,7 +49,7 @@ def describe(row: PartySummary, *, linked: bool) -> Text:
     return line
 
 
-class ContactPicker(ModalScreen[str | None]):
+class ContactPicker(ReportsFailedWorkers, ModalScreen[str | None]):
     """Search contacts and pick one; see the module docstring."""
 
     DEFAULT_CSS = (

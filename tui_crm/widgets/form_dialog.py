@@ -26,6 +26,7 @@ from textual.widgets import Button, Checkbox, Input, Select, Static
 
 from tui_crm.domain.errors import ValidationError
 from tui_crm.domain.text import fold
+from tui_crm.widgets.app_contract import ReportsFailedWorkers
 from tui_crm.widgets.plain_text import SafeInput, error_message, plain
 
 R = TypeVar("R")
@@ -73,7 +74,7 @@ class FormField:
         return "field-" + "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in self.key)
 
 
-class FormDialog(ModalScreen[R | None], Generic[R]):
+class FormDialog(ReportsFailedWorkers, ModalScreen[R | None], Generic[R]):
     """A form whose Save calls ``submit(values)`` in a worker thread.
 
     The result of ``submit`` is the dialog's result; ``None`` means

@@ -24,6 +24,7 @@ from textual.widgets import Button, DataTable, Static
 
 from tui_crm.services.context import Crm
 from tui_crm.services.merge import MergePlan, plan_merge
+from tui_crm.widgets.app_contract import ReportsFailedWorkers
 from tui_crm.widgets.form_dialog import DIALOG_CSS
 from tui_crm.widgets.plain_text import clean, error_message, plain
 
@@ -55,7 +56,7 @@ def moves_line(moves: dict[str, int]) -> str:
     return ", ".join(parts) or "nothing else"
 
 
-class MergeDialog(ModalScreen[MergeChoice | None]):
+class MergeDialog(ReportsFailedWorkers, ModalScreen[MergeChoice | None]):
     """Pick the surviving value of each field, then merge (see the module docstring)."""
 
     DEFAULT_CSS = (
