@@ -28,6 +28,7 @@ from textual.widgets.option_list import Option
 
 from tui_crm.domain.errors import CrmError
 from tui_crm.domain.when import parse_when
+from tui_crm.screens.dialogs import DIALOGS_TCSS
 from tui_crm.services import bulk, party_bulk
 from tui_crm.services.bulk import BulkReport
 from tui_crm.services.context import Crm
@@ -37,23 +38,12 @@ from tui_crm.services.views import PipelineView
 from tui_crm.widgets.form_dialog import ConfirmDialog
 from tui_crm.widgets.plain_text import SafeInput, crm_of, plain
 
-DIALOG_CSS = """
-{name} {{ align: center middle; background: $background 60%; }}
-{name} > .dialog {{
-    width: 64; max-width: 100%; height: auto; max-height: 90%;
-    border: round $accent; background: $surface; padding: 0 1;
-}}
-{name} .dialog-title {{ width: 1fr; text-style: bold; padding: 1 0; }}
-{name} .dialog-hint {{ width: 1fr; color: $text-muted; }}
-"""
-
 
 class ChoiceScreen(ModalScreen[str | None]):
     """Pick one of ``options`` (``(value, label)``); Escape picks nothing."""
 
-    DEFAULT_CSS = DIALOG_CSS.format(name="ChoiceScreen") + """
-    ChoiceScreen OptionList { height: auto; max-height: 20; border: none; }
-    """
+    CSS_PATH = DIALOGS_TCSS
+    DEFAULT_CLASSES = "pick-dialog"
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel")]
 
     def __init__(self, title: str, options: list[tuple[str, str]], current: str | None = None) -> None:
@@ -100,13 +90,8 @@ Validator = Callable[[dict[str, str]], dict[str, str]]
 class PromptScreen(ModalScreen[dict[str, str] | None]):
     """A few labelled inputs; Enter on the last one (or OK) submits."""
 
-    DEFAULT_CSS = DIALOG_CSS.format(name="PromptScreen") + """
-    PromptScreen .prompt-label { width: 1fr; padding-left: 1; }
-    PromptScreen Input { width: 1fr; }
-    PromptScreen .prompt-error { width: 1fr; padding-left: 1; color: $error; height: auto; }
-    PromptScreen .buttons { height: auto; align-horizontal: right; padding: 1 0; }
-    PromptScreen .buttons Button { margin-left: 2; }
-    """
+    CSS_PATH = DIALOGS_TCSS
+    DEFAULT_CLASSES = "pick-dialog"
     BINDINGS = [
         Binding("ctrl+s", "submit", "OK", id="form.submit"),
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
@@ -194,10 +179,8 @@ def outcome_table(report: BulkReport) -> Table:
 class MassReportScreen(ModalScreen[None]):
     """The result of a mass stage change, deal by deal."""
 
-    DEFAULT_CSS = DIALOG_CSS.format(name="MassReportScreen") + """
-    MassReportScreen > .dialog { width: 90; }
-    MassReportScreen VerticalScroll { height: auto; max-height: 24; }
-    """
+    CSS_PATH = DIALOGS_TCSS
+    DEFAULT_CLASSES = "pick-dialog"
     BINDINGS = [Binding("escape,enter,q", "close", "Close", id="form.close")]
 
     def __init__(self, report: BulkReport) -> None:

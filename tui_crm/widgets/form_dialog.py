@@ -26,12 +26,14 @@ from textual.widgets import Button, Checkbox, Input, Select, Static
 
 from tui_crm.domain.errors import ValidationError
 from tui_crm.domain.text import fold
+from tui_crm.screens.dialogs import DIALOGS_TCSS
 from tui_crm.widgets.app_contract import ReportsFailedWorkers
 from tui_crm.widgets.plain_text import SafeInput, error_message, plain
 
 R = TypeVar("R")
 FieldKind = Literal["text", "select", "checkbox"]
 
+# Kept for dialogs written before screens/dialogs/dialogs.tcss (other branches); new ones use that file.
 DIALOG_CSS = """
     align: center middle;
     & > Vertical.dialog {
@@ -82,7 +84,8 @@ class FormDialog(ReportsFailedWorkers, ModalScreen[R | None], Generic[R]):
     into a follow-up question (the duplicate prompt does).
     """
 
-    DEFAULT_CSS = "FormDialog {" + DIALOG_CSS + "}"
+    CSS_PATH = DIALOGS_TCSS
+    DEFAULT_CLASSES = "form-dialog"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="dialog.cancel"),
@@ -250,7 +253,8 @@ def responsible_dialog(
 class ConfirmDialog(ModalScreen[bool]):
     """A yes/no question; ``y``/enter is yes, ``n``/escape is no."""
 
-    DEFAULT_CSS = "ConfirmDialog {" + DIALOG_CSS + "}"
+    CSS_PATH = DIALOGS_TCSS
+    DEFAULT_CLASSES = "form-dialog"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes", id="confirm.yes"),
