@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from textual.screen import Screen
-from textual.widgets import Input, Label, Select
+from textual.widgets import Input, Label, Select, Static
 
 from tui_crm.app import CrmApp, make_app
 from tui_crm.commands import screen_actions
@@ -325,7 +325,7 @@ async def test_mass_tags_and_task(crm: Crm, seeded: dict[str, str], settle: Sett
         await pilot.press(*"Выслать КП", "enter", "ctrl+u", *"someday", "enter")
         await settle(pilot)
         assert app.screen is prompt  # "someday" is not a date: the prompt says so and stays
-        assert "not" in str(prompt.query_one("#prompt-when-error", Label).render())
+        assert "not" in str(prompt.query_one("#field-when-error", Static).render())
         await pilot.press("ctrl+u", *"2026-12-01 10:00", "enter")
         await settle(pilot)
         assert isinstance(app.screen, BoardScreen)

@@ -21,9 +21,9 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Input, Label, OptionList, Static
+from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui_crm.domain.errors import CrmError
@@ -35,8 +35,8 @@ from tui_crm.services.context import Crm
 from tui_crm.services.tasks import CLOSING_RESULTS, open_tasks_of_deal
 from tui_crm.services.users import list_users
 from tui_crm.services.views import PipelineView
-from tui_crm.widgets.form_dialog import ConfirmDialog
-from tui_crm.widgets.plain_text import SafeInput, crm_of, plain
+from tui_crm.widgets.form_dialog import ConfirmDialog, FormDialog, FormField
+from tui_crm.widgets.plain_text import crm_of, plain
 
 
 class ChoiceScreen(ModalScreen[str | None]):
@@ -87,58 +87,45 @@ Validator = Callable[[dict[str, str]], dict[str, str]]
 """Returns errors by field key; empty when the values are fine."""
 
 
-class PromptScreen(ModalScreen[dict[str, str] | None]):
-    """A few labelled inputs; Enter on the last one (or OK) submits."""
+class FieldErrors(Exception):
+    """A prompt's validator refused some values: the message for each field, by key."""
 
-    CSS_PATH = DIALOGS_TCSS
-    DEFAULT_CLASSES = "pick-dialog"
-    BINDINGS = [
-        Binding("ctrl+s", "submit", "OK", id="form.submit"),
-        Binding("escape", "cancel", "Cancel", id="form.cancel"),
-    ]
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+class PromptScreen(FormDialog[dict[str, str]]):
+    """A few labelled inputs (the one form framework, ``FormDialog``); Enter
+    moves to the next input and submits from the last; the validator's
+    errors show under their fields, all at once."""
+
+    ENTER_SAVES_ANYWHERE = False
 
     def __init__(self, title: str, fields: list[PromptField], validate: Validator | None = None) -> None:
-        super().__init__()
-        self.title_text = title
-        self.fields = fields
+        specs = [FormField(item.key, item.label, value=item.value, placeholder=item.placeholder) for item in fields]
+        super().__init__(title, specs, self._checked, save_label="OK")
         self.validate = validate
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Label(plain(self.title_text, one_line=True), classes="dialog-title")
-            for item in self.fields:
-                yield Label(item.label, classes="prompt-label", markup=False)
-                yield SafeInput(item.value, placeholder=item.placeholder, id=f"prompt-{item.key}", compact=True)
-                yield Label("", id=f"prompt-{item.key}-error", classes="prompt-error", markup=False)
-            with Horizontal(classes="buttons"):
-                yield Button("OK", variant="primary", id="prompt-ok", compact=True)
-                yield Button("Cancel", id="prompt-cancel", compact=True)
-        yield Footer()
-
-    def values(self) -> dict[str, str]:
-        return {item.key: self.query_one(f"#prompt-{item.key}", Input).value.strip() for item in self.fields}
-
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == f"prompt-{self.fields[-1].key}":
-            self.action_submit()
-        else:
-            self.focus_next()
-
-    @on(Button.Pressed, "#prompt-ok")
-    def action_submit(self) -> None:
-        values = self.values()
-        errors = self.validate(values) if self.validate else {}
-        for item in self.fields:
-            self.query_one(f"#prompt-{item.key}-error", Label).update(Text(errors.get(item.key, "")))
+    def _checked(self, values: dict[str, Any]) -> dict[str, str]:
+        """Worker thread: the stripped values, or ``FieldErrors``."""
+        stripped = {key: str(value).strip() for key, value in values.items()}
+        errors = self.validate(stripped) if self.validate else {}
         if errors:
-            self.app.bell()
-            return
-        self.dismiss(values)
+            raise FieldErrors(errors)
+        return stripped
 
-    @on(Button.Pressed, "#prompt-cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def show_error(self, exc: BaseException) -> None:
+        if not isinstance(exc, FieldErrors):
+            super().show_error(exc)
+            return
+        self.clear_errors()
+        bad = [spec for spec in self.fields if spec.key in exc.errors]
+        for spec in bad:
+            self.show_field_error(spec, exc.errors[spec.key])
+        if bad:
+            self.query_one(f"#{bad[0].dom_id}").focus()
+        self.app.bell()
 
 
 def outcome_lines(report: BulkReport) -> list[tuple[Text, Text]]:

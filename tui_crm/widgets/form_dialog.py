@@ -91,6 +91,8 @@ class FormDialog(ReportsFailedWorkers, ModalScreen[R | None], Generic[R]):
         Binding("escape", "cancel", "Cancel", id="dialog.cancel"),
         Binding("ctrl+s", "save", "Save", id="dialog.save"),
     ]
+    ENTER_SAVES_ANYWHERE: ClassVar[bool] = True
+    """Enter in any input saves; False: it moves to the next input and saves from the last."""
 
     class Finished(Message, bubble=False):
         def __init__(self, result: Any = None, error: BaseException | None = None) -> None:
@@ -165,6 +167,10 @@ class FormDialog(ReportsFailedWorkers, ModalScreen[R | None], Generic[R]):
             error.update("")
             error.remove_class("-shown")
 
+    def show_field_error(self, spec: FormField, message: str) -> None:
+        """``message`` under ``spec``'s input."""
+        self._error_at(f"#{spec.dom_id}-error", message)
+
     def _error_at(self, selector: str, message: str) -> None:
         error = self.query_one(selector, Static)
         error.update(plain(message))
@@ -226,6 +232,10 @@ class FormDialog(ReportsFailedWorkers, ModalScreen[R | None], Generic[R]):
     @on(Input.Submitted)
     def _enter_saves(self, event: Input.Submitted) -> None:
         event.stop()
+        last = next((spec for spec in reversed(self.fields) if spec.kind == "text"), None)
+        if not self.ENTER_SAVES_ANYWHERE and last is not None and event.input.id != last.dom_id:
+            self.focus_next()  # a prompt: enter goes on to the next input, and saves from the last
+            return
         self.action_save()
 
     @on(Button.Pressed, "#dialog-save")
