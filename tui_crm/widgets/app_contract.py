@@ -15,6 +15,7 @@ screen and dialog that runs workers) forwards the failure as
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, cast
 
 from textual.message import Message
@@ -39,42 +40,38 @@ def host_of(node: DOMNode) -> CrmHost:
     return cast("CrmHost", node.app)
 
 
+@dataclass
 class OpenCard(Message):
     """Open the card of a record above the current screen."""
 
-    def __init__(self, entity_type: str, entity_id: str) -> None:
-        super().__init__()
-        self.entity_type = entity_type
-        self.entity_id = entity_id
+    entity_type: str
+    entity_id: str
 
 
 class StoreChanged(Message):
     """A write changed what the status bar counts (pending changes, conflicts): poll now."""
 
 
+@dataclass
 class PipelineShown(Message):
     """The board now shows this pipeline: the app's ``pipeline_key`` follows."""
 
-    def __init__(self, key: str) -> None:
-        super().__init__()
-        self.key = key
+    key: str
 
 
+@dataclass
 class DealsDeleted(Message):
     """A mass delete went through: ``z`` can undo that batch."""
 
-    def __init__(self, batch_id: str, count: int) -> None:
-        super().__init__()
-        self.batch_id = batch_id
-        self.count = count
+    batch_id: str
+    count: int
 
 
+@dataclass
 class WorkerFailed(Message):
     """A worker ended with an exception it did not handle (see ``ReportsFailedWorkers``)."""
 
-    def __init__(self, worker: Worker[object]) -> None:
-        super().__init__()
-        self.worker = worker
+    worker: Worker[object]
 
 
 class ReportsFailedWorkers:
