@@ -32,9 +32,10 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.signal import Signal
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui_crm.commands import CrmCommands, load_keymap, screen_actions
 from tui_crm.domain.errors import CrmError
@@ -44,8 +45,10 @@ from tui_crm.services.context import Crm
 from tui_crm.services.status import last_sync, pending_changes
 from tui_crm.services.views import DealDetail
 from tui_crm.startup import release_gc
+from tui_crm.widgets.app_contract import DealsDeleted, OpenCard, PipelineShown, StoreChanged, WorkerFailed
+from tui_crm.widgets.plain_text import error_message
 from tui_crm.widgets.status_bar import StatusBar, StoreStatus
-from tui_crm.widgets.sync_runner import Outcome, ProgressLine, explain_failure, summarize, sync_interval_minutes
+from tui_crm.widgets.sync_runner import Outcome, ProgressLine, explain_failure, summarize
 
 if TYPE_CHECKING:
     from tui_crm.sync.adapter import Adapter
@@ -65,6 +68,17 @@ SECTIONS = {
     "conflicts": ("tui_crm.screens.conflicts", "ConflictsScreen"),
     "import": ("tui_crm.screens.import_screen", "ImportScreen"),
 }
+
+
+CALLER_REPORTS = {"mass"}
+"""Worker groups whose caller awaits them and reports a failure itself."""
+
+
+def worker_failure(worker: Worker[object]) -> str:
+    """One line for a failed worker: what it was doing and the error, made safe."""
+    doing = (worker.group if worker.group != "default" else worker.name) or "background work"
+    error = worker.error if worker.error is not None else RuntimeError("unknown error")
+    return f"{doing} failed: {error_message(error)}"
 
 
 class SyncStopped(Exception):
@@ -101,10 +115,13 @@ class CrmApp(App[None]):
         ("app.import", "Import a file (amoCRM CSV, vCard)…", "open_import"),
     ]
 
+    pipeline_key: reactive[str] = reactive("", init=False)
+    """The pipeline the board shows (``PipelineShown``); quick add, Unsorted and new deals start there."""
+
     def __init__(self, crm: Crm, pipeline: str | None = None) -> None:
         super().__init__()
         self.crm = crm
-        self.pipeline_key = pipeline or crm.settings.default_pipeline
+        self.set_reactive(CrmApp.pipeline_key, pipeline or crm.settings.default_pipeline)
         wanted = THEMES.get(crm.settings.theme, crm.settings.theme)
         self.theme = wanted if wanted in self.available_themes else THEMES["dark"]
         self.set_keymap(load_keymap(crm.settings))
@@ -152,11 +169,11 @@ class CrmApp(App[None]):
         self.call_after_refresh(release_gc)
         self.refresh_status()
         self.set_interval(STATUS_EVERY, self.refresh_status)
-        minutes = sync_interval_minutes(self.crm.settings.config_dir)
+        minutes = self.crm.settings.sync_interval_minutes
         if minutes > 0:
             self.set_interval(minutes * 60, self._background_sync)
         self._start_hub_listener()
-        mail_minutes = mail_interval_minutes(self.crm.settings.config_dir)
+        mail_minutes = self.crm.settings.mail_interval_minutes
         if mail_minutes > 0:
             self.set_timer(5, self.fetch_mail_now)
             self.set_interval(mail_minutes * 60, self.fetch_mail_now)
@@ -219,6 +236,37 @@ class CrmApp(App[None]):
 
     async def action_open_conflicts(self) -> None:
         await self._show_section(self._section("conflicts"))
+
+    # ---- what screens ask for (widgets.app_contract) --------------------
+    def on_open_card(self, message: OpenCard) -> None:
+        self.open_card(message.entity_type, message.entity_id)
+
+    def on_store_changed(self, message: StoreChanged) -> None:
+        self.refresh_status()
+
+    def on_pipeline_shown(self, message: PipelineShown) -> None:
+        self.pipeline_key = message.key
+
+    def on_deals_deleted(self, message: DealsDeleted) -> None:
+        self.remember_delete(message.batch_id, message.count)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:  # the app's own workers (a screen's come as WorkerFailed)
+            self._report_failure(event.worker)
+
+    def on_worker_failed(self, message: WorkerFailed) -> None:
+        self._report_failure(message.worker)
+
+    def _report_failure(self, worker: Worker[object]) -> None:
+        """One place for every worker that failed: a one-line notice, never silence.
+
+        Workers catch the ``CrmError`` they expect and say so themselves;
+        anything else (a broken row, a bug) ends here instead of vanishing
+        with the worker (they run with ``exit_on_error=False``).
+        """
+        if worker.group in CALLER_REPORTS:
+            return
+        self.notify(worker_failure(worker), title="Something went wrong", severity="error", timeout=15, markup=False)
 
     def open_card(self, entity_type: str, entity_id: str) -> None:
         """Push the card of a deal, contact or company on top of the stack."""
@@ -479,15 +527,13 @@ class CrmApp(App[None]):
 
 
 def mail_interval_minutes(config_dir: Path) -> int:
-    """``mail_interval_minutes`` from config.toml (default 5; 0 turns the background fetch off)."""
-    import tomllib
+    """``mail_interval_minutes`` from config.toml (default 5; 0 turns the background fetch off).
 
-    try:
-        data = tomllib.loads((config_dir / "config.toml").read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return 5
-    value = data.get("mail_interval_minutes", 5)
-    return value if isinstance(value, int) and value >= 0 else 5
+    The app reads ``crm.settings.mail_interval_minutes``; this is the same
+    parse for a config folder alone."""
+    from tui_crm.config import options_in
+
+    return options_in(config_dir).mail_interval_minutes
 
 
 def make_app(crm: Crm, pipeline: str | None = None) -> CrmApp:

@@ -16,7 +16,6 @@ tab/copy plumbing) is not listed.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -36,18 +35,9 @@ CATEGORY_ORDER = ("board", "nav", "form", "list", "card", "agenda", "unsorted", 
 
 
 def load_keymap(settings: Settings) -> dict[str, str]:
-    """Binding id -> keys from ``[keymap]`` in config.toml (empty if none).
-
-    A broken file is left to ``load_settings`` to report; here it only means
-    "no remapping".
-    """
-    path = settings.config_dir / "config.toml"
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return {}
-    table = data.get("keymap")
-    return {str(key): str(value) for key, value in table.items()} if isinstance(table, dict) else {}
+    """Binding id -> keys from ``[keymap]`` in config.toml (empty if none), as
+    ``load_settings`` parsed it."""
+    return dict(settings.keymap)
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,24 @@ tests: ``CRM_CONFIG_DIR``, ``CRM_DATA_DIR``, ``CRM_DB`` (or ``--db``) and
     default_pipeline = "sales20"
     theme = "dark"             # or "light"
     rates_url = "https://www.cbr.ru/scripts/XML_daily.asp"  # the Bank of Russia's daily rates (CRM_RATES_URL)
+    sync_interval_minutes = 15 # background amoCRM sync in the app (default 0: off)
+    mail_interval_minutes = 5  # background mail fetch in the app (0: off)
+    secrets = "file"           # or "keyring" (CRM_SECRETS_BACKEND)
+
+    [keymap]                   # binding id = keys (see tui_crm/commands.py)
+    "board.move_next" = "ctrl+right"
+
+The file is parsed once, by :func:`load_settings`, into one typed
+:class:`Settings`; the app, the keymap and the secret store read that
+object (or, without one, :func:`options_in`, the same parser), never the
+file themselves.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tui_crm.domain.errors import ConfigError
@@ -44,7 +55,23 @@ def data_dir() -> Path:
 
 
 @dataclass
-class Settings:
+class AppOptions:
+    """The settings only the app (and the secret store) reads; part of :class:`Settings`."""
+
+    keymap: dict[str, str] = field(default_factory=dict)
+    """Binding id -> keys, from ``[keymap]`` (see ``tui_crm.commands``)."""
+    sync_interval_minutes: float = 0.0
+    """The app's background sync every N minutes; 0: off."""
+    mail_interval_minutes: int = 5
+    """The app's background mail fetch every N minutes; 0: off."""
+    secrets: str | None = None
+    """``keyring`` or ``file``: where secrets go (``tui_crm.secrets``); None: the default."""
+
+
+@dataclass(kw_only=True)
+class Settings(AppOptions):
+    """Every setting, typed: paths, config.toml's values, the environment's overrides."""
+
     db_path: Path
     files_dir: Path
     config_dir: Path
@@ -77,7 +104,40 @@ def load_settings(db: str | os.PathLike[str] | None = None, user: str | None = N
         default_pipeline=str(values.get("default_pipeline", "sales20")),
         theme=str(values.get("theme", "dark")),
         rates_url=os.environ.get("CRM_RATES_URL") or str(values.get("rates_url") or Settings.rates_url),
+        **vars(app_options(values)),
     )
+
+
+def _number(value: object) -> float | None:
+    return None if isinstance(value, bool) or not isinstance(value, int | float) else float(value)
+
+
+def app_options(values: dict[str, object]) -> AppOptions:
+    """``AppOptions`` from config.toml's values.
+
+    A value of the wrong kind means the default, as it always has: these
+    are conveniences, and a typo in one must not stop the CLI.
+    """
+    keymap = values.get("keymap")
+    sync = _number(values.get("sync_interval_minutes", 0))
+    mail = values.get("mail_interval_minutes", 5)
+    secrets = values.get("secrets")
+    return AppOptions(
+        keymap={str(k): str(v) for k, v in keymap.items()} if isinstance(keymap, dict) else {},
+        sync_interval_minutes=sync if sync is not None and sync > 0 else 0.0,
+        mail_interval_minutes=mail if isinstance(mail, int) and not isinstance(mail, bool) and mail >= 0 else 5,
+        secrets=str(secrets).lower() if secrets else None,
+    )
+
+
+def options_in(cdir: Path) -> AppOptions:
+    """``app_options`` of the config.toml in ``cdir`` without a ``Settings`` (the
+    secret store before any store is open); a broken file gives the defaults
+    (``load_settings`` is the one that reports it)."""
+    try:
+        return app_options(read_config_file(cdir / "config.toml"))
+    except ConfigError:
+        return AppOptions()
 
 
 # Every setting config.toml may hold is a string.

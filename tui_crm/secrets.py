@@ -424,12 +424,9 @@ def configured_backend() -> str | None:
     """``keyring`` or ``file`` when chosen (``CRM_SECRETS_BACKEND``, or ``secrets`` in config.toml)."""
     choice = os.environ.get(ENV_BACKEND, "").strip().lower()
     if not choice:
-        import tomllib
+        from tui_crm.config import config_dir, options_in
 
-        from tui_crm.config import config_dir
-
-        with contextlib.suppress(OSError, ValueError):
-            choice = str(tomllib.loads((config_dir() / "config.toml").read_text(encoding="utf-8")).get("secrets", "")).lower()
+        choice = options_in(config_dir()).secrets or ""
     if choice and choice not in ("keyring", "file"):
         raise SecretStoreError(f"Unknown secret store {choice!r}: use {ENV_BACKEND}=keyring or {ENV_BACKEND}=file.")
     return choice or None

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 from textual.screen import Screen
-from textual.widgets import Input, Label, Select
+from textual.widgets import Input, Label, Select, Static
 
 from tui_crm.app import CrmApp, make_app
 from tui_crm.commands import screen_actions
+from tui_crm.config import load_settings
 from tui_crm.domain.errors import NotFoundError
 from tui_crm.screens.board import BoardScreen
 from tui_crm.screens.mass_action import ChoiceScreen, MassReportScreen, outcome_lines
@@ -324,7 +325,7 @@ async def test_mass_tags_and_task(crm: Crm, seeded: dict[str, str], settle: Sett
         await pilot.press(*"Выслать КП", "enter", "ctrl+u", *"someday", "enter")
         await settle(pilot)
         assert app.screen is prompt  # "someday" is not a date: the prompt says so and stays
-        assert "not" in str(prompt.query_one("#prompt-when-error", Label).render())
+        assert "not" in str(prompt.query_one("#field-when-error", Static).render())
         await pilot.press("ctrl+u", *"2026-12-01 10:00", "enter")
         await settle(pilot)
         assert isinstance(app.screen, BoardScreen)
@@ -566,6 +567,7 @@ def test_status_service_counts_pending_and_reads_last_sync(crm: Crm) -> None:
 async def test_keymap_in_config_rebinds_keys_everywhere(crm: Crm, seeded: dict[str, str], settle: Settle) -> None:
     (crm.settings.config_dir).mkdir(parents=True, exist_ok=True)
     (crm.settings.config_dir / "config.toml").write_text('[keymap]\n"board.move_next" = "ctrl+right"\n', encoding="utf-8")
+    crm.settings.keymap = load_settings(db=crm.settings.db_path).keymap  # config.toml is read when the store opens
     app = make_app(crm)
     async with app.run_test(size=(120, 35)) as pilot:
         await settle(pilot)

@@ -14,32 +14,26 @@ from collections.abc import Awaitable, Callable
 import pytest
 from screens_fixtures import SIZE, ScreensApp, screen_text
 from screens_fixtures import settle as settle_screens
+from textual.pilot import Pilot
 from textual.widgets import Input, Label, Select
 
+from tests.services.test_move_one_step import NEGOTIATION
 from tui_crm.app import make_app
 from tui_crm.screens.board import BoardScreen
 from tui_crm.screens.card import CardScreen
 from tui_crm.services.context import Crm
 from tui_crm.services.deals import LeadInput, capture_lead, get_deal, move_deal
-from tui_crm.widgets.form_dialog import FormDialog
 from tui_crm.widgets.gate_form import GateForm, field_id
 
 pytestmark = pytest.mark.anyio
 
 Settle = Callable[..., Awaitable[None]]
-TO_NEGOTIATION = (
-    ("qualification", {"budget_rub": "100000", "segment": "A", "territory": "РФ", "city": "Тверь", "budget_usd": "1000"}),
-    ("estimate", {"scope": "Сайт", "work_model": "Fixed price", "project_folder": "https://disk.example.com/x"}),
-    ("proposal", {"estimate_link": "https://disk.example.com/x/est"}),
-    ("negotiation", {"decision_makers": "Иванов"}),
-)
 
 
 def no_company_at_negotiation(crm: Crm) -> str:
     """A RUS deal one step before «Договор», whose gate wants the company's INN; it has no company."""
     deal = capture_lead(crm, LeadInput(name="Без компании", pipeline="sales_rus"))
-    for stage, values in TO_NEGOTIATION:
-        move_deal(crm, deal.id, stage, set_values=values)
+    move_deal(crm, deal.id, "negotiation", set_values=NEGOTIATION)
     return deal.id
 
 
@@ -84,6 +78,20 @@ async def test_the_card_lists_the_stage_keys_in_help(crm: Crm) -> None:
         assert entries.get("Next stage") == "]" and entries.get("Prev stage") == "["
 
 
+async def inn_refused_under_its_field(pilot: Pilot[None]) -> GateForm:
+    """In the gate form asking for the INN: type one, save; the service's refusal
+    (no company) comes back under that field, with what was typed."""
+    form = pilot.app.screen
+    assert isinstance(form, GateForm) and [m.key for m in form.missing] == ["company.inn"]
+    await pilot.press(*"7707083893", "ctrl+s")
+    await settle_screens(pilot)
+    again = pilot.app.screen
+    assert isinstance(again, GateForm) and again is not form
+    assert "no company" in str(again.query_one(f"#{field_id('company.inn')}-error", Label).render())
+    assert again.raw_value("company.inn") == "7707083893"
+    return again
+
+
 async def test_a_refused_inn_on_the_card_is_shown_under_its_field(crm: Crm) -> None:
     deal_id = no_company_at_negotiation(crm)
     app = card_app(crm, deal_id)
@@ -91,14 +99,7 @@ async def test_a_refused_inn_on_the_card_is_shown_under_its_field(crm: Crm) -> N
         await settle_screens(pilot)
         await pilot.press("right_square_bracket")
         await settle_screens(pilot)
-        form = app.screen
-        assert isinstance(form, GateForm) and [m.key for m in form.missing] == ["company.inn"]
-        await pilot.press(*"7707083893", "ctrl+s")
-        await settle_screens(pilot)
-        again = app.screen
-        assert isinstance(again, GateForm) and again is not form
-        assert "no company" in str(again.query_one(f"#{field_id('company.inn')}-error", Label).render())
-        assert again.raw_value("company.inn") == "7707083893"
+        await inn_refused_under_its_field(pilot)
         await pilot.press("escape")
         await settle_screens(pilot)
         assert isinstance(app.screen, CardScreen)
@@ -107,24 +108,15 @@ async def test_a_refused_inn_on_the_card_is_shown_under_its_field(crm: Crm) -> N
 
 async def test_a_refused_inn_in_the_copy_is_shown_under_its_field(crm: Crm) -> None:
     """The copy's gate form used to show the service's refusal above the fields."""
-    deal_id = no_company_at_negotiation(crm)
-    app = card_app(crm, deal_id)
+    app = card_app(crm, no_company_at_negotiation(crm))
     async with app.run_test(size=SIZE) as pilot:
         await settle_screens(pilot)
         await pilot.press("y")
         await settle_screens(pilot)
-        dialog = app.screen
-        assert isinstance(dialog, FormDialog)
-        dialog.query_one("#field-target", Select).value = "sales_rus/contract"
+        app.screen.query_one("#field-target", Select).value = "sales_rus/contract"
         await pilot.press("ctrl+s")
         await settle_screens(pilot)
-        form = app.screen
-        assert isinstance(form, GateForm) and [m.key for m in form.missing] == ["company.inn"]
-        await pilot.press(*"7707083893", "ctrl+s")
-        await settle_screens(pilot)
-        again = app.screen
-        assert isinstance(again, GateForm) and again is not form
-        assert "no company" in str(again.query_one(f"#{field_id('company.inn')}-error", Label).render())
+        await inn_refused_under_its_field(pilot)
 
 
 async def test_bracket_back_on_the_first_stage_says_so(crm: Crm, settle: Settle) -> None:

@@ -32,6 +32,7 @@ from tui_crm.screens.card import CardScreen
 from tui_crm.services.tasks import AGENDA_GROUPS, AgendaView, agenda, agenda_page
 from tui_crm.services.users import list_users
 from tui_crm.services.views import TaskView
+from tui_crm.widgets.app_contract import ReportsFailedWorkers
 from tui_crm.widgets.form_dialog import responsible_dialog
 from tui_crm.widgets.plain_text import clean, crm_of, error_message, plain
 from tui_crm.widgets.task_dialogs import add_task_dialog, complete_task_dialog, reschedule_task_dialog
@@ -75,7 +76,7 @@ def task_row(task: TaskView, *, show_responsible: bool, width: int = 100) -> Tex
     return row
 
 
-class AgendaScreen(Screen[None]):
+class AgendaScreen(ReportsFailedWorkers, Screen[None]):
     """Open tasks by due group; see the module docstring."""
 
     CSS_PATH = "agenda.tcss"

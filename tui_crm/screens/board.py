@@ -36,6 +36,7 @@ from textual.containers import HorizontalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Label
+from textual.worker import Worker, WorkerState
 
 from tui_crm.domain.errors import CrmError, NotFoundError
 from tui_crm.domain.text import safe_text
@@ -43,6 +44,7 @@ from tui_crm.services.deal_queries import DealFilter, board_column, board_pages,
 from tui_crm.services.pipelines import find_pipeline, list_pipelines
 from tui_crm.services.unsorted import count_unsorted
 from tui_crm.services.views import DealSummary, MoveOutcome, PipelineView, StageTotals, StageView
+from tui_crm.widgets.app_contract import DealsDeleted, OpenCard, PipelineShown, ReportsFailedWorkers, StoreChanged, host_of
 from tui_crm.widgets.board_column import FOOTER_ROWS, HEADER_ROWS, PAGE, BoardColumn, PageFetch
 from tui_crm.widgets.deal_card import CARD_ROWS, whole_money
 from tui_crm.widgets.plain_text import crm_of
@@ -130,7 +132,7 @@ MOVE = Binding.Group("Move", compact=True)
 """Footer shows `[]` once for both directions."""
 
 
-class BoardScreen(Screen[None]):
+class BoardScreen(ReportsFailedWorkers, Screen[None]):
     """One pipeline as columns; the home screen of the app."""
 
     CSS_PATH = "board.tcss"
@@ -235,7 +237,7 @@ class BoardScreen(Screen[None]):
         if self._focus_after_load is None and current is not None and self.column is not None:
             self._focus_after_load = (self.column.stage.key, current.id)
         self.generation += 1
-        key = self.pipeline_key or getattr(self.app, "pipeline_key", None)
+        key = self.pipeline_key or host_of(self).pipeline_key
         self._load(self.generation, key, self.flt)
 
     @work(thread=True, exclusive=True, group="board-load", exit_on_error=False)
@@ -264,6 +266,13 @@ class BoardScreen(Screen[None]):
             self.app.call_from_thread(self._send_ready)
             return
         self.app.call_from_thread(self._loaded, generation, pipelines, pipeline, totals, pages, unsorted)
+
+    async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A first load that failed with something other than a ``CrmError``
+        still ends start-up (footer, ``Ready``); the app shows the notice."""
+        if event.worker.group == "board-load" and event.state == WorkerState.ERROR:
+            await self._mount_footer()
+            self._send_ready()
 
     async def on_board_screen_stages_known(self, message: StagesKnown) -> None:
         if message.generation == self.generation and self.pipeline is None and not self.columns:
@@ -362,7 +371,7 @@ class BoardScreen(Screen[None]):
         await self._ensure_columns(pipeline)
         self.pipeline = pipeline
         self.pipeline_key = pipeline.key
-        self.app.pipeline_key = pipeline.key  # type: ignore[attr-defined]
+        self.post_message(PipelineShown(pipeline.key))
         self.totals = totals
         for column, total in zip(self.columns, totals, strict=True):
             column.load(total, pages.get(total.stage.key, []), generation, unsorted if total.stage.kind == "unsorted" else 0)
@@ -506,9 +515,7 @@ class BoardScreen(Screen[None]):
         if deal is None:
             self.app.bell()
             return
-        open_card = getattr(self.app, "open_card", None)
-        if open_card is not None:
-            open_card("deal", deal.id)
+        self.post_message(OpenCard("deal", deal.id))
 
     # ---- moving through gates ----------------------------------------
     def action_move(self, step: int) -> None:
@@ -530,9 +537,7 @@ class BoardScreen(Screen[None]):
         self._status_changed()
 
     def _status_changed(self) -> None:
-        refresh = getattr(self.app, "refresh_status", None)
-        if refresh is not None:
-            refresh()
+        self.post_message(StoreChanged())
 
     # ---- filter, pipeline, mass actions -------------------------------
     def action_filter(self) -> None:
@@ -588,9 +593,7 @@ class BoardScreen(Screen[None]):
         if report is None:
             return
         if report.action == "delete":
-            remember = getattr(self.app, "remember_delete", None)
-            if remember is not None:
-                remember(report.batch_id, report.changed)
+            self.post_message(DealsDeleted(report.batch_id, report.changed))
         elif report.action != "stage":
             self._notify(f"Done: {report.changed} of {report.selected} deals changed")
         self.selected.clear()

@@ -57,6 +57,7 @@ from tui_crm.services.notes import set_pinned, timeline
 from tui_crm.services.users import list_users
 from tui_crm.services.views import CompanyDetail, ContactDetail, DealDetail, LinkView, TimelineItem
 from tui_crm.widgets.activity_bar import ActivityBar, call_dialog, note_dialog
+from tui_crm.widgets.app_contract import ReportsFailedWorkers, host_of
 from tui_crm.widgets.contact_picker import ContactPicker
 from tui_crm.widgets.deal_dialogs import copy_deal_dialog, new_deal_dialog
 from tui_crm.widgets.duplicate_prompt import PartyForm
@@ -300,7 +301,7 @@ class CardData:
     users: list[tuple[str, str]]
 
 
-class CardScreen(Screen[None]):
+class CardScreen(ReportsFailedWorkers, Screen[None]):
     """A deal, contact or company card; see the module docstring."""
 
     CSS_PATH = "card.tcss"
@@ -633,9 +634,9 @@ class CardScreen(Screen[None]):
     def action_new_deal(self) -> None:
         detail = self.detail
         if isinstance(detail, ContactDetail):
-            dialog = new_deal_dialog(crm_of(self), contact=detail, pipeline=getattr(self.app, "pipeline_key", None))
+            dialog = new_deal_dialog(crm_of(self), contact=detail, pipeline=host_of(self).pipeline_key)
         elif isinstance(detail, CompanyDetail):
-            dialog = new_deal_dialog(crm_of(self), company=detail, pipeline=getattr(self.app, "pipeline_key", None))
+            dialog = new_deal_dialog(crm_of(self), company=detail, pipeline=host_of(self).pipeline_key)
         else:
             return
         self.app.push_screen(dialog, self._open_created("deal"))

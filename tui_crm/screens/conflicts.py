@@ -27,6 +27,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from tui_crm.services.context import Crm
 from tui_crm.services.sync import ConflictView, list_conflicts, resolve_conflict
+from tui_crm.widgets.app_contract import ReportsFailedWorkers, StoreChanged
 from tui_crm.widgets.form_dialog import FormDialog, FormField
 from tui_crm.widgets.plain_text import EMPTY, clean, crm_of, error_message, plain
 
@@ -83,7 +84,7 @@ def cell(value: str, style: str = "", width: int = CELL_WIDTH) -> Text:
     return text
 
 
-class ConflictsScreen(Screen[None]):
+class ConflictsScreen(ReportsFailedWorkers, Screen[None]):
     """Open sync conflicts and notices; see the module docstring."""
 
     CSS_PATH = "conflicts.tcss"
@@ -289,9 +290,7 @@ class ConflictsScreen(Screen[None]):
         what = {"local": "kept local", "remote": "kept remote", "value": "new value set", "ack": "acknowledged"}
         name = clean(done.record_name, one_line=True)
         self.notify(f"«{name}» {done.field}: {what.get(done.resolution or '', done.resolution or 'resolved')}", markup=False)
-        refresh = getattr(self.app, "refresh_status", None)
-        if refresh is not None:
-            refresh()
+        self.post_message(StoreChanged())
 
     def action_back(self) -> None:
         self.dismiss()

@@ -18,8 +18,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select
 
 from tui_crm.domain.text import safe_text
+from tui_crm.screens.dialogs import DIALOGS_TCSS
 from tui_crm.services.deal_queries import DealFilter
 from tui_crm.services.users import list_users
+from tui_crm.widgets.app_contract import ReportsFailedWorkers
 from tui_crm.widgets.plain_text import SafeInput, crm_of
 
 
@@ -39,24 +41,10 @@ def describe_filter(flt: DealFilter) -> str:
     return safe_text(" · ".join(parts), keep_newlines=False)
 
 
-class FilterScreen(ModalScreen[DealFilter | None]):
+class FilterScreen(ReportsFailedWorkers, ModalScreen[DealFilter | None]):
     """Edit the board filter; Apply returns the new filter, Clear an empty one."""
 
-    DEFAULT_CSS = """
-    FilterScreen { align: center top; background: $background 50%; }
-    FilterScreen > #filter-box {
-        width: 70; max-width: 100%; height: auto; margin-top: 2;
-        border: round $accent; background: $surface; padding: 0 1;
-    }
-    FilterScreen #filter-title { width: 1fr; text-style: bold; padding: 1 0 0 0; }
-    FilterScreen .filter-row { height: auto; margin-bottom: 1; }
-    FilterScreen .filter-label { width: 13; }
-    FilterScreen .filter-row Input, FilterScreen .filter-row Select { width: 1fr; }
-    FilterScreen #filter-checks { height: auto; }
-    FilterScreen #filter-checks Checkbox { width: 1fr; }
-    FilterScreen #filter-buttons { height: auto; align-horizontal: right; padding: 1 0; }
-    FilterScreen #filter-buttons Button { margin-left: 2; }
-    """
+    CSS_PATH = DIALOGS_TCSS
 
     BINDINGS = [
         Binding("ctrl+s", "apply", "Apply", id="form.apply"),

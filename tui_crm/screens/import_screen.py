@@ -27,6 +27,7 @@ from textual.screen import Screen
 from textual.widgets import Checkbox, DataTable, Footer, Input, ProgressBar, Select, Static
 
 from tui_crm.services.importing.service import ImportOptions, ImportReport, open_import_source, run_import
+from tui_crm.widgets.app_contract import ReportsFailedWorkers
 from tui_crm.widgets.plain_text import clean, crm_of, error_message, plain
 
 MODES = [("mode: create", "create"), ("mode: update", "update"), ("mode: upsert", "upsert")]
@@ -49,7 +50,7 @@ def summary_text(report: ImportReport) -> Text:
     return text
 
 
-class ImportScreen(Screen[None]):
+class ImportScreen(ReportsFailedWorkers, Screen[None]):
     """See the module docstring."""
 
     CSS_PATH = "import_screen.tcss"

@@ -52,6 +52,7 @@ from tui_crm.services.party_pages import PartyPager, party_ids
 from tui_crm.services.pipelines import find_pipeline
 from tui_crm.services.users import list_users
 from tui_crm.services.views import DealSummary, PartySummary
+from tui_crm.widgets.app_contract import ReportsFailedWorkers, host_of
 from tui_crm.widgets.deal_dialogs import new_deal_dialog
 from tui_crm.widgets.duplicate_prompt import PartyForm
 from tui_crm.widgets.form_dialog import responsible_dialog
@@ -129,7 +130,7 @@ class SearchHits:
 # -- the screen --------------------------------------------------------------------------------
 
 
-class ListScreen(Screen[None]):
+class ListScreen(ReportsFailedWorkers, Screen[None]):
     """A list of deals, contacts or companies; see the module docstring."""
 
     CSS_PATH = "lists.tcss"
@@ -192,7 +193,7 @@ class ListScreen(Screen[None]):
 
     def on_mount(self) -> None:
         if self.kind == "deals":
-            self.deal_filter = DealFilter(pipeline=getattr(self.app, "pipeline_key", None))
+            self.deal_filter = DealFilter(pipeline=host_of(self).pipeline_key)
         self.table.focus()
         self.reload()
 

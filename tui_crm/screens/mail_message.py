@@ -20,10 +20,11 @@ from textual.widgets import Footer, Static
 
 from tui_crm.services.mail_messages import open_message, save_attachment
 from tui_crm.services.mail_views import MessageView
+from tui_crm.widgets.app_contract import ReportsFailedWorkers
 from tui_crm.widgets.plain_text import clean, crm_of, error_message, when
 
 
-class MessageScreen(ModalScreen[str | None]):
+class MessageScreen(ReportsFailedWorkers, ModalScreen[str | None]):
     """A message; dismisses with ``"reply"`` when the user wants to answer it."""
 
     CSS_PATH = "mail_message.tcss"

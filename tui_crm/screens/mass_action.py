@@ -21,39 +21,29 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Input, Label, OptionList, Static
+from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui_crm.domain.errors import CrmError
 from tui_crm.domain.when import parse_when
+from tui_crm.screens.dialogs import DIALOGS_TCSS
 from tui_crm.services import bulk, party_bulk
 from tui_crm.services.bulk import BulkReport
 from tui_crm.services.context import Crm
 from tui_crm.services.tasks import CLOSING_RESULTS, open_tasks_of_deal
 from tui_crm.services.users import list_users
 from tui_crm.services.views import PipelineView
-from tui_crm.widgets.form_dialog import ConfirmDialog
-from tui_crm.widgets.plain_text import SafeInput, crm_of, plain
-
-DIALOG_CSS = """
-{name} {{ align: center middle; background: $background 60%; }}
-{name} > .dialog {{
-    width: 64; max-width: 100%; height: auto; max-height: 90%;
-    border: round $accent; background: $surface; padding: 0 1;
-}}
-{name} .dialog-title {{ width: 1fr; text-style: bold; padding: 1 0; }}
-{name} .dialog-hint {{ width: 1fr; color: $text-muted; }}
-"""
+from tui_crm.widgets.form_dialog import ConfirmDialog, FormDialog, FormField
+from tui_crm.widgets.plain_text import crm_of, plain
 
 
 class ChoiceScreen(ModalScreen[str | None]):
     """Pick one of ``options`` (``(value, label)``); Escape picks nothing."""
 
-    DEFAULT_CSS = DIALOG_CSS.format(name="ChoiceScreen") + """
-    ChoiceScreen OptionList { height: auto; max-height: 20; border: none; }
-    """
+    CSS_PATH = DIALOGS_TCSS
+    DEFAULT_CLASSES = "pick-dialog"
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel")]
 
     def __init__(self, title: str, options: list[tuple[str, str]], current: str | None = None) -> None:
@@ -97,63 +87,45 @@ Validator = Callable[[dict[str, str]], dict[str, str]]
 """Returns errors by field key; empty when the values are fine."""
 
 
-class PromptScreen(ModalScreen[dict[str, str] | None]):
-    """A few labelled inputs; Enter on the last one (or OK) submits."""
+class FieldErrors(Exception):
+    """A prompt's validator refused some values: the message for each field, by key."""
 
-    DEFAULT_CSS = DIALOG_CSS.format(name="PromptScreen") + """
-    PromptScreen .prompt-label { width: 1fr; padding-left: 1; }
-    PromptScreen Input { width: 1fr; }
-    PromptScreen .prompt-error { width: 1fr; padding-left: 1; color: $error; height: auto; }
-    PromptScreen .buttons { height: auto; align-horizontal: right; padding: 1 0; }
-    PromptScreen .buttons Button { margin-left: 2; }
-    """
-    BINDINGS = [
-        Binding("ctrl+s", "submit", "OK", id="form.submit"),
-        Binding("escape", "cancel", "Cancel", id="form.cancel"),
-    ]
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+class PromptScreen(FormDialog[dict[str, str]]):
+    """A few labelled inputs (the one form framework, ``FormDialog``); Enter
+    moves to the next input and submits from the last; the validator's
+    errors show under their fields, all at once."""
+
+    ENTER_SAVES_ANYWHERE = False
 
     def __init__(self, title: str, fields: list[PromptField], validate: Validator | None = None) -> None:
-        super().__init__()
-        self.title_text = title
-        self.fields = fields
+        specs = [FormField(item.key, item.label, value=item.value, placeholder=item.placeholder) for item in fields]
+        super().__init__(title, specs, self._checked, save_label="OK")
         self.validate = validate
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Label(plain(self.title_text, one_line=True), classes="dialog-title")
-            for item in self.fields:
-                yield Label(item.label, classes="prompt-label", markup=False)
-                yield SafeInput(item.value, placeholder=item.placeholder, id=f"prompt-{item.key}", compact=True)
-                yield Label("", id=f"prompt-{item.key}-error", classes="prompt-error", markup=False)
-            with Horizontal(classes="buttons"):
-                yield Button("OK", variant="primary", id="prompt-ok", compact=True)
-                yield Button("Cancel", id="prompt-cancel", compact=True)
-        yield Footer()
-
-    def values(self) -> dict[str, str]:
-        return {item.key: self.query_one(f"#prompt-{item.key}", Input).value.strip() for item in self.fields}
-
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == f"prompt-{self.fields[-1].key}":
-            self.action_submit()
-        else:
-            self.focus_next()
-
-    @on(Button.Pressed, "#prompt-ok")
-    def action_submit(self) -> None:
-        values = self.values()
-        errors = self.validate(values) if self.validate else {}
-        for item in self.fields:
-            self.query_one(f"#prompt-{item.key}-error", Label).update(Text(errors.get(item.key, "")))
+    def _checked(self, values: dict[str, Any]) -> dict[str, str]:
+        """Worker thread: the stripped values, or ``FieldErrors``."""
+        stripped = {key: str(value).strip() for key, value in values.items()}
+        errors = self.validate(stripped) if self.validate else {}
         if errors:
-            self.app.bell()
-            return
-        self.dismiss(values)
+            raise FieldErrors(errors)
+        return stripped
 
-    @on(Button.Pressed, "#prompt-cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def show_error(self, exc: BaseException) -> None:
+        if not isinstance(exc, FieldErrors):
+            super().show_error(exc)
+            return
+        self.clear_errors()
+        bad = [spec for spec in self.fields if spec.key in exc.errors]
+        for spec in bad:
+            self.show_field_error(spec, exc.errors[spec.key])
+        if bad:
+            self.query_one(f"#{bad[0].dom_id}").focus()
+        self.app.bell()
 
 
 def outcome_lines(report: BulkReport) -> list[tuple[Text, Text]]:
@@ -194,10 +166,8 @@ def outcome_table(report: BulkReport) -> Table:
 class MassReportScreen(ModalScreen[None]):
     """The result of a mass stage change, deal by deal."""
 
-    DEFAULT_CSS = DIALOG_CSS.format(name="MassReportScreen") + """
-    MassReportScreen > .dialog { width: 90; }
-    MassReportScreen VerticalScroll { height: auto; max-height: 24; }
-    """
+    CSS_PATH = DIALOGS_TCSS
+    DEFAULT_CLASSES = "pick-dialog"
     BINDINGS = [Binding("escape,enter,q", "close", "Close", id="form.close")]
 
     def __init__(self, report: BulkReport) -> None:

@@ -22,8 +22,10 @@ from tui_crm.domain.errors import CrmError, ValidationError
 from tui_crm.domain.money import parse_money
 from tui_crm.domain.text import safe_text
 from tui_crm.domain.validation import normalize_email, normalize_phone
+from tui_crm.screens.dialogs import DIALOGS_TCSS
 from tui_crm.services.deals import LeadInput, capture_lead
 from tui_crm.services.views import DealDetail
+from tui_crm.widgets.app_contract import ReportsFailedWorkers
 from tui_crm.widgets.plain_text import SafeInput, crm_of
 
 FIELDS: list[tuple[str, str, str]] = [
@@ -54,27 +56,10 @@ def _checker(key: str, region: str) -> Callable[[str], object] | None:
     }.get(key)
 
 
-class QuickAddScreen(ModalScreen[DealDetail | None]):
+class QuickAddScreen(ReportsFailedWorkers, ModalScreen[DealDetail | None]):
     """Capture a lead into the current pipeline's lead stage."""
 
-    DEFAULT_CSS = """
-    QuickAddScreen { align: center middle; background: $background 60%; }
-    QuickAddScreen > #quick-box {
-        width: 64; max-width: 100%; height: auto; max-height: 100%;
-        border: round $accent; background: $surface; padding: 0 1;
-    }
-    QuickAddScreen #quick-title { width: 1fr; text-style: bold; padding: 1 0; }
-    QuickAddScreen .quick-field { height: auto; margin-bottom: 1; }
-    QuickAddScreen .quick-row { height: auto; }
-    QuickAddScreen .quick-label { width: 11; }
-    QuickAddScreen .quick-row Input { width: 1fr; }
-    QuickAddScreen .quick-row Input.-invalid { background: $error 25%; }
-    QuickAddScreen .quick-error { width: 1fr; height: auto; padding-left: 11; color: $error; display: none; }
-    QuickAddScreen .quick-error.-shown { display: block; }
-    QuickAddScreen #quick-general { width: 1fr; color: $error; }
-    QuickAddScreen #quick-buttons { height: auto; align-horizontal: right; padding-bottom: 1; }
-    QuickAddScreen #quick-buttons Button { margin-left: 2; }
-    """
+    CSS_PATH = DIALOGS_TCSS
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Create lead", id="form.save"),

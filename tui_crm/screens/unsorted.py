@@ -29,6 +29,7 @@ from tui_crm.screens.card import CardScreen
 from tui_crm.services.context import Crm
 from tui_crm.services.unsorted import accept, decline, list_unsorted
 from tui_crm.services.views import DealDetail, UnsortedView
+from tui_crm.widgets.app_contract import ReportsFailedWorkers
 from tui_crm.widgets.form_dialog import ConfirmDialog, FormDialog, FormField
 from tui_crm.widgets.plain_text import clean, crm_of, error_message, plain, when
 
@@ -73,7 +74,7 @@ def preview_header(entry: UnsortedView, crm: Crm) -> Text:
     return text
 
 
-class UnsortedScreen(Screen[None]):
+class UnsortedScreen(ReportsFailedWorkers, Screen[None]):
     """Triage of a pipeline's Unsorted; see the module docstring."""
 
     CSS_PATH = "unsorted.tcss"

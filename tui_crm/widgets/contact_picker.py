@@ -26,10 +26,11 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui_crm.domain.validation import format_phone
+from tui_crm.screens.dialogs import DIALOGS_TCSS
 from tui_crm.services.context import Crm
 from tui_crm.services.search import search_parties
 from tui_crm.services.views import PartySummary
-from tui_crm.widgets.form_dialog import DIALOG_CSS
+from tui_crm.widgets.app_contract import ReportsFailedWorkers
 from tui_crm.widgets.plain_text import SafeInput, clean, error_message, plain
 
 SEARCH_DEBOUNCE = 0.25  # seconds of quiet typing before the search runs
@@ -48,17 +49,11 @@ def describe(row: PartySummary, *, linked: bool) -> Text:
     return line
 
 
-class ContactPicker(ModalScreen[str | None]):
+class ContactPicker(ReportsFailedWorkers, ModalScreen[str | None]):
     """Search contacts and pick one; see the module docstring."""
 
-    DEFAULT_CSS = (
-        "ContactPicker {"
-        + DIALOG_CSS
-        + """
-    & #picker-results { height: auto; max-height: 12; margin-top: 1; }
-    & #picker-hint { color: $text-muted; }
-}"""
-    )
+    CSS_PATH = DIALOGS_TCSS
+    DEFAULT_CLASSES = "form-dialog"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="picker.cancel"),

@@ -24,12 +24,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from tui_crm.domain.errors import CrmError, DuplicateFound
+from tui_crm.screens.dialogs import DIALOGS_TCSS
 from tui_crm.services.companies import CompanyInput, add_company
 from tui_crm.services.contacts import ContactInput, add_contact
 from tui_crm.services.context import Crm
 from tui_crm.services.parties import OnDuplicate
 from tui_crm.services.views import CompanyDetail, ContactDetail, DuplicateCandidate
-from tui_crm.widgets.form_dialog import DIALOG_CSS, FormDialog, FormField
+from tui_crm.widgets.form_dialog import FormDialog, FormField
 from tui_crm.widgets.plain_text import clean, plain
 
 REASONS = {"email": "same e-mail", "phone": "same phone", "inn": "same INN", "name": "same name"}
@@ -56,7 +57,8 @@ def transfer_note(candidates: Sequence[DuplicateCandidate], user_id: str | None)
 class DuplicatePrompt(ModalScreen[OnDuplicate | None]):
     """Which way to go when a new record looks like an existing one."""
 
-    DEFAULT_CSS = "DuplicatePrompt {" + DIALOG_CSS + "}"
+    CSS_PATH = DIALOGS_TCSS
+    DEFAULT_CLASSES = "form-dialog"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("u", "choose('enrich')", "Use existing", id="duplicate.enrich"),

@@ -26,11 +26,14 @@ from textual.widgets import Button, Checkbox, Input, Select, Static
 
 from tui_crm.domain.errors import ValidationError
 from tui_crm.domain.text import fold
+from tui_crm.screens.dialogs import DIALOGS_TCSS
+from tui_crm.widgets.app_contract import ReportsFailedWorkers
 from tui_crm.widgets.plain_text import SafeInput, error_message, plain
 
 R = TypeVar("R")
 FieldKind = Literal["text", "select", "checkbox"]
 
+# Kept for dialogs written before screens/dialogs/dialogs.tcss (other branches); new ones use that file.
 DIALOG_CSS = """
     align: center middle;
     & > Vertical.dialog {
@@ -73,7 +76,7 @@ class FormField:
         return "field-" + "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in self.key)
 
 
-class FormDialog(ModalScreen[R | None], Generic[R]):
+class FormDialog(ReportsFailedWorkers, ModalScreen[R | None], Generic[R]):
     """A form whose Save calls ``submit(values)`` in a worker thread.
 
     The result of ``submit`` is the dialog's result; ``None`` means
@@ -81,12 +84,15 @@ class FormDialog(ModalScreen[R | None], Generic[R]):
     into a follow-up question (the duplicate prompt does).
     """
 
-    DEFAULT_CSS = "FormDialog {" + DIALOG_CSS + "}"
+    CSS_PATH = DIALOGS_TCSS
+    DEFAULT_CLASSES = "form-dialog"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="dialog.cancel"),
         Binding("ctrl+s", "save", "Save", id="dialog.save"),
     ]
+    ENTER_SAVES_ANYWHERE: ClassVar[bool] = True
+    """Enter in any input saves; False: it moves to the next input and saves from the last."""
 
     class Finished(Message, bubble=False):
         def __init__(self, result: Any = None, error: BaseException | None = None) -> None:
@@ -161,6 +167,10 @@ class FormDialog(ModalScreen[R | None], Generic[R]):
             error.update("")
             error.remove_class("-shown")
 
+    def show_field_error(self, spec: FormField, message: str) -> None:
+        """``message`` under ``spec``'s input."""
+        self._error_at(f"#{spec.dom_id}-error", message)
+
     def _error_at(self, selector: str, message: str) -> None:
         error = self.query_one(selector, Static)
         error.update(plain(message))
@@ -222,6 +232,10 @@ class FormDialog(ModalScreen[R | None], Generic[R]):
     @on(Input.Submitted)
     def _enter_saves(self, event: Input.Submitted) -> None:
         event.stop()
+        last = next((spec for spec in reversed(self.fields) if spec.kind == "text"), None)
+        if not self.ENTER_SAVES_ANYWHERE and last is not None and event.input.id != last.dom_id:
+            self.focus_next()  # a prompt: enter goes on to the next input, and saves from the last
+            return
         self.action_save()
 
     @on(Button.Pressed, "#dialog-save")
@@ -249,7 +263,8 @@ def responsible_dialog(
 class ConfirmDialog(ModalScreen[bool]):
     """A yes/no question; ``y``/enter is yes, ``n``/escape is no."""
 
-    DEFAULT_CSS = "ConfirmDialog {" + DIALOG_CSS + "}"
+    CSS_PATH = DIALOGS_TCSS
+    DEFAULT_CLASSES = "form-dialog"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes", id="confirm.yes"),

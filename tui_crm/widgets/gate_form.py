@@ -33,6 +33,7 @@ from textual.widgets import Button, Footer, Input, Label, Select
 from tui_crm.domain.errors import CrmError, MissingField
 from tui_crm.domain.text import safe_text
 from tui_crm.services.deal_values import parse_deal_values
+from tui_crm.widgets.app_contract import ReportsFailedWorkers
 from tui_crm.widgets.plain_text import SafeInput, crm_of
 
 PLACEHOLDERS = {
@@ -52,7 +53,7 @@ def field_id(key: str) -> str:
     return "gate-" + re.sub(r"[^A-Za-z0-9_-]", "-", key)
 
 
-class GateForm(ModalScreen[dict[str, str] | None]):
+class GateForm(ReportsFailedWorkers, ModalScreen[dict[str, str] | None]):
     """Fill the fields a stage gate asks for, then retry the move."""
 
     CSS_PATH = "gate_form.tcss"

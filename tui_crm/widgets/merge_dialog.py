@@ -22,9 +22,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Static
 
+from tui_crm.screens.dialogs import DIALOGS_TCSS
 from tui_crm.services.context import Crm
 from tui_crm.services.merge import MergePlan, plan_merge
-from tui_crm.widgets.form_dialog import DIALOG_CSS
+from tui_crm.widgets.app_contract import ReportsFailedWorkers
 from tui_crm.widgets.plain_text import clean, error_message, plain
 
 MOVE_LABELS = {
@@ -55,18 +56,11 @@ def moves_line(moves: dict[str, int]) -> str:
     return ", ".join(parts) or "nothing else"
 
 
-class MergeDialog(ModalScreen[MergeChoice | None]):
+class MergeDialog(ReportsFailedWorkers, ModalScreen[MergeChoice | None]):
     """Pick the surviving value of each field, then merge (see the module docstring)."""
 
-    DEFAULT_CSS = (
-        "MergeDialog {"
-        + DIALOG_CSS
-        + """
-        & > Vertical.dialog { width: 96; }
-        & #merge-fields { height: auto; max-height: 16; margin-bottom: 1; }
-        & #merge-moves { margin-bottom: 0; }
-    }"""
-    )
+    CSS_PATH = DIALOGS_TCSS
+    DEFAULT_CLASSES = "form-dialog"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle", "Keep other value", id="merge.toggle"),

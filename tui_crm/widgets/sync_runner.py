@@ -21,7 +21,6 @@ show it with ``markup=False`` or as ``rich.text.Text``.
 from __future__ import annotations
 
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -148,12 +147,10 @@ def explain_failure(exc: BaseException) -> Outcome:
 
 
 def sync_interval_minutes(config_dir: Path) -> float:
-    """``sync_interval_minutes`` from ``config.toml``; 0 (off) when missing or unreadable."""
-    try:
-        data = tomllib.loads((config_dir / "config.toml").read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return 0.0
-    value = data.get("sync_interval_minutes", 0)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        return 0.0
-    return float(value)
+    """``sync_interval_minutes`` from ``config.toml``; 0 (off) when missing or unreadable.
+
+    The app reads ``crm.settings.sync_interval_minutes``; this is the same
+    parse for a config folder alone."""
+    from tui_crm.config import options_in
+
+    return options_in(config_dir).sync_interval_minutes

@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, SelectionList, Static
 
 from tui_crm.domain.when import PastDue
+from tui_crm.screens.dialogs import DIALOGS_TCSS
 from tui_crm.services.context import Crm
 from tui_crm.services.tasks import (
     CLOSING_RESULTS,
@@ -27,7 +28,7 @@ from tui_crm.services.tasks import (
     reschedule_task,
 )
 from tui_crm.services.views import TaskView
-from tui_crm.widgets.form_dialog import DIALOG_CSS, ConfirmDialog, FormDialog, FormField
+from tui_crm.widgets.form_dialog import ConfirmDialog, FormDialog, FormField
 from tui_crm.widgets.plain_text import clean, plain
 
 WHEN_HINT = "tomorrow 10:00, +3d (keeps the time), friday 14:30, завтра в 10:00, 01.12"
@@ -131,7 +132,8 @@ class ClosingTasksDialog(ModalScreen[frozenset[str] | None]):
     with that choice (the ids to complete), Escape cancels the move.
     """
 
-    DEFAULT_CSS = "ClosingTasksDialog {" + DIALOG_CSS + "} ClosingTasksDialog SelectionList { height: auto; max-height: 12; }"
+    CSS_PATH = DIALOGS_TCSS
+    DEFAULT_CLASSES = "form-dialog"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s,enter", "close_deal", "Close the deal", id="closing.save", priority=True),
