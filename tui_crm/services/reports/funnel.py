@@ -8,7 +8,9 @@ Definitions (the CLI's help and the screen say the same):
   time (up to now); *conversion* = went on / entered.
 - *won*: of those, deals that reached Won; *to Won* = won / entered.
 - *median days*: the median time in the stage of the stays that began in
-  the period and have ended (the deal moved on); stays still going are left out.
+  the period and have ended (the deal moved on); stays still going are left
+  out, and a stay whose end is logged before its start (a clock set back)
+  counts as 0.
 - *open*: the deals in the stage now and their RUB budget (a snapshot: the
   period does not apply); *weighted* = open value × the stage's probability
   from the pipelines file (``probability = 40``), summed as the forecast.
@@ -35,14 +37,14 @@ from tui_crm.services.reports.shape import Cell, Chart, ReportTable, label
 COLUMNS = {
     "stage": ("Этап", "stage"),
     "entered": ("Вошло", "entered"),
-    "went_on": ("Прошло дальше", "went on"),
-    "conversion": ("Конверсия, %", "conversion %"),
-    "won": ("Выиграно", "won"),
+    "went_on": ("Дальше", "went on"),
+    "conversion": ("Конв., %", "conversion %"),
+    "won": ("Won", "won"),
     "to_won": ("В Won, %", "to won %"),
-    "median_days": ("Медиана, дней", "median days"),
+    "median_days": ("Медиана, дн.", "median days"),
     "open_deals": ("Открыто", "open"),
-    "open_value": ("Сумма открытых, ₽", "open value RUB"),
-    "probability": ("Вероятность, %", "probability %"),
+    "open_value": ("Открыто, ₽", "open value RUB"),
+    "probability": ("Вер., %", "probability %"),
     "weighted": ("Взвешено, ₽", "weighted RUB"),
 }
 TITLE = ("Воронка", "Funnel")
@@ -130,8 +132,8 @@ def _funnel(crm: Crm, session: Any, scope: Scope) -> FunnelReport:
     """
     stays: dict[int, list[float]] = {}
     for n, began, ended in session.execute(text(stay_sql), params):
-        if ended is not None:
-            stays.setdefault(int(n), []).append(_days(ended, began))
+        if ended is not None:  # max: a clock set back (an import, another device) never makes a stay negative
+            stays.setdefault(int(n), []).append(max(0.0, _days(ended, began)))
     lost_list, lost_params = in_list("lost", scope.stage_ids("lost"))
     lost_sql = f"""
         SELECT count(DISTINCT e.deal_id) FROM stage_event e
