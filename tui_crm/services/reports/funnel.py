@@ -108,18 +108,19 @@ def _funnel(crm: Crm, session: Any, scope: Scope) -> FunnelReport:
     params.update({f"st{n}": s.id for n, s in enumerate(working)})
     # Deals a report may count: the filter, resolved once into a set.
     allowed = f"SELECT d.id FROM deal d WHERE {deal_cond}"
+    # Each deal entering a stage in the period (the cohort, an index range per stage), with
+    # how far it ever got (a lookup of that deal's own entries).
     cohort_sql = f"""
         WITH ord(stage_id, n) AS (VALUES {ord_values}),
         cohort AS (
-            SELECT DISTINCT e.deal_id, o.n FROM stage_event e JOIN ord o ON o.stage_id = e.to_stage
+            SELECT DISTINCT e.deal_id, o.n FROM ord o CROSS JOIN stage_event e ON e.to_stage = o.stage_id
             WHERE e.at >= :since AND e.at < :until AND e.deal_id IN ({allowed})
-        ),
-        reach AS (
-            SELECT e.deal_id, max(o.n) AS top FROM stage_event e JOIN ord o ON o.stage_id = e.to_stage
-            WHERE e.deal_id IN (SELECT deal_id FROM cohort) GROUP BY e.deal_id
         )
-        SELECT c.n, count(*), sum(r.top > c.n), sum(r.top = :won_n)
-        FROM cohort c JOIN reach r ON r.deal_id = c.deal_id GROUP BY c.n
+        SELECT n, count(*), sum(top > n), sum(top = :won_n) FROM (
+            SELECT c.n, (SELECT max(o.n) FROM stage_event x INDEXED BY ix_stage_event_deal
+                         JOIN ord o ON o.stage_id = x.to_stage WHERE x.deal_id = c.deal_id) AS top
+            FROM cohort c
+        ) GROUP BY n
     """
     counts = {n: (int(a), int(b or 0), int(c or 0)) for n, a, b, c in session.execute(text(cohort_sql), params)}
     # Stays that began in the period and ended: the next entry of the same deal ends them.
