@@ -37,7 +37,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install playwright)")
+    reason = "the playwright package is not installed (pip install playwright)"
+    sync_api = pytest.importorskip("playwright.sync_api", reason=reason)
     if not CHROMIUM.exists() and shutil.which("chromium") is None:
         pytest.skip("Chromium is not installed (apt-get install -y chromium); .ci/run installs it")
     with sync_api.sync_playwright() as play:

@@ -118,7 +118,14 @@ def page(report: Any, tables: list[ReportTable], made: datetime) -> str:
 
 def write_page(report: Any, tables: list[ReportTable], target: Path, made: datetime | None = None) -> Path:
     """Write the page to ``target`` (replacing it); a folder that is missing is a clear error."""
-    target = Path(target).expanduser()
+    try:
+        return _write(report, tables, Path(target).expanduser(), made)
+    except (OSError, ValueError) as exc:  # no permission, a NUL in the name, a full disk…
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ValidationError("--html", f"cannot write {safe_text(str(target))}: {reason}; choose another file") from None
+
+
+def _write(report: Any, tables: list[ReportTable], target: Path, made: datetime | None) -> Path:
     if target.is_dir():
         raise ValidationError("--html", f"{target} is a folder; give a file name, e.g. {target / 'report.html'}")
     if not target.parent.is_dir():
