@@ -116,11 +116,12 @@ def _funnel(crm: Crm, session: Any, scope: Scope) -> FunnelReport:
             SELECT DISTINCT e.deal_id, o.n FROM ord o CROSS JOIN stage_event e ON e.to_stage = o.stage_id
             WHERE e.at >= :since AND e.at < :until AND e.deal_id IN ({allowed})
         )
-        SELECT n, count(*), sum(top > n), sum(top = :won_n) FROM (
+        ,topped AS MATERIALIZED (
             SELECT c.n, (SELECT max(o.n) FROM stage_event x INDEXED BY ix_stage_event_deal
                          JOIN ord o ON o.stage_id = x.to_stage WHERE x.deal_id = c.deal_id) AS top
             FROM cohort c
-        ) GROUP BY n
+        )
+        SELECT n, count(*), sum(top > n), sum(top = :won_n) FROM topped GROUP BY n
     """
     counts = {n: (int(a), int(b or 0), int(c or 0)) for n, a, b, c in session.execute(text(cohort_sql), params)}
     # Stays that began in the period and ended: the next entry of the same deal ends them.
