@@ -761,6 +761,7 @@ class Build:
             }
             self.w.add("deal", row)
             self.logged("deal", row, responsible)
+            self.stage_history(prow, sdef, row, responsible)
             for key in required:
                 if key in config.fields:
                     value = self.value(key, self.raw_value(key, ru, budget_rub))
@@ -795,6 +796,44 @@ class Build:
                 self.w.flush()
                 log(f"  deals    {i + 1:>8,}")
         self.w.flush()
+
+    def stage_history(self, prow: Any, sdef: Any, row: dict[str, Any], user_id: str) -> None:
+        """The deal's way to its stage, as moves log it: created at the lead stage, then one
+        "update" row per stage entered (a lost deal leaves from a random working stage), the
+        last at ``stage_entered_at``. The change-log trigger of migration 0016 copies them to
+        ``stage_event``, where the funnel reads them."""
+        g = self.gen
+        pdef = self.crm.pipelines.pipeline(prow.key)
+        working = [s for s in pdef.stages if s.kind not in ("unsorted", "lost")]
+        if sdef.kind == "unsorted":
+            return
+        if sdef.kind == "lost":
+            path = working[: g.rng.randrange(1, len(working))] + [sdef]
+        else:
+            path = working[: [s.key for s in working].index(sdef.key) + 1]
+        if len(path) < 2:
+            return
+        ids = [self.stages[(prow.id, s.key)].id for s in path]
+        create = self.w.rows["change_log"][-1]
+        changes = json.loads(create["changes"])
+        changes["stage_id"] = [None, ids[0]]
+        create["changes"] = json.dumps(changes, ensure_ascii=False)
+        start, end = row["created_at"], row["stage_entered_at"]
+        moments = sorted(g.between(start, end) for _ in range(len(ids) - 2)) + [end]
+        for before, after, at in zip(ids[:-1], ids[1:], moments, strict=True):
+            self.w.add(
+                "change_log",
+                {
+                    "entity": "deal",
+                    "entity_id": row["id"],
+                    "op": "update",
+                    "changes": json.dumps({"stage_id": [before, after], "stage_entered_at": [None, at.isoformat()]}),
+                    "user_id": user_id,
+                    "at": at,
+                    "batch_id": None,
+                    "synced_at": at + timedelta(minutes=5),
+                },
+            )
 
     def mark_pending(self) -> None:
         """Leave the newest change-log rows unsynced, as after offline work."""

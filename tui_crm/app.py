@@ -67,6 +67,7 @@ SECTIONS = {
     "unsorted": ("tui_crm.screens.unsorted", "UnsortedScreen"),
     "conflicts": ("tui_crm.screens.conflicts", "ConflictsScreen"),
     "import": ("tui_crm.screens.import_screen", "ImportScreen"),
+    "reports": ("tui_crm.screens.reports", "ReportsScreen"),
 }
 
 
@@ -103,6 +104,7 @@ class CrmApp(App[None]):
         Binding("o", "open_list('companies')", "Companies", show=False, id="app.companies"),
         Binding("a", "open_agenda", "Agenda", show=False, id="app.agenda"),
         Binding("u", "open_unsorted", "Unsorted inbox", show=False, id="app.unsorted"),
+        Binding("R", "open_reports", "Reports", show=False, id="app.reports"),
         Binding("z", "undo_delete", "Undo delete", id="app.undo_delete"),
         Binding("S", "sync_now", "Sync now", show=False, id="app.sync_now"),
         Binding("C", "open_conflicts", "Sync conflicts", show=False, id="app.conflicts"),
@@ -230,6 +232,9 @@ class CrmApp(App[None]):
 
     async def action_open_unsorted(self) -> None:
         await self._show_section(self._section("unsorted", self.pipeline_key))
+
+    async def action_open_reports(self) -> None:
+        await self._show_section(self._section("reports", self.pipeline_key))
 
     async def action_open_import(self) -> None:
         await self._show_section(self._section("import"))

@@ -72,7 +72,7 @@ def expected_funnel(deals: list[dict], pipelines: dict, key: str, first: date, l
             lost += 1
         for (p, s, at), (_p2, _s2, next_at) in zip(path, path[1:], strict=False):
             if p == key and s in order and order[s] != won_n and within(at.isoformat(), first, last):
-                rows[s]["stays"].append((next_at - at).total_seconds() / 86400)
+                rows[s]["stays"].append(max(0.0, (next_at - at).total_seconds() / 86400))
         if pipelines_by_name[deal["pipeline"]] == key and deal["stage_key"] in order:
             rows[deal["stage_key"]]["open"] += 1
             rows[deal["stage_key"]]["value"] += money(deal["budget_rub"])

@@ -47,6 +47,8 @@ def test_from_and_to_take_both_date_forms_and_default_to_today():
     [
         (("next-month", None, None), "is not a period"),
         ((None, "2026-13-01", None), "is not a date"),
+        ((None, "0001-01-01", None), "out of range; use a year from 1900"),
+        ((None, None, "9999-12-31"), "out of range"),
         ((None, "2026-11-20", "2026-11-01"), "is before --from"),
         (("this-month", "2026-11-01", None), "not both"),
     ],

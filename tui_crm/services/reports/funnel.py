@@ -8,7 +8,9 @@ Definitions (the CLI's help and the screen say the same):
   time (up to now); *conversion* = went on / entered.
 - *won*: of those, deals that reached Won; *to Won* = won / entered.
 - *median days*: the median time in the stage of the stays that began in
-  the period and have ended (the deal moved on); stays still going are left out.
+  the period and have ended (the deal moved on); stays still going are left
+  out, and a stay whose end is logged before its start (a clock set back)
+  counts as 0.
 - *open*: the deals in the stage now and their RUB budget (a snapshot: the
   period does not apply); *weighted* = open value × the stage's probability
   from the pipelines file (``probability = 40``), summed as the forecast.
@@ -35,14 +37,14 @@ from tui_crm.services.reports.shape import Cell, Chart, ReportTable, label
 COLUMNS = {
     "stage": ("Этап", "stage"),
     "entered": ("Вошло", "entered"),
-    "went_on": ("Прошло дальше", "went on"),
-    "conversion": ("Конверсия, %", "conversion %"),
-    "won": ("Выиграно", "won"),
+    "went_on": ("Дальше", "went on"),
+    "conversion": ("Конв., %", "conversion %"),
+    "won": ("Won", "won"),
     "to_won": ("В Won, %", "to won %"),
-    "median_days": ("Медиана, дней", "median days"),
+    "median_days": ("Медиана, дн.", "median days"),
     "open_deals": ("Открыто", "open"),
-    "open_value": ("Сумма открытых, ₽", "open value RUB"),
-    "probability": ("Вероятность, %", "probability %"),
+    "open_value": ("Открыто, ₽", "open value RUB"),
+    "probability": ("Вер., %", "probability %"),
     "weighted": ("Взвешено, ₽", "weighted RUB"),
 }
 TITLE = ("Воронка", "Funnel")
@@ -106,18 +108,20 @@ def _funnel(crm: Crm, session: Any, scope: Scope) -> FunnelReport:
     params.update({f"st{n}": s.id for n, s in enumerate(working)})
     # Deals a report may count: the filter, resolved once into a set.
     allowed = f"SELECT d.id FROM deal d WHERE {deal_cond}"
+    # Each deal entering a stage in the period (the cohort, an index range per stage), with
+    # how far it ever got (a lookup of that deal's own entries).
     cohort_sql = f"""
         WITH ord(stage_id, n) AS (VALUES {ord_values}),
         cohort AS (
-            SELECT DISTINCT e.deal_id, o.n FROM stage_event e JOIN ord o ON o.stage_id = e.to_stage
+            SELECT DISTINCT e.deal_id, o.n FROM ord o CROSS JOIN stage_event e ON e.to_stage = o.stage_id
             WHERE e.at >= :since AND e.at < :until AND e.deal_id IN ({allowed})
-        ),
-        reach AS (
-            SELECT e.deal_id, max(o.n) AS top FROM stage_event e JOIN ord o ON o.stage_id = e.to_stage
-            WHERE e.deal_id IN (SELECT deal_id FROM cohort) GROUP BY e.deal_id
         )
-        SELECT c.n, count(*), sum(r.top > c.n), sum(r.top = :won_n)
-        FROM cohort c JOIN reach r ON r.deal_id = c.deal_id GROUP BY c.n
+        ,topped AS MATERIALIZED (
+            SELECT c.n, (SELECT max(o.n) FROM stage_event x INDEXED BY ix_stage_event_deal
+                         JOIN ord o ON o.stage_id = x.to_stage WHERE x.deal_id = c.deal_id) AS top
+            FROM cohort c
+        )
+        SELECT n, count(*), sum(top > n), sum(top = :won_n) FROM topped GROUP BY n
     """
     counts = {n: (int(a), int(b or 0), int(c or 0)) for n, a, b, c in session.execute(text(cohort_sql), params)}
     # Stays that began in the period and ended: the next entry of the same deal ends them.
@@ -130,8 +134,8 @@ def _funnel(crm: Crm, session: Any, scope: Scope) -> FunnelReport:
     """
     stays: dict[int, list[float]] = {}
     for n, began, ended in session.execute(text(stay_sql), params):
-        if ended is not None:
-            stays.setdefault(int(n), []).append(_days(ended, began))
+        if ended is not None:  # max: a clock set back (an import, another device) never makes a stay negative
+            stays.setdefault(int(n), []).append(max(0.0, _days(ended, began)))
     lost_list, lost_params = in_list("lost", scope.stage_ids("lost"))
     lost_sql = f"""
         SELECT count(DISTINCT e.deal_id) FROM stage_event e

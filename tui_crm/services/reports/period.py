@@ -15,6 +15,7 @@ from tui_crm.domain.errors import ValidationError
 
 NAMED = ("this-month", "last-month", "this-quarter", "last-quarter", "this-year", "last-year", "all")
 EARLIEST = date(2000, 1, 1)  # "all": nothing a CRM holds is older
+YEARS = (1900, 2999)  # a day outside is a typo, and would overflow the time-zone arithmetic
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,12 @@ def parse_day(raw: str, option: str) -> date:
         if match is None:
             raise ValueError
         y, m, d = (match[1], match[2], match[3]) if match[1] else (match[6], match[5], match[4])
-        return date(int(y), int(m), int(d))
+        day = date(int(y), int(m), int(d))
     except ValueError:
         raise ValidationError(option, f"{raw!r} is not a date; use YYYY-MM-DD or DD.MM.YYYY, e.g. 2026-12-01") from None
+    if not YEARS[0] <= day.year <= YEARS[1]:
+        raise ValidationError(option, f"{raw!r} is out of range; use a year from {YEARS[0]} to {YEARS[1]}")
+    return day
 
 
 def resolve_period(today: date, name: str | None = None, start: str | None = None, end: str | None = None) -> Period:
