@@ -408,12 +408,15 @@ def _insert_rows(session: Session, rows: list[dict], links: list[dict], report: 
 def link_message(crm: Crm, message_id: str, entity_type: str, entity_id: str) -> None:
     """Put a stored message on one more card (an accepted request's deal, a sent reply's record)."""
     with crm.uow() as work:
-        row = work.session.get(MailMessage, message_id)
-        if row is None or work.session.get(MailLink, (message_id, entity_type, entity_id)) is not None:
-            return
-        work.session.add(MailLink(message_id=message_id, entity_type=entity_type, entity_id=entity_id, sent_at=row.sent_at))
+        link_in(work.session, message_id, entity_type, entity_id)
 
 
+def link_in(session: Session, message_id: str, entity_type: str, entity_id: str) -> None:
+    """:func:`link_message` inside the caller's transaction (once; a missing message is no error)."""
+    row = session.get(MailMessage, message_id)
+    if row is None or session.get(MailLink, (message_id, entity_type, entity_id)) is not None:
+        return
+    session.add(MailLink(message_id=message_id, entity_type=entity_type, entity_id=entity_id, sent_at=row.sent_at))
 
 
 def store_sent(crm: Crm, mailbox: Mailbox, raw: bytes, entity_type: str | None, entity_id: str | None) -> str:
