@@ -11,7 +11,7 @@
 | 6 | a stage gate refused the move; stderr names the missing fields |
 | 7 | a likely duplicate exists; use --enrich or --force |
 | 8 | the settings or pipelines file is invalid, or the database is another program's or a newer tui-crm's |
-| 9 | sync failed (remote unreachable, locked out, conflicts pending) |
+| 9 | sync failed (remote unreachable, locked out, conflicts pending) or a mail server failed (unreachable, untrusted) |
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ GATE_REFUSED = 6
 DUPLICATE = 7
 CONFIG = 8
 SYNC = 9
+REMOTE = SYNC  # a remote server failed: amoCRM or a mail server
 
 HELP_EPILOG = (
     "Exit codes: 0 done, 1 error, 2 bad usage, 3 not found, 4 ambiguous, 5 invalid value or not allowed "
     "(e.g. a deactivated --user), "
-    "6 stage gate refused, 7 duplicate exists, 8 bad config, 9 sync failed."
+    "6 stage gate refused, 7 duplicate exists, 8 bad config, 9 sync or mail server failed."
 )
 
 
@@ -52,6 +53,9 @@ def code_for(exc: BaseException) -> int:
         table.append((AmoError, SYNC))
     except ImportError:  # pragma: no cover - sync is part of the package
         pass
+    from tui_crm.mail.imap import MailError
+
+    table.append((MailError, REMOTE))
     for kind, code in table:
         if isinstance(exc, kind):
             return code

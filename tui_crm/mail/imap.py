@@ -30,6 +30,10 @@ class ConnectionLost(MailError):
     """The connection dropped while talking to the server (worth a reconnect)."""
 
 
+class UntrustedCertificate(MailError):
+    """The server's TLS certificate is not signed by an authority we trust (no reconnect helps)."""
+
+
 @dataclass
 class ServerAddress:
     host: str
@@ -38,6 +42,28 @@ class ServerAddress:
     login: str
     password: str
     timeout: float = 60.0
+    ca_pem: str | None = None  # trust this CA (PEM) instead of the system's
+
+
+def tls_context(address: ServerAddress) -> ssl.SSLContext | None:
+    """Verifying context: the mailbox's own CA when it has one, else the system's (None for ``none``).
+
+    Building it reads the system's CA store (~0.1 s): only when TLS is used.
+    """
+    if address.security == "none":
+        return None
+    if address.ca_pem:
+        return ssl.create_default_context(cadata=address.ca_pem)
+    return ssl.create_default_context()
+
+
+def untrusted(kind: str, address: ServerAddress, exc: ssl.SSLCertVerificationError) -> UntrustedCertificate:
+    """The one-line error for a certificate we do not trust: what is wrong and what to do."""
+    reason = exc.verify_message or exc.reason or "verification failed"
+    return UntrustedCertificate(
+        f"{kind} {address.host}:{address.port}: the server's certificate is not trusted ({reason}); "
+        "if it is your server, add the mailbox again with --ca-file CA.pem (the certificate authority that signed it)"
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -67,13 +93,14 @@ class ImapSession:
         self.address = address
         where = f"{address.host}:{address.port}"
         try:
-            # building a TLS context reads the system's CA store (~0.1 s): only when TLS is used
-            context = ssl.create_default_context() if address.security != "none" else None
+            context = tls_context(address)
             self.client = IMAPClient(
                 address.host, port=address.port, ssl=address.security == "tls", ssl_context=context, timeout=address.timeout
             )
             if address.security == "starttls":
                 self.client.starttls(context)
+        except ssl.SSLCertVerificationError as exc:
+            raise untrusted("IMAP", address, exc) from None
         except (OSError, ssl.SSLError) as exc:
             raise ConnectionLost(f"Cannot connect to IMAP {where}: {exc}. Check the host, port and --security.") from None
         except Exception as exc:

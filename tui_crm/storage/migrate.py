@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The newest revision in migrations/versions; tests check they agree.
-SCHEMA_HEAD = "0010_import"
+SCHEMA_HEAD = "0013_mail_tls"
 
 
 def current_revision(path: Path) -> str | None:
