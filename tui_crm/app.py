@@ -64,6 +64,8 @@ SECTIONS = {
     "unsorted": ("tui_crm.screens.unsorted", "UnsortedScreen"),
     "conflicts": ("tui_crm.screens.conflicts", "ConflictsScreen"),
     "import": ("tui_crm.screens.import_screen", "ImportScreen"),
+    "outbox": ("tui_crm.screens.outbox", "OutboxScreen"),
+    "users": ("tui_crm.screens.users", "UsersScreen"),
 }
 
 
@@ -92,6 +94,8 @@ class CrmApp(App[None]):
         Binding("z", "undo_delete", "Undo delete", id="app.undo_delete"),
         Binding("S", "sync_now", "Sync now", show=False, id="app.sync_now"),
         Binding("C", "open_conflicts", "Sync conflicts", show=False, id="app.conflicts"),
+        Binding("O", "open_section('outbox')", "Mail outbox", show=False, id="app.outbox"),
+        Binding("U", "open_section('users')", "Users and signatures", show=False, id="app.users"),
         Binding("ctrl+t", "toggle_theme", "Light/dark theme", show=False, id="app.theme"),
         Binding("q", "quit", "Quit", show=False, id="app.quit"),
     ]
@@ -215,6 +219,10 @@ class CrmApp(App[None]):
 
     async def action_open_conflicts(self) -> None:
         await self._show_section(self._section("conflicts"))
+
+    async def action_open_section(self, name: str) -> None:
+        """A section whose screen takes no arguments (the outbox, the users)."""
+        await self._show_section(self._section(name))
 
     def open_card(self, entity_type: str, entity_id: str) -> None:
         """Push the card of a deal, contact or company on top of the stack."""
