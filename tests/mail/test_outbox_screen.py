@@ -56,6 +56,9 @@ def test_outbox_snapshot(snap_compare, screens_crm, dovecot, imap_account, memor
 async def test_cancel_and_send_now_from_the_outbox(screens_crm, dovecot, imap_account, memory_keyring):  # noqa: F811
     port = free_port()
     ids = offline_outbox(screens_crm, dovecot, imap_account, port)
+    config = screens_crm.settings.config_dir
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "config.toml").write_text("mail_interval_minutes = 0\n", encoding="utf-8")  # only the keys send
     app = CrmApp(screens_crm)
     server = None
     try:

@@ -27,7 +27,7 @@ from textual.widgets import DataTable, Footer, Static
 from tui_crm.services.mail_send import cancel_outgoing, list_outbox, send_now
 from tui_crm.services.mail_views import OutboxView
 from tui_crm.widgets.form_dialog import ConfirmDialog
-from tui_crm.widgets.plain_text import clean, crm_of, error_message, plain, when
+from tui_crm.widgets.plain_text import clean, crm_of, cut, error_message, plain, when
 
 STATUS_STYLE = {"queued": "yellow", "sending": "cyan", "uncertain": "bold magenta", "failed": "bold red"}
 STATUS_WORDS = {
@@ -36,12 +36,6 @@ STATUS_WORDS = {
     "uncertain": "the app stopped while sending it: it may have gone. Ask the recipient; s sends it again, x cancels it",
     "failed": "the server refused it; s tries again, x cancels it",
 }
-
-
-def cell(value: object, width: int, style: str = "") -> Text:
-    text = plain(value, one_line=True, style=style)
-    text.truncate(width, overflow="ellipsis")
-    return text
 
 
 class OutboxScreen(Screen[None]):
@@ -121,12 +115,12 @@ class OutboxScreen(Screen[None]):
         crm = crm_of(self)
         for row in self.rows:
             table.add_row(
-                cell(row.status, 10, STATUS_STYLE.get(row.status, "")),
-                cell(row.mailbox, 14),
-                cell(", ".join(row.to + row.cc), 28),
-                cell(row.subject or "(no subject)", 32, "bold"),
-                cell(when(row.created_at, crm, "%d.%m %H:%M"), 11, "dim"),
-                cell(str(row.attempts), 5),
+                cut(row.status, 10, STATUS_STYLE.get(row.status, "")),
+                cut(row.mailbox, 14),
+                cut(", ".join(row.to + row.cc), 28),
+                cut(row.subject or "(no subject)", 32, "bold"),
+                cut(when(row.created_at, crm, "%d.%m %H:%M"), 11, "dim"),
+                cut(str(row.attempts), 5),
                 key=row.id,
             )
         if self.rows:
