@@ -121,6 +121,7 @@ class CrmApp(App[None]):
         self.startup_notice: str | None = None  # e.g. "this is the demo database"
         self.is_demo = False  # the store is the seeded demo (cli.main.open_tui)
         self._started = False
+        self.mail_idling: set[str] = set()  # mailboxes whose INBOX waits in IMAP IDLE now
 
     def notify(self, message: str, *, title: str = "", markup: bool = True, **options: Any) -> None:  # type: ignore[override]
         """Every notification (from any screen or widget) is cleaned of escape sequences here.
@@ -158,8 +159,8 @@ class CrmApp(App[None]):
             self.set_interval(minutes * 60, self._background_sync)
         mail_minutes = mail_interval_minutes(self.crm.settings.config_dir)
         if mail_minutes > 0:
-            self.set_timer(5, self.fetch_mail_now)
-            self.set_interval(mail_minutes * 60, self.fetch_mail_now)
+            self.watch_mail()  # a first fetch, then IMAP IDLE: new INBOX mail within seconds
+            self.set_interval(mail_minutes * 60, self.fetch_mail_now)  # Sent, the outbox, servers without IDLE
         if self.startup_notice:
             self.notify(self.startup_notice, title="Demo", timeout=20, markup=False)
         for notice in self.crm.notices:  # e.g. a broken pipelines file: the last good one is in effect
@@ -399,8 +400,29 @@ class CrmApp(App[None]):
         except Exception:  # noqa: BLE001 - a mailbox's error is kept on it (crm mail list); the app goes on
             return
         if arrived:
+            self._mail_arrived(arrived)
+
+    def watch_mail(self) -> None:
+        """Fetch everything, then wait in IMAP IDLE on each INBOX (services.mail_watch) until the app stops."""
+        from tui_crm.services.mail_watch import start_watching
+
+        def idling(name: str, on: bool) -> None:
+            (self.mail_idling.add if on else self.mail_idling.discard)(name)
+
+        self._stop_mail_watch = start_watching(self.crm, self._mail_arrived, idling)
+
+    def on_unmount(self) -> None:
+        stop = getattr(self, "_stop_mail_watch", None)
+        if stop is not None:
+            stop()
+
+    def _mail_arrived(self, count: int) -> None:
+        """From a mail thread: new mail is stored; the status bar and the screen on top show it."""
+        try:
             self.call_from_thread(self.refresh_status)
             self.call_from_thread(self._reload_screens)
+        except RuntimeError:  # the app is closing
+            pass
 
     # ---- status bar ---------------------------------------------------
     @work(thread=True, exclusive=True, group="status", exit_on_error=False)

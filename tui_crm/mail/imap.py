@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -173,6 +174,43 @@ class ImapSession:
                 continue
             raw = item.get(b"BODY[]") or b""
             yield FetchedMessage(uid, raw, item.get(b"INTERNALDATE"))
+
+    def can_idle(self) -> bool:
+        """Whether the server offers IMAP IDLE (RFC 2177)."""
+        return b"IDLE" in self._call("CAPABILITY", self.client.capabilities)
+
+    def idle_for(self, seconds: float, stop: Callable[[], bool], slice_s: float = 0.5) -> bool:
+        """Wait in IDLE on the selected folder for up to ``seconds``, or until ``stop()`` says so.
+
+        True when the server announced a change of the message count
+        (``EXISTS``: new mail, most likely). ``stop`` is looked at every
+        ``slice_s``. A closed connection makes ``idle_check`` return nothing
+        at once, again and again: three such returns in a row are taken for
+        :class:`ConnectionLost`. IDLE is always ended before returning, so
+        the connection can be used or re-IDLEd (RFC 2177: within 29 minutes).
+        """
+        self._call("IDLE", self.client.idle)
+        changed, quick_empty = False, 0
+        deadline = time.monotonic() + seconds
+        failed = False
+        try:
+            while not changed and not stop() and time.monotonic() < deadline:
+                started = time.monotonic()
+                responses = self._call("IDLE", self.client.idle_check, timeout=slice_s)
+                changed = any(len(r) >= 2 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
+                quick_empty = quick_empty + 1 if not responses and time.monotonic() - started < slice_s / 4 else 0
+                if quick_empty >= 3:
+                    raise ConnectionLost("IMAP connection closed during IDLE")
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            try:
+                self.client.idle_done()
+            except Exception as exc:
+                if not failed:  # else the first error is the one to tell
+                    raise ConnectionLost(f"IMAP connection lost ending IDLE: {exc}") from None
+        return changed
 
     def append(self, folder: str, raw: bytes) -> None:
         self._call("APPEND", self.client.append, folder, raw, flags=(b"\\Seen",))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -44,6 +45,9 @@ log = logging.getLogger("tui_crm.mail")
 
 BATCH = 200
 MAX_RECONNECTS = 5
+# One fetch at a time in this process (the app's interval fetch and its IDLE watchers);
+# other processes are kept from doubling anything by the Message-ID dedupe.
+FETCH_LOCK = threading.RLock()
 Progress = Callable[[str, int, int], None]  # (mailbox/folder, done, total)
 
 
@@ -451,9 +455,10 @@ def fetch_in_background(crm: Crm) -> int:
 
     if not mailboxes_for(crm, None):
         return 0
-    reports = fetch_mail(crm)
-    try:
-        flush_outbox(crm)
-    except MailError as exc:
-        log.warning("outbox: %s", exc)
+    with FETCH_LOCK:
+        reports = fetch_mail(crm)
+        try:
+            flush_outbox(crm)
+        except MailError as exc:
+            log.warning("outbox: %s", exc)
     return sum(r.new for r in reports)
