@@ -68,6 +68,8 @@ SECTIONS = {
     "conflicts": ("tui_crm.screens.conflicts", "ConflictsScreen"),
     "import": ("tui_crm.screens.import_screen", "ImportScreen"),
     "reports": ("tui_crm.screens.reports", "ReportsScreen"),
+    "outbox": ("tui_crm.screens.outbox", "OutboxScreen"),
+    "users": ("tui_crm.screens.users", "UsersScreen"),
 }
 
 
@@ -108,6 +110,8 @@ class CrmApp(App[None]):
         Binding("z", "undo_delete", "Undo delete", id="app.undo_delete"),
         Binding("S", "sync_now", "Sync now", show=False, id="app.sync_now"),
         Binding("C", "open_conflicts", "Sync conflicts", show=False, id="app.conflicts"),
+        Binding("O", "open_section('outbox')", "Mail outbox", show=False, id="app.outbox"),
+        Binding("U", "open_section('users')", "Users and signatures", show=False, id="app.users"),
         Binding("ctrl+t", "toggle_theme", "Light/dark theme", show=False, id="app.theme"),
         Binding("q", "quit", "Quit", show=False, id="app.quit"),
     ]
@@ -139,6 +143,7 @@ class CrmApp(App[None]):
         self.startup_notice: str | None = None  # e.g. "this is the demo database"
         self.is_demo = False  # the store is the seeded demo (cli.main.open_tui)
         self._started = False
+        self.mail_idling: set[str] = set()  # mailboxes whose INBOX waits in IMAP IDLE now
 
     def notify(self, message: str, *, title: str = "", markup: bool = True, **options: Any) -> None:  # type: ignore[override]
         """Every notification (from any screen or widget) is cleaned of escape sequences here.
@@ -177,8 +182,8 @@ class CrmApp(App[None]):
         self._start_hub_listener()
         mail_minutes = self.crm.settings.mail_interval_minutes
         if mail_minutes > 0:
-            self.set_timer(5, self.fetch_mail_now)
-            self.set_interval(mail_minutes * 60, self.fetch_mail_now)
+            self.watch_mail()  # a first fetch, then IMAP IDLE: new INBOX mail within seconds
+            self.set_interval(mail_minutes * 60, self.fetch_mail_now)  # Sent, the outbox, servers without IDLE
         if self.startup_notice:
             self.notify(self.startup_notice, title="Demo", timeout=20, markup=False)
         for notice in self.crm.notices:  # e.g. a broken pipelines file: the last good one is in effect
@@ -272,6 +277,10 @@ class CrmApp(App[None]):
         if worker.group in CALLER_REPORTS:
             return
         self.notify(worker_failure(worker), title="Something went wrong", severity="error", timeout=15, markup=False)
+
+    async def action_open_section(self, name: str) -> None:
+        """A section whose screen takes no arguments (the outbox, the users)."""
+        await self._show_section(self._section(name))
 
     def open_card(self, entity_type: str, entity_id: str) -> None:
         """Push the card of a deal, contact or company on top of the stack."""
@@ -370,9 +379,13 @@ class CrmApp(App[None]):
             self._background_sync()
 
     def on_unmount(self) -> None:
+        """Stop what listens for others' changes: the hub's LISTEN and the IMAP IDLE watch."""
         if self._hub_listener is not None:
             self._hub_listener.stop()
             self._hub_listener = None
+        stop = getattr(self, "_stop_mail_watch", None)
+        if stop is not None:
+            stop()
 
     def make_sync_adapter(self) -> Adapter:
         """The connected account's adapter (tests replace this to lift the rate limit)."""
@@ -480,8 +493,24 @@ class CrmApp(App[None]):
         except Exception:  # noqa: BLE001 - a mailbox's error is kept on it (crm mail list); the app goes on
             return
         if arrived:
+            self._mail_arrived(arrived)
+
+    def watch_mail(self) -> None:
+        """Fetch everything, then wait in IMAP IDLE on each INBOX (services.mail_watch) until the app stops."""
+        from tui_crm.services.mail_watch import start_watching
+
+        def idling(name: str, on: bool) -> None:
+            (self.mail_idling.add if on else self.mail_idling.discard)(name)
+
+        self._stop_mail_watch = start_watching(self.crm, self._mail_arrived, idling)
+
+    def _mail_arrived(self, count: int) -> None:
+        """From a mail thread: new mail is stored; the status bar and the screen on top show it."""
+        try:
             self.call_from_thread(self.refresh_status)
             self.call_from_thread(self._reload_screens)
+        except RuntimeError:  # the app is closing
+            pass
 
     # ---- status bar ---------------------------------------------------
     @work(thread=True, exclusive=True, group="status", exit_on_error=False)

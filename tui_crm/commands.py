@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from tui_crm.config import Settings
 
 # Shown in this order in the help screen; anything else goes after them.
-CATEGORY_ORDER = ("board", "nav", "form", "list", "card", "agenda", "unsorted", "app")
+CATEGORY_ORDER = ("board", "nav", "form", "list", "card", "agenda", "unsorted", "outbox", "users", "app")
 
 
 def load_keymap(settings: Settings) -> dict[str, str]:

@@ -70,7 +70,9 @@ log_path = {root}/dovecot.log
 instance_name = tui-crm-test-{tag}
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <{root}/tls/server.pem
+ssl_key = <{root}/tls/server.key
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = {uid}
@@ -104,7 +106,9 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
+    ssl = yes
   }}
   chroot =
 }}
@@ -116,11 +120,14 @@ service anvil {{
 
 @dataclass
 class Dovecot:
-    """A running Dovecot: ``host``, ``port``, ``add_user()`` and ``stop()``."""
+    """A running Dovecot: ``host``, ``port`` (plain, STARTTLS offered), ``tls_port`` (IMAPS),
+    ``ca_file`` (the PEM of the test CA its certificate is signed by), ``add_user()`` and ``stop()``."""
 
     root: Path
     port: int
     process: subprocess.Popen[bytes]
+    tls_port: int = 0
+    ca_file: Path | None = None
     host: str = "127.0.0.1"
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _next: int = 0
@@ -161,11 +168,12 @@ def start_dovecot() -> Dovecot:
     root.chmod(0o755)
     for sub in ("run", "state", "mail", "home"):
         (root / sub).mkdir()
+    ca_file = make_certificates(root / "tls")
     users = root / "users"
     lines = (f"user{i:04}@example.test:{{PLAIN}}{PASSWORD}::::::\n" for i in range(1, POOL + 1))
     users.write_text("".join(lines), encoding="utf-8")
     users.chmod(0o644)
-    port = free_port()
+    port, tls_port = free_port(), free_port()
     uid, gid = os.getuid(), os.getgid()
     if uid == 0:
         # Dovecot never stores mail as root: the mail belongs to its own user.
@@ -182,21 +190,84 @@ def start_dovecot() -> Dovecot:
     conf = root / "dovecot.conf"
     conf.write_text(
         CONFIG.format(
-            root=root, port=port, uid=uid, gid=gid, tag=root.name, internal=internal,
+            root=root, port=port, tls_port=tls_port, uid=uid, gid=gid, tag=root.name, internal=internal,
             internal_group=internal_group, login_user=login_user,
         ),
         encoding="utf-8",
     )
     process = subprocess.Popen([binary, "-F", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    server = Dovecot(root=root, port=port, process=process)
+    server = Dovecot(root=root, port=port, process=process, tls_port=tls_port, ca_file=ca_file)
     try:
         wait_for_port(port)
+        wait_for_port(tls_port)
     except BaseException:
         err = process.stderr.read().decode(errors="replace") if process.poll() is not None and process.stderr else ""
         log = server.log()
         server.stop()
         raise RuntimeError(f"Dovecot did not start: {err} {log}") from None
     return server
+
+
+def make_certificates(folder: Path, host: str = "127.0.0.1") -> Path:
+    """A throwaway CA and a server certificate it signs (for ``host`` and localhost), made now.
+
+    Writes ``ca.pem``, ``server.pem`` and ``server.key`` into ``folder``;
+    returns the CA's path: what a client must be told to trust.
+    """
+    import ipaddress
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    folder.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC) - timedelta(minutes=5)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tui-crm test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+        .issuer_name(ca_name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host)), x509.DNSName("localhost")]),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    (folder / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (folder / "server.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file = folder / "server.key"
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    key_file.chmod(0o600)
+    return folder / "ca.pem"
+
+
+def server_tls_context(folder: Path):  # noqa: ANN201 - ssl.SSLContext
+    """A server-side TLS context with the certificate :func:`make_certificates` wrote there."""
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(folder / "server.pem", folder / "server.key")
+    return context
 
 
 def append(dovecot: Dovecot, login: str, password: str, folder: str, messages: list[bytes]) -> None:
@@ -231,8 +302,12 @@ class SmtpServer:
             pass
 
 
-def start_smtp(password: str = PASSWORD, port: int | None = None) -> SmtpServer:
-    """aiosmtpd on loopback (``port`` or a free one); logins with the test accounts' password pass."""
+def start_smtp(password: str = PASSWORD, port: int | None = None, tls_folder: Path | None = None) -> SmtpServer:
+    """aiosmtpd on loopback (``port`` or a free one); logins with the test accounts' password pass.
+
+    With ``tls_folder`` (made by :func:`make_certificates`) it offers STARTTLS
+    with that certificate and refuses mail and logins before it.
+    """
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -248,8 +323,11 @@ def start_smtp(password: str = PASSWORD, port: int | None = None) -> SmtpServer:
         return AuthResult(success=ok, handled=False)
 
     port = port or free_port()
+    tls: dict[str, object] = {"auth_require_tls": False}
+    if tls_folder is not None:
+        tls = {"tls_context": server_tls_context(tls_folder), "require_starttls": True, "auth_require_tls": True}
     controller = Controller(
-        Handler(), hostname="127.0.0.1", port=port, authenticator=authenticator, auth_require_tls=False, auth_required=False
+        Handler(), hostname="127.0.0.1", port=port, authenticator=authenticator, auth_required=False, **tls
     )
     controller.start()
     server = SmtpServer("127.0.0.1", port, controller)

@@ -109,9 +109,9 @@ def test_an_unreachable_server_is_one_clear_line_and_the_other_mailboxes_still_f
     one = mail_cli("mail", "fetch", "down")
     both = mail_cli("mail", "fetch", "-q")
 
-    assert one.returncode == 1 and one.stderr.startswith("error: Cannot connect to IMAP 127.0.0.1:")
+    assert one.returncode == 9 and one.stderr.startswith("error: Cannot connect to IMAP 127.0.0.1:")
     assert "Traceback" not in one.stderr and len(one.stderr.strip().splitlines()) == 1
-    assert both.returncode == 1 and "up: 1 new" in both.stdout and "down: 0 new; FAILED: Cannot connect" in both.stdout
+    assert both.returncode == 9 and "up: 1 new" in both.stdout and "down: 0 new; FAILED: Cannot connect" in both.stdout
     [down] = [m for m in json.loads(mail_cli("mail", "list", "--json").stdout) if m["name"] == "down"]
     assert down["last_error"].startswith("Cannot connect")
 

@@ -63,7 +63,6 @@ def test_a_message_that_cannot_be_read_is_logged_and_skipped_and_the_rest_arrive
                                                                                   monkeypatch, caplog):
     from tests.mail.conftest import make_mail
     from tui_crm.mail import parse
-    from tui_crm.services import mail_fetch
 
     capture_lead(crm, LeadInput(name="Ёлка", email="olga@client.test", contact_name="Ольга"))
     real = parse.parse_message
@@ -73,7 +72,7 @@ def test_a_message_that_cannot_be_read_is_logged_and_skipped_and_the_rest_arrive
             raise RecursionError("maximum recursion depth exceeded")
         return real(raw)
 
-    monkeypatch.setattr(mail_fetch, "parse_message", fragile)
+    monkeypatch.setattr(parse, "parse_message", fragile)  # what parse_many calls for each message
     load(imap_account, "INBOX", make_mail(subject="before", sender="olga@client.test"),
          make_mail(subject="poison", sender="olga@client.test"), make_mail(subject="after", sender="olga@client.test"))
 
@@ -83,3 +82,23 @@ def test_a_message_that_cannot_be_read_is_logged_and_skipped_and_the_rest_arrive
     assert sorted(_subjects(crm)) == ["after", "before"]
     assert "skipped: RecursionError" in caplog.text
     assert fetch_mail(crm)[0].new == 0  # not retried forever
+
+
+def test_a_large_fetch_parses_in_a_second_process_with_the_same_result(crm, mailbox, imap_account, load, monkeypatch):
+    """From PARALLEL_PARSE_BATCHES batches on, parsing runs in a parser process: hostile mail still arrives or is skipped."""
+    from tui_crm.services import mail_fetch
+
+    monkeypatch.setattr(mail_fetch, "BATCH", 3)
+    monkeypatch.setattr(mail_fetch, "PARALLEL_PARSE_BATCHES", 2)
+    started = []
+    real_pool = mail_fetch._parser_pool
+    monkeypatch.setattr(mail_fetch, "_parser_pool", lambda: started.append(1) or real_pool())
+    capture_lead(crm, LeadInput(name="Ёлка", email="olga@client.test", contact_name="Ольга"))
+    load(imap_account, "INBOX", *MESSAGES.values())
+
+    [report] = fetch_mail(crm)
+
+    assert started == [1] and report.error is None
+    assert report.new + report.skipped + report.duplicates == len(MESSAGES)
+    assert ANSI_SUBJECT in _subjects(crm)
+    assert open_message(crm, _subjects(crm)["cp1251 declared"].id).body.startswith("Добрый день, нужна смета")

@@ -158,3 +158,35 @@ def test_accepting_a_request_links_the_company_its_domain_names(crm):
 
     assert accept(crm, mine.id).company.name == "Acme"
     assert accept(crm, free.id).company is None
+
+
+def test_a_crash_after_a_form_lead_is_made_never_makes_a_second_lead(crm, add_box, imap_account, load, monkeypatch):
+    """The form e-mail's lead and the «filed» mark on the e-mail are one commit (or the e-mail is filed again)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tui_crm.services import intake
+    from tui_crm.services.deal_queries import list_deals
+
+    set_config(crm, add_sender=["forms@omega-r.com"])
+    add_box("develop", imap_account, corporate=True)
+    body = "Имя: Пётр Иванов\nТелефон: +7 903 555-12-34\nСообщение: Нужна CRM\n"
+    load(imap_account, "INBOX", make_mail(subject="Заявка с сайта", sender="Сайт <forms@omega-r.com>", body=body))
+    with monkeypatch.context() as patch:  # fetch only: the e-mail waits for intake
+        patch.setattr(intake, "process_pending_mail", lambda crm, limit=500: {})
+        fetch_mail(crm)
+
+    helper = Path(__file__).with_name("intake_crash_proc.py")
+    root = str(Path(__file__).resolve().parents[2])
+    crashed = subprocess.run(
+        [sys.executable, str(helper), str(crm.settings.db_path), "after-lead"],
+        capture_output=True, text=True, timeout=120, env={**__import__("os").environ, "PYTHONPATH": root},
+    )
+    assert crashed.returncode == 9, crashed.stdout + crashed.stderr
+
+    fetch_mail(crm)  # the next fetch files what is still pending
+    fetch_mail(crm)
+
+    leads = [d for d in list_deals(crm) if d.name.startswith("Заявка с сайта")]
+    assert [d.name for d in leads] == ["Заявка с сайта: Пётр Иванов"]

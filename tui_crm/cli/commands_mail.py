@@ -28,6 +28,9 @@ def mail_add(
     ] = False,
     smtp: Annotated[str | None, typer.Option("--smtp", help="SMTP server HOST[:PORT], for sending.")] = None,
     security: Annotated[str, typer.Option("--security", help="tls, starttls or none (none: loopback only).")] = "tls",
+    ca_file: Annotated[
+        Path | None, typer.Option("--ca-file", help="Trust the CA in this PEM file (a server with its own certificate).")
+    ] = None,
     corporate: Annotated[
         bool, typer.Option("--corporate", help="Shared mailbox (admin only); strangers' mail goes to Unsorted.")
     ] = False,
@@ -47,7 +50,7 @@ def mail_add(
         state.crm(),
         MailboxInput(
             name=name, imap=imap, login=login, password=password, smtp=smtp, security=security,
-            corporate=corporate, owner=owner, address=address, pipeline=pipeline,
+            corporate=corporate, owner=owner, address=address, pipeline=pipeline, ca_file=ca_file,
         ),
     )
     if json_:
@@ -70,8 +73,8 @@ def mail_list(json_: JsonOpt = False) -> None:
         "Mailboxes",
         ["name", "address", "imap", "smtp", "security", "kind", "last fetch", "error"],
         [
-            (m.name, m.address, m.imap, m.smtp, m.security, "corporate" if m.corporate else f"personal: {m.owner}",
-             m.last_fetch_at, m.last_error)
+            (m.name, m.address, m.imap, m.smtp, m.security + (" (own CA)" if m.own_ca else ""),
+             "corporate" if m.corporate else f"personal: {m.owner}", m.last_fetch_at, m.last_error)
             for m in rows
         ],
     )
@@ -160,7 +163,9 @@ def mail_fetch(
     if sent:
         say(f"Outbox: {sent} sent")
     if any(r.error for r in reports):
-        raise typer.Exit(1)
+        from tui_crm.cli.exit_codes import REMOTE
+
+        raise typer.Exit(REMOTE)
 
 
 @mail.command("show")

@@ -12,7 +12,7 @@
 | 6 | a stage gate refused the move; stderr names the missing fields |
 | 7 | a likely duplicate exists; use --enrich or --force |
 | 8 | the settings or pipelines file is invalid, or the database is another program's or a newer tui-crm's |
-| 9 | sync failed (remote unreachable, locked out, conflicts pending) |
+| 9 | sync failed (remote unreachable, locked out, conflicts pending) or a mail server failed (unreachable, untrusted) |
 | 130 | interrupted (ctrl+c) |
 | 141 | the reader of the output left (`crm deals list | head -1`): quietly, as Unix tools do (128 + SIGPIPE) |
 """
@@ -31,11 +31,13 @@ CONFIG = 8
 SYNC = 9
 INTERRUPTED = 130
 READER_LEFT = 141  # 128 + SIGPIPE
+REMOTE = SYNC  # a remote server failed: amoCRM or a mail server
 
 HELP_EPILOG = (
     "Exit codes: 0 done, 1 error, 2 bad usage, 3 not found, 4 ambiguous, 5 invalid value or not allowed "
     "(e.g. a deactivated --user), "
-    "6 stage gate refused, 7 duplicate exists, 8 bad config, 9 sync failed, 130 interrupted, 141 output pipe closed."
+    "6 stage gate refused, 7 duplicate exists, 8 bad config, 9 sync or mail server failed, "
+    "130 interrupted, 141 output pipe closed."
 )
 
 
@@ -60,6 +62,9 @@ def code_for(exc: BaseException) -> int:
         table.append((HubError, SYNC))
     except ImportError:  # pragma: no cover - sync is part of the package
         pass
+    from tui_crm.mail.imap import MailError
+
+    table.append((MailError, REMOTE))
     for kind, code in table:
         if isinstance(exc, kind):
             return code

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,6 +31,10 @@ class ConnectionLost(MailError):
     """The connection dropped while talking to the server (worth a reconnect)."""
 
 
+class UntrustedCertificate(MailError):
+    """The server's TLS certificate is not signed by an authority we trust (no reconnect helps)."""
+
+
 @dataclass
 class ServerAddress:
     host: str
@@ -38,6 +43,28 @@ class ServerAddress:
     login: str
     password: str
     timeout: float = 60.0
+    ca_pem: str | None = None  # trust this CA (PEM) instead of the system's
+
+
+def tls_context(address: ServerAddress) -> ssl.SSLContext | None:
+    """Verifying context: the mailbox's own CA when it has one, else the system's (None for ``none``).
+
+    Building it reads the system's CA store (~0.1 s): only when TLS is used.
+    """
+    if address.security == "none":
+        return None
+    if address.ca_pem:
+        return ssl.create_default_context(cadata=address.ca_pem)
+    return ssl.create_default_context()
+
+
+def untrusted(kind: str, address: ServerAddress, exc: ssl.SSLCertVerificationError) -> UntrustedCertificate:
+    """The one-line error for a certificate we do not trust: what is wrong and what to do."""
+    reason = exc.verify_message or exc.reason or "verification failed"
+    return UntrustedCertificate(
+        f"{kind} {address.host}:{address.port}: the server's certificate is not trusted ({reason}); "
+        "if it is your server, add the mailbox again with --ca-file CA.pem (the certificate authority that signed it)"
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -67,13 +94,14 @@ class ImapSession:
         self.address = address
         where = f"{address.host}:{address.port}"
         try:
-            # building a TLS context reads the system's CA store (~0.1 s): only when TLS is used
-            context = ssl.create_default_context() if address.security != "none" else None
+            context = tls_context(address)
             self.client = IMAPClient(
                 address.host, port=address.port, ssl=address.security == "tls", ssl_context=context, timeout=address.timeout
             )
             if address.security == "starttls":
                 self.client.starttls(context)
+        except ssl.SSLCertVerificationError as exc:
+            raise untrusted("IMAP", address, exc) from None
         except (OSError, ssl.SSLError) as exc:
             raise ConnectionLost(f"Cannot connect to IMAP {where}: {exc}. Check the host, port and --security.") from None
         except Exception as exc:
@@ -146,6 +174,43 @@ class ImapSession:
                 continue
             raw = item.get(b"BODY[]") or b""
             yield FetchedMessage(uid, raw, item.get(b"INTERNALDATE"))
+
+    def can_idle(self) -> bool:
+        """Whether the server offers IMAP IDLE (RFC 2177)."""
+        return b"IDLE" in self._call("CAPABILITY", self.client.capabilities)
+
+    def idle_for(self, seconds: float, stop: Callable[[], bool], slice_s: float = 0.5) -> bool:
+        """Wait in IDLE on the selected folder for up to ``seconds``, or until ``stop()`` says so.
+
+        True when the server announced a change of the message count
+        (``EXISTS``: new mail, most likely). ``stop`` is looked at every
+        ``slice_s``. A closed connection makes ``idle_check`` return nothing
+        at once, again and again: three such returns in a row are taken for
+        :class:`ConnectionLost`. IDLE is always ended before returning, so
+        the connection can be used or re-IDLEd (RFC 2177: within 29 minutes).
+        """
+        self._call("IDLE", self.client.idle)
+        changed, quick_empty = False, 0
+        deadline = time.monotonic() + seconds
+        failed = False
+        try:
+            while not changed and not stop() and time.monotonic() < deadline:
+                started = time.monotonic()
+                responses = self._call("IDLE", self.client.idle_check, timeout=slice_s)
+                changed = any(len(r) >= 2 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
+                quick_empty = quick_empty + 1 if not responses and time.monotonic() - started < slice_s / 4 else 0
+                if quick_empty >= 3:
+                    raise ConnectionLost("IMAP connection closed during IDLE")
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            try:
+                self.client.idle_done()
+            except Exception as exc:
+                if not failed:  # else the first error is the one to tell
+                    raise ConnectionLost(f"IMAP connection lost ending IDLE: {exc}") from None
+        return changed
 
     def append(self, folder: str, raw: bytes) -> None:
         self._call("APPEND", self.client.append, folder, raw, flags=(b"\\Seen",))

@@ -337,6 +337,21 @@ def parse_message(raw: bytes) -> ParsedMessage:
     )
 
 
+def parse_many(raws: list[bytes]) -> list[ParsedMessage | str]:
+    """Parse a batch (in the fetch's parser process, or inline): each message, or the name of what it raised.
+
+    Lives here, in a module that imports only the stdlib and html2text, so a
+    parser process starts without loading the store.
+    """
+    out: list[ParsedMessage | str] = []
+    for raw in raws:
+        try:
+            out.append(parse_message(raw))
+        except Exception as exc:  # hostile mail: reported by the caller, the rest go on
+            out.append(exc.__class__.__name__)
+    return out
+
+
 def attachment_bytes(raw: bytes, index: int) -> tuple[str, bytes]:
     """The name and content of one attachment of a stored message."""
     message = email.message_from_bytes(raw)

@@ -3,7 +3,7 @@ through gates, delete and restore."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -58,12 +58,16 @@ class LeadInput:
     link_named_contact: bool = True  # contact_name (or an id prefix) may pick an existing contact
 
 
-def capture_lead(crm: Crm, data: LeadInput) -> DealDetail:
+def capture_lead(
+    crm: Crm, data: LeadInput, also: Callable[[UnitOfWork, Deal], None] | None = None
+) -> DealDetail:
     """Create a deal with its contact, company, note and task in one commit.
 
     All input is validated before the transaction starts; the contact is
     matched by email/phone (enriched, not duplicated). A stage other than the
-    lead stage goes through its gate like any move.
+    lead stage goes through its gate like any move. ``also`` runs in the same
+    transaction (intake marks its e-mail filed there, so a crash can neither
+    lose the lead nor make it twice).
     """
     name = data.name.strip()
     if not name:
@@ -137,6 +141,8 @@ def capture_lead(crm: Crm, data: LeadInput) -> DealDetail:
                 responsible_id=responsible_id,
                 entity=deal,
             )
+        if also is not None:
+            also(work, deal)
         reindex(session, "deal", deal.id)
         detail = deal_detail(session, deal)  # read in the same transaction: no second one
         detail.notices = notices

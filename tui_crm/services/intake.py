@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,10 @@ from tui_crm.domain.matching import email_key
 from tui_crm.services.context import Crm
 from tui_crm.services.pipelines import find_pipeline
 from tui_crm.services.unsorted import IncomingRequest, add_incoming, keep_utm, site_code, territory_for
-from tui_crm.storage.mail_tables import Mailbox, MailLink, MailMessage
+from tui_crm.storage.mail_tables import Mailbox, MailMessage
+from tui_crm.storage.models import Deal, DealContact, EntityFile
 from tui_crm.storage.settings import get_setting, put_setting
+from tui_crm.storage.unit_of_work import UnitOfWork
 
 FORM_KEYS = ("name", "phone", "email", "company", "message", "site", "page_url", "files", "utm")
 TARGETS = ("lead", "unsorted")
@@ -255,6 +258,7 @@ def submit_form(
                 extra=extra,
                 mail_message_id=mail_message_id,
             ),
+            also=_filed(mail_message_id, "unsorted") if mail_message_id else None,
         )
         return IntakeResult("unsorted", view.id, view.subject or "", view.pipeline, "Неразобранное", form.name, site, territory)
     return _form_lead(crm, form, pipeline_key, site, territory, files, mail_message_id)
@@ -269,8 +273,8 @@ def _form_lead(
     files: list[Path],
     mail_message_id: str | None,
 ) -> IntakeResult:
-    from tui_crm.services.deals import LeadInput, capture_lead
-    from tui_crm.services.files import attach_file
+    from tui_crm.services import deals
+    from tui_crm.services.files import keep_file
 
     values: dict[str, str] = {}
     if site:
@@ -281,9 +285,18 @@ def _form_lead(
         values["source_message"] = form.message
     if territory and "territory" in crm.pipelines.fields:
         values["territory"] = territory
-    deal = capture_lead(
+    stored = [(keep_file(crm, path), path.name) for path in files]  # blobs first; linked in the deal's commit
+
+    def also(work: UnitOfWork, deal: Deal) -> None:
+        keep_utm(work, deal.id, form.utm)
+        for sha, name in stored:
+            work.create(EntityFile(entity_type="deal", entity_id=deal.id, sha256=sha, name=name))
+        if mail_message_id:
+            _filed(mail_message_id, "lead")(work, deal)
+
+    deal = deals.capture_lead(
         crm,
-        LeadInput(
+        deals.LeadInput(
             name=_deal_name(form),
             phone=form.phone,
             email=form.email,
@@ -294,18 +307,8 @@ def _form_lead(
             note=_extra_note(form),
             values=values,
         ),
+        also=also,
     )
-    if form.utm:
-        with crm.uow() as work:
-            keep_utm(work, deal.id, form.utm)
-    for path in files:
-        attach_file(crm, "deal", deal.id, path)
-    if mail_message_id:
-        from tui_crm.services.mail_fetch import link_message
-
-        link_message(crm, mail_message_id, "deal", deal.id)
-        for contact in deal.contacts:
-            link_message(crm, mail_message_id, "contact", contact.id)
     main = next((c.name for c in deal.contacts if c.is_main), None)
     return IntakeResult("lead", deal.id, deal.name, deal.pipeline, deal.stage, main, site, territory)
 
@@ -332,6 +335,8 @@ def process_pending_mail(crm: Crm, limit: int = 500) -> dict[str, int]:
                 kind = _file_form_mail(crm, message, config)
             else:
                 kind = _file_stranger_mail(crm, message, mailbox_pipeline or config.mail_pipeline)
+        except AlreadyFiled:
+            continue  # another process (the app's worker, a `crm mail fetch`) filed it first
         except ValidationError as exc:
             import logging
 
@@ -340,6 +345,38 @@ def process_pending_mail(crm: Crm, limit: int = 500) -> dict[str, int]:
             continue
         made[kind] = made.get(kind, 0) + 1
     return made
+
+
+class AlreadyFiled(Exception):
+    """The e-mail is no longer pending: what this process made for it is rolled back."""
+
+
+def _filed(message_id: str, state: str) -> Callable[[UnitOfWork, Any], None]:
+    """Mark the e-mail filed in the transaction that makes its lead or request, and put it on that record.
+
+    One commit for both: a crash before it leaves the e-mail pending and
+    nothing made; after it, the e-mail is filed and is never filed again.
+    An e-mail that is not pending any more (filed meanwhile by another
+    process) raises :class:`AlreadyFiled`, which rolls the new record back.
+    """
+
+    def mark(work: UnitOfWork, record: Any) -> None:
+        from tui_crm.services.mail_fetch import link_in
+
+        session = work.session
+        row = session.get(MailMessage, message_id)
+        if row is None or row.intake != "pending":
+            raise AlreadyFiled(message_id)
+        row.intake = state
+        session.add(row)
+        if state == "unsorted":
+            link_in(session, message_id, "unsorted", record.id)
+            return
+        link_in(session, message_id, "deal", record.id)
+        for link in session.exec(select(DealContact).where(DealContact.deal_id == record.id)):
+            link_in(session, message_id, "contact", link.contact_id)
+
+    return mark
 
 
 def _mark(crm: Crm, message_id: str, state: str) -> None:
@@ -373,18 +410,10 @@ def _file_form_mail(crm: Crm, message: MailMessage, config: IntakeConfig) -> str
     with tempfile.TemporaryDirectory(prefix="crm-intake-") as tmp:
         attachments = _attachments_of(crm, message, Path(tmp))
         result = submit_form(crm, form, attachments=attachments, mail_message_id=message.id)
-    _mark(crm, message.id, result.kind)
     return result.kind
 
 
 def _file_stranger_mail(crm: Crm, message: MailMessage, pipeline: str | None) -> str:
-    def mark(work, entry) -> None:  # noqa: ANN001 - the unit of work and the new entry
-        row = work.session.get(MailMessage, message.id)
-        if row is not None:
-            row.intake = "unsorted"
-            work.session.add(row)
-            work.session.add(MailLink(message_id=message.id, entity_type="unsorted", entity_id=entry.id, sent_at=row.sent_at))
-
     with tempfile.TemporaryDirectory(prefix="crm-intake-") as tmp:
         attachments = _attachments_of(crm, message, Path(tmp))
         add_incoming(
@@ -399,7 +428,7 @@ def _file_stranger_mail(crm: Crm, message: MailMessage, pipeline: str | None) ->
                 files=attachments,
                 mail_message_id=message.id,
             ),
-            also=mark,
+            also=_filed(message.id, "unsorted"),
         )
     return "unsorted"
 

@@ -23,8 +23,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, update
@@ -33,7 +34,7 @@ from sqlmodel import Session, col, select
 from tui_crm.domain.ids import new_id
 from tui_crm.domain.matching import email_key
 from tui_crm.mail.imap import ConnectionLost, ImapSession, MailError
-from tui_crm.mail.parse import ParsedMessage, parse_message
+from tui_crm.mail.parse import ParsedMessage, parse_many, parse_message
 from tui_crm.services.context import Crm
 from tui_crm.services.mail_views import FetchReport
 from tui_crm.services.mailboxes import is_removed, mailboxes_for, server_address
@@ -43,7 +44,11 @@ from tui_crm.storage.models import Channel, Contact, Deal, DealContact, Stage
 log = logging.getLogger("tui_crm.mail")
 
 BATCH = 200
+PARALLEL_PARSE_BATCHES = 5  # from 1000 new messages on, parse in a second process (starting it costs ~0.3 s)
 MAX_RECONNECTS = 5
+# One fetch at a time in this process (the app's interval fetch and its IDLE watchers);
+# other processes are kept from doubling anything by the Message-ID dedupe.
+FETCH_LOCK = threading.RLock()
 Progress = Callable[[str, int, int], None]  # (mailbox/folder, done, total)
 
 
@@ -163,21 +168,53 @@ def _fetch_folder(
     stored = 0
     batches = [uids[at : at + BATCH] for at in range(0, len(uids), BATCH)]
     done = 0
-    # The next batch downloads (in a thread: the socket waits without the GIL)
-    # while this one is parsed and stored; the connection is used by one thread at a time.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-fetch") as pool:
-        pending = pool.submit(lambda b: list(imap.fetch(b)), batches[0]) if batches else None
-        for index, batch in enumerate(batches):
-            assert pending is not None
-            fetched = pending.result()
-            pending = pool.submit(lambda b: list(imap.fetch(b)), batches[index + 1]) if index + 1 < len(batches) else None
-            stored += _store_batch(crm, mailbox, role, name, uidvalidity, batch[-1], fetched, report, matcher)
-            done += len(batch)
-            if progress:
-                progress(f"{mailbox.name}/{name}", done, len(uids))
+    # A pipeline of three: the next batch downloads (in a thread: the socket
+    # waits without the GIL) while this one is parsed (in a second process
+    # when there is much to read: parsing is as costly as the download) and
+    # the one before is stored. The connection is used by one thread at a time.
+    parser = _parser_pool() if len(batches) >= PARALLEL_PARSE_BATCHES else None
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-fetch") as pool:
+            pending = pool.submit(lambda b: list(imap.fetch(b)), batches[0]) if batches else None
+            parsing: tuple[list[int], list, Future | None] | None = None
+            for index in range(len(batches) + 1):
+                ready = parsing
+                parsing = None
+                if index < len(batches):
+                    assert pending is not None
+                    fetched = pending.result()
+                    more = index + 1 < len(batches)
+                    pending = pool.submit(lambda b: list(imap.fetch(b)), batches[index + 1]) if more else None
+                    job = parser.submit(parse_many, [item.raw for item in fetched]) if parser is not None else None
+                    parsing = (batches[index], fetched, job)
+                if ready is None:
+                    continue
+                batch, items, job_done = ready
+                try:
+                    parsed = job_done.result() if job_done is not None else None
+                except Exception as exc:  # the parser process died: parse here
+                    log.warning("mailbox %s: parser process failed (%s); parsing here", mailbox.name, exc.__class__.__name__)
+                    parsed = None
+                stored += _store_batch(crm, mailbox, role, name, uidvalidity, batch[-1], items, report, matcher, parsed)
+                done += len(batch)
+                if progress:
+                    progress(f"{mailbox.name}/{name}", done, len(uids))
+    finally:
+        if parser is not None:
+            parser.shutdown(wait=False, cancel_futures=True)
     if not uids and state.uidvalidity != uidvalidity:
         _store_batch(crm, mailbox, role, name, uidvalidity, 0, [], report, matcher)
     return stored
+
+
+def _parser_pool() -> ProcessPoolExecutor | None:
+    """One parser process, started fresh (``spawn``: this process has threads and open connections)."""
+    import multiprocessing
+
+    try:
+        return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    except (OSError, ValueError, NotImplementedError):  # no processes here: parse in this one
+        return None
 
 
 def _store_batch(
@@ -190,14 +227,18 @@ def _store_batch(
     fetched: Iterable,
     report: FetchReport,
     matcher: _ContactMatcher | None = None,
+    results: list[ParsedMessage | str] | None = None,
 ) -> int:
+    items = list(fetched)
+    if results is None:
+        results = parse_many([item.raw for item in items])
     parsed: list[tuple[ParsedMessage, bytes, datetime | None]] = []
-    for item in fetched:
-        try:
-            parsed.append((parse_message(item.raw), item.raw, item.internal_date))
-        except Exception as exc:  # hostile mail: log it, skip it, keep fetching
+    for item, result in zip(items, results, strict=True):
+        if isinstance(result, str):  # hostile mail: log it, skip it, keep fetching
             report.skipped += 1
-            log.warning("mailbox %s/%s: message UID %s skipped: %s", mailbox.name, folder_name, item.uid, exc.__class__.__name__)
+            log.warning("mailbox %s/%s: message UID %s skipped: %s", mailbox.name, folder_name, item.uid, result)
+            continue
+        parsed.append((result, item.raw, item.internal_date))
     blobs = {}
     for message, raw, _ in parsed:
         if message.attachments:
@@ -408,12 +449,15 @@ def _insert_rows(session: Session, rows: list[dict], links: list[dict], report: 
 def link_message(crm: Crm, message_id: str, entity_type: str, entity_id: str) -> None:
     """Put a stored message on one more card (an accepted request's deal, a sent reply's record)."""
     with crm.uow() as work:
-        row = work.session.get(MailMessage, message_id)
-        if row is None or work.session.get(MailLink, (message_id, entity_type, entity_id)) is not None:
-            return
-        work.session.add(MailLink(message_id=message_id, entity_type=entity_type, entity_id=entity_id, sent_at=row.sent_at))
+        link_in(work.session, message_id, entity_type, entity_id)
 
 
+def link_in(session: Session, message_id: str, entity_type: str, entity_id: str) -> None:
+    """:func:`link_message` inside the caller's transaction (once; a missing message is no error)."""
+    row = session.get(MailMessage, message_id)
+    if row is None or session.get(MailLink, (message_id, entity_type, entity_id)) is not None:
+        return
+    session.add(MailLink(message_id=message_id, entity_type=entity_type, entity_id=entity_id, sent_at=row.sent_at))
 
 
 def store_sent(crm: Crm, mailbox: Mailbox, raw: bytes, entity_type: str | None, entity_id: str | None) -> str:
@@ -448,9 +492,10 @@ def fetch_in_background(crm: Crm) -> int:
 
     if not mailboxes_for(crm, None):
         return 0
-    reports = fetch_mail(crm)
-    try:
-        flush_outbox(crm)
-    except MailError as exc:
-        log.warning("outbox: %s", exc)
+    with FETCH_LOCK:
+        reports = fetch_mail(crm)
+        try:
+            flush_outbox(crm)
+        except MailError as exc:
+            log.warning("outbox: %s", exc)
     return sum(r.new for r in reports)

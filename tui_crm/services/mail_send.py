@@ -308,9 +308,7 @@ def cancel_outgoing(crm: Crm, ref: str) -> OutboxView:
             raise ValidationError("outbox", f"this message is {fresh.status} now")
         fresh.status = "cancelled"
         work.session.add(fresh)
-    with crm.read() as session:
-        names = {m.id: m.name for m in session.exec(select(Mailbox))}
-    return _view(fresh, names)
+    return outgoing(crm, row.id)
 
 
 def retry_uncertain(crm: Crm, ref: str) -> OutboxView:
@@ -320,8 +318,29 @@ def retry_uncertain(crm: Crm, ref: str) -> OutboxView:
         raise ValidationError("outbox", f"this message is {row.status}; only uncertain or failed ones are retried")
     _set(crm, row.id, status="queued")
     _deliver(crm, row.id)
+    return outgoing(crm, row.id)
+
+
+def send_now(crm: Crm, ref: str) -> OutboxView:
+    """The outbox's "send now": a queued message is tried at once; an uncertain or failed one on the user's word.
+
+    Offline, a queued message stays queued (its error says why); a server
+    that refuses it raises :class:`MailError` and leaves it ``failed``.
+    """
+    row = _find(crm, ref)
+    if row.status in ("uncertain", "failed"):
+        return retry_uncertain(crm, row.id)
+    if row.status != "queued":
+        raise ValidationError("outbox", f"this message is {row.status}; there is nothing to send")
+    _deliver(crm, row.id)
+    return outgoing(crm, row.id)
+
+
+def outgoing(crm: Crm, outbox_id: str) -> OutboxView:
+    """One outbox message as the outbox lists it."""
     with crm.read() as session:
-        names = {m.id: m.name for m in session.exec(select(Mailbox))}
-        fresh = session.get(MailOutbox, row.id)
-    assert fresh is not None
-    return _view(fresh, names)
+        row = session.get(MailOutbox, outbox_id)
+        if row is None:
+            raise NotFoundError(f"No outgoing message {outbox_id}")
+        mailbox = session.get(Mailbox, row.mailbox_id)
+    return _view(row, {row.mailbox_id: mailbox.name if mailbox else "?"})

@@ -19,6 +19,7 @@ class MailboxView:
     owner: str | None
     last_fetch_at: datetime | None
     last_error: str | None
+    own_ca: bool = False  # trusts the CA given with --ca-file rather than the system's
 
 
 @dataclass

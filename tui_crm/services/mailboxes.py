@@ -10,6 +10,7 @@ database or a log.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlmodel import col, select
 
@@ -41,6 +42,7 @@ class MailboxInput:
     owner: str | None = None
     address: str | None = None
     pipeline: str | None = None
+    ca_file: Path | None = None  # trust the CA in this PEM file (a company server's own certificate)
 
 
 def secret_key(mailbox_id: str) -> str:
@@ -93,6 +95,7 @@ def add_mailbox(crm: Crm, data: MailboxInput) -> MailboxView:
                     "security",
                     f"--security none sends the password in clear text; it is allowed for loopback hosts only, not {host}",
                 )
+    ca_pem = read_ca_file(data.ca_file, data.security) if data.ca_file is not None else None
     if not data.login.strip():
         raise ValidationError("login", "give the mailbox login (usually its address)")
     if not data.password:
@@ -124,6 +127,7 @@ def add_mailbox(crm: Crm, data: MailboxInput) -> MailboxView:
         smtp_port=smtp_port,
         login=data.login.strip(),
         security=data.security,
+        ca_pem=ca_pem,
         corporate=data.corporate,
         owner_id=None if data.corporate and not data.owner else owner.id,
         pipeline_key=pipeline_key,
@@ -136,6 +140,30 @@ def add_mailbox(crm: Crm, data: MailboxInput) -> MailboxView:
         store.delete(secret_key(mailbox.id))
         raise
     return get_mailbox(crm, mailbox.id)
+
+
+def read_ca_file(path: Path, security: str) -> str:
+    """The PEM text of a CA file, checked to hold at least one certificate a TLS context accepts."""
+    import ssl
+
+    if security == "none":
+        raise ValidationError("ca-file", "--ca-file is for TLS: use it with --security tls or starttls")
+    try:
+        text = path.read_text(encoding="ascii")
+    except FileNotFoundError:
+        raise ValidationError("ca-file", f"no file {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not a PEM text file"
+        raise ValidationError("ca-file", f"cannot read {path}: {reason}") from None
+    try:
+        if "-----BEGIN CERTIFICATE-----" not in text:
+            raise ssl.SSLError("no certificate")
+        ssl.create_default_context(cadata=text)
+    except ssl.SSLError:
+        raise ValidationError(
+            "ca-file", f"{path} holds no PEM certificate (-----BEGIN CERTIFICATE-----); give the CA's certificate"
+        ) from None
+    return text
 
 
 def _view(mailbox: Mailbox, owners: dict[str, str]) -> MailboxView:
@@ -151,6 +179,7 @@ def _view(mailbox: Mailbox, owners: dict[str, str]) -> MailboxView:
         owners.get(mailbox.owner_id or ""),
         mailbox.last_fetch_at,
         mailbox.last_error,
+        bool(mailbox.ca_pem),
     )
 
 
@@ -236,8 +265,10 @@ def server_address(mailbox: Mailbox, kind: str = "imap") -> ServerAddress:
     if kind == "smtp":
         if not mailbox.smtp_host or mailbox.smtp_port is None:
             raise ValidationError("smtp", f"mailbox {mailbox.name} has no SMTP server; add it again with --smtp HOST[:PORT]")
-        return ServerAddress(mailbox.smtp_host, mailbox.smtp_port, mailbox.security, mailbox.login, password)
-    return ServerAddress(mailbox.imap_host, mailbox.imap_port, mailbox.security, mailbox.login, password)
+        return ServerAddress(
+            mailbox.smtp_host, mailbox.smtp_port, mailbox.security, mailbox.login, password, ca_pem=mailbox.ca_pem
+        )
+    return ServerAddress(mailbox.imap_host, mailbox.imap_port, mailbox.security, mailbox.login, password, ca_pem=mailbox.ca_pem)
 
 
 def check_mailbox(crm: Crm, ref: str) -> dict[str, str]:

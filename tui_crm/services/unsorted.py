@@ -23,7 +23,7 @@ from tui_crm.services.deals import LeadInput, capture_lead
 from tui_crm.services.pipelines import find_pipeline
 from tui_crm.services.records import resolve, set_custom_value
 from tui_crm.services.views import DealDetail, UnsortedView
-from tui_crm.storage.models import Deal, EntityFile, Note, Pipeline, UnsortedEntry
+from tui_crm.storage.models import Deal, DealContact, EntityFile, Note, Pipeline, UnsortedEntry
 from tui_crm.storage.unit_of_work import UnitOfWork
 
 # The site a request came from decides the territory (the manual: RU site → РФ, COM site → Запад).
@@ -99,7 +99,9 @@ def add_incoming(
     for path in request.files:
         if not path.is_file():
             raise ValidationError("file", f"no file {path}; nothing was filed")
-    stored = [(_store_file(crm, path), path.name) for path in request.files]
+    from tui_crm.services.files import keep_file
+
+    stored = [(keep_file(crm, path), path.name) for path in request.files]
     with crm.uow() as work:
         entry = UnsortedEntry(
             pipeline_id=pipeline.id,
@@ -123,20 +125,6 @@ def add_incoming(
         if also is not None:
             also(work, entry)
     return _view(entry, pipeline.name)
-
-
-def _store_file(crm: Crm, path: Path) -> str:
-    """The file's bytes in the content store; its ``StoredFile`` row made when missing."""
-    from tui_crm.services.mail_fetch import store_blob
-    from tui_crm.storage.models import StoredFile
-
-    sha = store_blob(crm, path.read_bytes())
-    with crm.uow() as work:
-        if work.session.get(StoredFile, sha) is None:
-            import mimetypes
-
-            work.session.add(StoredFile(sha256=sha, size=path.stat().st_size, mime=mimetypes.guess_type(path.name)[0]))
-    return sha
 
 
 def _view(entry: UnsortedEntry, pipeline_name: str) -> UnsortedView:
@@ -213,7 +201,7 @@ def accept(crm: Crm, ref: str, deal_name: str | None = None) -> DealDetail:
     if entry.territory and "territory" in crm.pipelines.fields:
         values["territory"] = entry.territory
     company_id = _company_of_domain(crm, entry.sender_email) if entry.sender_email else None
-    deal = capture_lead(
+    return capture_lead(
         crm,
         LeadInput(
             name=name,
@@ -226,28 +214,32 @@ def accept(crm: Crm, ref: str, deal_name: str | None = None) -> DealDetail:
             source=entry.source,
             values=values,
         ),
+        also=lambda work, deal: _accepted(work, entry.id, deal),  # the detail read after it lists the files
     )
-    with crm.uow() as work:
-        fresh = work.session.get(UnsortedEntry, entry.id)
-        assert fresh is not None
-        work.update(fresh, status="accepted", deal_id=deal.id)
-        keep_utm(work, deal.id, (json.loads(entry.extra_json) if entry.extra_json else {}).get("utm"))
-        files = work.session.exec(
-            select(EntityFile).where(EntityFile.entity_type == "unsorted", EntityFile.entity_id == entry.id)
-        ).all()
-        for item in files:
-            work.create(EntityFile(entity_type="deal", entity_id=deal.id, sha256=item.sha256, name=item.name))
-    if entry.mail_message_id:
-        from tui_crm.services.mail_fetch import link_message
 
-        link_message(crm, entry.mail_message_id, "deal", deal.id)
-        for contact in deal.contacts:
-            link_message(crm, entry.mail_message_id, "contact", contact.id)
-    if files:
-        from tui_crm.services.deals import get_deal
 
-        return get_deal(crm, deal.id)
-    return deal
+def _accepted(work: UnitOfWork, entry_id: str, deal: Deal) -> None:
+    """In the deal's own transaction: the request accepted, its files and e-mail on the deal.
+
+    One commit with the deal, so a crash cannot leave a deal whose request
+    is still «new» (and would be accepted twice); a request another process
+    accepted meanwhile refuses, and the deal is rolled back.
+    """
+    session = work.session
+    fresh = session.get(UnsortedEntry, entry_id)
+    if fresh is None or fresh.status != "new":
+        raise ValidationError("unsorted", f"this request was already {fresh.status if fresh else 'removed'}")
+    work.update(fresh, status="accepted", deal_id=deal.id)
+    keep_utm(work, deal.id, (json.loads(fresh.extra_json) if fresh.extra_json else {}).get("utm"))
+    files = session.exec(select(EntityFile).where(EntityFile.entity_type == "unsorted", EntityFile.entity_id == entry_id))
+    for item in list(files):
+        work.create(EntityFile(entity_type="deal", entity_id=deal.id, sha256=item.sha256, name=item.name))
+    if fresh.mail_message_id:
+        from tui_crm.services.mail_fetch import link_in
+
+        link_in(session, fresh.mail_message_id, "deal", deal.id)
+        for link in session.exec(select(DealContact).where(DealContact.deal_id == deal.id)):
+            link_in(session, fresh.mail_message_id, "contact", link.contact_id)
 
 
 # Addresses at these domains say nothing about the sender's company.

@@ -19,7 +19,10 @@ def list_users(crm: Crm, include_inactive: bool = True) -> list[UserView]:
         stmt = select(User).where(col(User.deleted_at).is_(None)).order_by(User.name)
         if not include_inactive:
             stmt = stmt.where(col(User.is_active).is_(True))
-        return [UserView(u.id, u.name, u.email, u.is_active, u.is_admin, u.id == crm.user_id) for u in session.exec(stmt)]
+        return [
+            UserView(u.id, u.name, u.email, u.is_active, u.is_admin, u.id == crm.user_id, u.signature)
+            for u in session.exec(stmt)
+        ]
 
 
 def add_user(crm: Crm, name: str, email: str | None = None, admin: bool = False) -> UserView:

@@ -242,6 +242,7 @@ class UserView:
     is_active: bool
     is_admin: bool
     is_current: bool = False
+    signature: str | None = None  # added under the mail the user sends (set by an admin)
 
 
 @dataclass

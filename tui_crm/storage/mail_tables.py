@@ -1,7 +1,8 @@
 """Tables of the mail module (migration 0009_mail).
 
-* :class:`Mailbox` - one IMAP/SMTP account: hosts, login, security,
-  corporate or personal (with its owner). The password is never here: it
+* :class:`Mailbox` - one IMAP/SMTP account: hosts, login, security (and
+  the CA its servers are trusted by, when not the system's), corporate or
+  personal (with its owner). The password is never here: it
   lives in the secret store under ``mail:<mailbox id>``.
 * :class:`MailFolder` - where the fetch of one folder (INBOX or Sent) of a
   mailbox stands: the folder's UIDVALIDITY and the highest UID stored.
@@ -43,6 +44,7 @@ class Mailbox(Row, table=True):
     smtp_port: int | None = None
     login: str
     security: str = "tls"  # tls | starttls | none
+    ca_pem: str | None = None  # the CA (PEM) this mailbox's servers are trusted by; None: the system's (0013)
     corporate: bool = False
     owner_id: str | None = Field(default=None, foreign_key="user.id")
     pipeline_key: str | None = None  # where mail from strangers goes (corporate)

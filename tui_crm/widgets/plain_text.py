@@ -44,6 +44,13 @@ def plain(value: object, *, one_line: bool = False, style: str = "") -> Text:
     return Text(clean(value, one_line=one_line), style=style)
 
 
+def cut(value: object, width: int, style: str = "") -> Text:
+    """A table cell: plain text on one line, cut with an ellipsis at ``width``."""
+    text = plain(value, one_line=True, style=style)
+    text.truncate(width, overflow="ellipsis")
+    return text
+
+
 def money(amount: Decimal | None, currency: str = "RUB") -> str:
     return format_money(amount, currency) if amount is not None else EMPTY
 

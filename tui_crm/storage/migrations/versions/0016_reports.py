@@ -1,7 +1,7 @@
 """stage_event: deals' stage entries copied from the change log by a trigger, for the reports
 
 Revision ID: 0016_reports
-Revises: 0010_import
+Revises: 0013_mail_tls
 Create Date: 2026-12-04 18:00:00
 
 The funnel counts deals entering each stage and the time they spent there.
@@ -23,7 +23,7 @@ from alembic import op
 from tui_crm.storage.report_tables import STAGE_EVENT_COLUMNS, STAGE_EVENT_VALUES, STAGE_EVENT_WHEN
 
 revision = "0016_reports"
-down_revision = "0010_import"
+down_revision = "0013_mail_tls"
 branch_labels = None
 depends_on = None
 
