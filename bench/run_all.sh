@@ -26,4 +26,5 @@ fi
 python bench/bench_tui.py --db10k "$DB10K" --db100k "$DB"
 python bench/bench_sync.py
 python bench/bench_mail.py
+python bench/bench_reports.py --db "$DB"   # the reports on the 100k deals (datagen writes their stage history)
 echo "results: docs/benchmarks.md"

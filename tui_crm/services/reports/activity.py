@@ -162,13 +162,16 @@ def _overdue_by_day(
         ),
         {**id_params, "last_end": sql_time(ends[-1]), "first_start": sql_time(local_midnight(first, crm.tz))},
     )
-    starts: list[datetime] = []
-    dones: list[datetime] = []
+    # Compared as SQLite's fixed-width UTC text (it sorts as time): no datetime per timed task.
+    starts: list[str] = []
+    dones: list[str] = []
     for due_at, all_day, completed_at in rows:
-        due = _moment(due_at)
-        # An all-day task (stored at its local midnight) is overdue once its day has ended.
-        start = local_midnight(due.astimezone(crm.tz).date() + timedelta(days=1), crm.tz) if all_day else due
-        done = _moment(completed_at) if completed_at is not None else None
+        due = str(due_at)
+        if all_day:  # stored at its local midnight: overdue once its day has ended
+            start = sql_time(local_midnight(_moment(due_at).astimezone(crm.tz).date() + timedelta(days=1), crm.tz))
+        else:
+            start = due if "." in due else due + ".000000"
+        done = None if completed_at is None else str(completed_at)
         if done is not None and done <= start:
             continue  # done in time: never overdue
         starts.append(start)
@@ -177,9 +180,10 @@ def _overdue_by_day(
     starts.sort()
     dones.sort()
     # Overdue at the end E of a day: became overdue before E, not done by E.
+    marks = [sql_time(end) for end in ends]
     return [
-        DayOverdue((first + timedelta(days=n)).isoformat(), bisect_left(starts, end) - bisect_right(dones, end))
-        for n, end in enumerate(ends)
+        DayOverdue((first + timedelta(days=n)).isoformat(), bisect_left(starts, mark) - bisect_right(dones, mark))
+        for n, mark in enumerate(marks)
     ]
 
 
