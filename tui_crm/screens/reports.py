@@ -22,6 +22,7 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from tui_crm.services.reports import REPORTS, ReportFilter, tables_of
 from tui_crm.services.reports.shape import RU, ReportTable
+from tui_crm.widgets.app_contract import ReportsFailedWorkers
 from tui_crm.widgets.plain_text import crm_of, error_message, plain
 from tui_crm.widgets.report_chart import ChartView, table_of
 
@@ -45,7 +46,7 @@ PERIODS = tuple(TEXT["periods"])
 WIDE = 4  # columns: a table with more has its chart under it
 
 
-class ReportsScreen(Screen[None]):
+class ReportsScreen(ReportsFailedWorkers, Screen[None]):
     """See the module docstring."""
 
     CSS_PATH = "reports.tcss"

@@ -25,6 +25,7 @@ from textual.widgets import DataTable, Footer, Static
 from tui_crm.services.signatures import require_signature_admin, set_signature
 from tui_crm.services.users import list_users
 from tui_crm.services.views import UserView
+from tui_crm.widgets.app_contract import ReportsFailedWorkers
 from tui_crm.widgets.plain_text import EMPTY, clean, crm_of, cut, error_message, plain
 from tui_crm.widgets.signature_dialog import SignatureDialog
 
@@ -36,7 +37,7 @@ def first_line(signature: str | None) -> str:
     return lines[0] + (" …" if len(lines) > 1 else "")
 
 
-class UsersScreen(Screen[None]):
+class UsersScreen(ReportsFailedWorkers, Screen[None]):
     """Users with their role, state and signature; see the module docstring."""
 
     CSS_PATH = "users.tcss"
