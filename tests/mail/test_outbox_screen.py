@@ -74,14 +74,20 @@ async def test_cancel_and_send_now_from_the_outbox(screens_crm, dovecot, imap_ac
             await settle(pilot)
             assert isinstance(app.screen, ConfirmDialog)
             await pilot.press("y")
-            await settle(pilot)
+            await settle(pilot, rounds=20, until=lambda: "2 not sent · 2 queued" in screen_text(app))  # cancel, re-read
             assert isinstance(app.screen, OutboxScreen)
             assert {o.subject: o.status for o in list_outbox(screens_crm, include_done=True)}["Договор"] == "cancelled"
             assert "2 not sent · 2 queued" in screen_text(app)
 
             server = start_smtp(port=port)  # back online
             await pilot.press("s")  # the highlighted one, now Смета
-            await settle(pilot, rounds=6)
+            smeta = ids["[bold]Смета[/bold] \x1b[2J"]
+
+            def sent_and_shown() -> bool:
+                sent = {o.id: o.status for o in list_outbox(screens_crm, include_done=True)}[smeta] == "sent"
+                return sent and "1 not sent · 1 queued" in screen_text(app)
+
+            await settle(pilot, rounds=20, until=sent_and_shown)  # the send, then the list's re-read
             statuses = {o.id: o.status for o in list_outbox(screens_crm, include_done=True)}
             assert statuses == {ids["Договор"]: "cancelled", ids["[bold]Смета[/bold] \x1b[2J"]: "sent",
                                 ids["КП для Ёлки"]: "queued"}

@@ -26,7 +26,6 @@ from textual.widgets import DataTable, Footer, Static
 
 from tui_crm.services.mail_send import cancel_outgoing, list_outbox, send_now
 from tui_crm.services.mail_views import OutboxView
-from tui_crm.widgets.app_contract import ReportsFailedWorkers
 from tui_crm.widgets.form_dialog import ConfirmDialog
 from tui_crm.widgets.plain_text import clean, crm_of, cut, error_message, plain, when
 
@@ -39,7 +38,7 @@ STATUS_WORDS = {
 }
 
 
-class OutboxScreen(ReportsFailedWorkers, Screen[None]):
+class OutboxScreen(Screen[None]):
     """Queued, uncertain and failed outgoing mail; see the module docstring."""
 
     CSS_PATH = "outbox.tcss"
