@@ -90,72 +90,41 @@ def _csv(parts: list[Any]) -> None:
             writer.writerow(["" if v is None else clean(v) if isinstance(v, str) else str(v) for v in row])
 
 
-@report.command("funnel")
-def report_funnel(
-    pipeline: PipelineOpt = None,
-    period: PeriodOpt = None,
-    start: FromOpt = None,
-    end: ToOpt = None,
-    responsible: ResponsibleOpt = None,
-    tag: TagOpt = None,
-    json_: JsonOpt = False,
-    csv: CsvOpt = False,
-    html: HtmlOpt = None,
-) -> None:
-    """Deals entering each stage in the period, conversion to the next stage and to Won,
+REPORTS = {
+    "funnel": """Deals entering each stage in the period, conversion to the next stage and to Won,
     median days in stage, the open pipeline by stage and the weighted forecast (stage probability
-    from the pipelines file)."""
-    _run("funnel", pipeline, period, start, end, responsible, tag, json_, csv, html)
+    from the pipelines file).""",
+    "sources": """Leads created, deals won and won value by source channel, site and territory;
+    Unsorted requests accepted, declined (with reasons) and new.""",
+    "losses": """Deals lost in the period by loss reason and by the stage they were lost from (count, value).""",
+    "activity": """Per manager: calls logged, tasks done, tasks overdue now, open deals without a task, deals
+    touched; and the tasks overdue at the end of each day of the period.""",
+}
 
 
-@report.command("sources")
-def report_sources(
-    pipeline: PipelineOpt = None,
-    period: PeriodOpt = None,
-    start: FromOpt = None,
-    end: ToOpt = None,
-    responsible: ResponsibleOpt = None,
-    tag: TagOpt = None,
-    json_: JsonOpt = False,
-    csv: CsvOpt = False,
-    html: HtmlOpt = None,
-) -> None:
-    """Leads created, deals won and won value by source channel, site and territory;
-    Unsorted requests accepted, declined (with reasons) and new."""
-    _run("sources", pipeline, period, start, end, responsible, tag, json_, csv, html)
+def _report_command(kind: str, doc: str) -> None:
+    """One ``crm report KIND`` command: every report takes the same filters and outputs."""
+
+    def command(
+        pipeline: PipelineOpt = None,
+        period: PeriodOpt = None,
+        start: FromOpt = None,
+        end: ToOpt = None,
+        responsible: ResponsibleOpt = None,
+        tag: TagOpt = None,
+        json_: JsonOpt = False,
+        csv: CsvOpt = False,
+        html: HtmlOpt = None,
+    ) -> None:
+        _run(kind, pipeline, period, start, end, responsible, tag, json_, csv, html)
+
+    command.__name__ = f"report_{kind}"
+    command.__doc__ = doc
+    report.command(kind)(command)
 
 
-@report.command("losses")
-def report_losses(
-    pipeline: PipelineOpt = None,
-    period: PeriodOpt = None,
-    start: FromOpt = None,
-    end: ToOpt = None,
-    responsible: ResponsibleOpt = None,
-    tag: TagOpt = None,
-    json_: JsonOpt = False,
-    csv: CsvOpt = False,
-    html: HtmlOpt = None,
-) -> None:
-    """Deals lost in the period by loss reason and by the stage they were lost from (count, value)."""
-    _run("losses", pipeline, period, start, end, responsible, tag, json_, csv, html)
-
-
-@report.command("activity")
-def report_activity(
-    pipeline: PipelineOpt = None,
-    period: PeriodOpt = None,
-    start: FromOpt = None,
-    end: ToOpt = None,
-    responsible: ResponsibleOpt = None,
-    tag: TagOpt = None,
-    json_: JsonOpt = False,
-    csv: CsvOpt = False,
-    html: HtmlOpt = None,
-) -> None:
-    """Per manager: calls logged, tasks done, tasks overdue now, open deals without a task, deals
-    touched; and the tasks overdue at the end of each day of the period."""
-    _run("activity", pipeline, period, start, end, responsible, tag, json_, csv, html)
+for _kind, _doc in REPORTS.items():
+    _report_command(_kind, _doc)
 
 
 def register(app: typer.Typer) -> None:
